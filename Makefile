@@ -1,0 +1,25 @@
+.PHONY: run test install lint fmt lock
+
+# Install missing Debian packages and the locked Python dependencies.
+install:
+	scripts/bootstrap.sh
+
+# Everything on http://127.0.0.1:8000 with demo users and data; Ctrl-C stops it.
+run:
+	scripts/run.sh
+
+# Throwaway PostgreSQL and Redis, ruff, migration check and the whole suite.
+test:
+	scripts/test.sh
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+# Re-pin requirements.lock from pyproject.toml (in a scratch venv), with hashes.
+lock:
+	scripts/lock.sh

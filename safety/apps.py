@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SafetyConfig(AppConfig):
+    """Adverse events and SAE reporting (issue 6)."""
+
+    name = "safety"
+    verbose_name = "Safety"

@@ -1,0 +1,122 @@
+import os
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connections
+
+from tests import factories
+from trialsite import roles
+
+# Playwright's sync API leaves an asyncio loop marked "running" in the main thread; without
+# this every ORM call after the first browser test raises SynchronousOnlyOperation.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
+    }
+
+
+_OWNER: list[str] = []
+
+
+def _connect_as(user: str) -> None:
+    connections.close_all()
+    for alias in connections:
+        connections[alias].settings_dict["USER"] = user
+        settings.DATABASES[alias]["USER"] = user
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Run the tests as the application's database role, as production does.
+
+    The test database is created and migrated by the owner role (DATABASE_URL in
+    scripts/test.sh). Tests that flush tables (live server, transactional) need TRUNCATE,
+    which production's app role does not get; the audit table stays out of reach.
+    """
+    owner = settings.DATABASES["default"]["USER"]
+    _OWNER.append(owner)
+    app_role = settings.DATABASE_APP_ROLE
+    with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{app_role}";'
+            f'REVOKE TRUNCATE ON audit_event, django_migrations FROM "{app_role}";'
+        )
+    _connect_as(app_role)
+    yield
+    _connect_as(owner)
+
+
+@pytest.fixture
+def owner_connection(django_db_setup):
+    """A plain connection to the test database as the role that owns the tables."""
+    params = connections["default"].settings_dict
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=_OWNER[0], dbname=params["NAME"]
+    ) as conn:
+        yield conn
+
+
+@pytest.fixture
+def lahore(db):
+    return factories.SiteFactory(code="LHR", name="CEMB Lahore")
+
+
+@pytest.fixture
+def islamabad(db):
+    return factories.SiteFactory(code="ISB", name="Islamabad", time_zone="Asia/Karachi")
+
+
+@pytest.fixture
+def coordinator(lahore):
+    return factories.UserFactory(username="coordinator", role=roles.COORDINATOR, sites=[lahore])
+
+
+@pytest.fixture
+def investigator(lahore):
+    return factories.UserFactory(username="investigator", role=roles.INVESTIGATOR, sites=[lahore])
+
+
+@pytest.fixture
+def monitor(lahore):
+    return factories.UserFactory(username="monitor", role=roles.MONITOR, sites=[lahore])
+
+
+@pytest.fixture
+def data_manager(lahore):
+    return factories.UserFactory(
+        username="datamanager", role=roles.DATA_MANAGER, sites=[lahore], is_staff=True
+    )
+
+
+@pytest.fixture
+def outsider(islamabad):
+    """A coordinator at another site."""
+    return factories.UserFactory(username="outsider", role=roles.COORDINATOR, sites=[islamabad])
+
+
+@pytest.fixture
+def participant(lahore):
+    return factories.ParticipantFactory(site=lahore, participant_id="LHR-001")
+
+
+@pytest.fixture
+def visit(participant):
+    return factories.VisitFactory(participant=participant, code="M1")

@@ -1,0 +1,182 @@
+"""The CRF base: optimistic locking, reason for change, and form validation (VAS pain)."""
+
+import pytest
+from django.utils import timezone
+
+from outcomes.models import VasPain
+from trialsite.audit.models import AuditEvent
+from trialsite.crf import CrfConflict, CrfStatus, ReasonRequired, save_crf
+
+pytestmark = pytest.mark.django_db
+
+DATA = {"assessed_at": timezone.now(), "knee": "R", "score_mm": 40, "method": "paper"}
+
+
+def url(visit) -> str:
+    return f"/participants/{visit.participant_id}/visits/{visit.pk}/vas-pain/"
+
+
+def post_data(**overrides) -> dict:
+    data = {
+        "version": 0,
+        "assessed_at": "2026-01-10T10:00",
+        "knee": "R",
+        "score_mm": "40",
+        "method": "paper",
+    }
+    return {**data, **overrides}
+
+
+def test_a_new_crf_gets_participant_site_status_who_and_version(coordinator, visit):
+    crf = save_crf(
+        crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator
+    )
+    crf.refresh_from_db()
+    assert crf.participant == visit.participant
+    assert crf.site == visit.participant.site
+    assert crf.status == CrfStatus.IN_PROGRESS
+    assert crf.created_by == coordinator and crf.modified_by == coordinator
+    assert crf.version == 1
+
+
+def test_a_save_from_stale_data_is_refused_and_changes_nothing(coordinator, investigator, visit):
+    first = save_crf(
+        crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator
+    )
+    save_crf(
+        crf_class=VasPain,
+        visit=visit,
+        data={**DATA, "score_mm": 55},
+        version=first.version,
+        complete=False,
+        by=coordinator,
+    )
+    with pytest.raises(CrfConflict) as conflict:
+        save_crf(
+            crf_class=VasPain,
+            visit=visit,
+            data={**DATA, "score_mm": 60},
+            version=first.version,  # loaded before the other save
+            complete=False,
+            by=investigator,
+        )
+    assert conflict.value.current.score_mm == 55
+    stored = VasPain.objects.get(visit=visit)
+    assert (stored.score_mm, stored.version, stored.modified_by) == (55, 2, coordinator)
+
+
+def test_creating_a_form_someone_else_just_created_is_a_conflict(coordinator, visit):
+    save_crf(crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator)
+    with pytest.raises(CrfConflict):
+        save_crf(
+            crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator
+        )
+    assert VasPain.objects.filter(visit=visit).count() == 1
+
+
+def test_changing_a_complete_form_needs_a_reason(coordinator, visit):
+    crf = save_crf(
+        crf_class=VasPain, visit=visit, data=DATA, version=0, complete=True, by=coordinator
+    )
+    with pytest.raises(ReasonRequired):
+        save_crf(
+            crf_class=VasPain,
+            visit=visit,
+            data={**DATA, "score_mm": 41},
+            version=crf.version,
+            complete=True,
+            reason="  ",
+            by=coordinator,
+        )
+    assert VasPain.objects.get(visit=visit).score_mm == 40
+
+
+def test_the_conflict_page_shows_both_values_and_keeps_the_stored_one(client, coordinator, visit):
+    client.force_login(coordinator)
+    assert client.post(url(visit), post_data(score_mm="40")).status_code == 302
+    # A second tab saves 55 from version 1 ...
+    assert client.post(url(visit), post_data(version=1, score_mm="55")).status_code == 302
+    # ... and the first tab, still on version 1, tries 60.
+    response = client.post(url(visit), post_data(version=1, score_mm="60"))
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "changed while you were editing" in html
+    rows = response.context["rows"]
+    assert ("VAS pain (mm)", "60", "55") in rows
+    assert VasPain.objects.get(visit=visit).score_mm == 55
+    # The user's 60 is kept in the re-submission form, now aimed at version 2.
+    form = response.context["form"]
+    assert form["score_mm"].value() == "60" and form["version"].value() == 2
+    # Saving again deliberately overwrites.
+    assert client.post(url(visit), post_data(version=2, score_mm="60")).status_code == 302
+    assert VasPain.objects.get(visit=visit).score_mm == 60
+
+
+def test_editing_a_complete_form_asks_for_a_reason_which_reaches_the_audit_trail(
+    client, coordinator, visit
+):
+    client.force_login(coordinator)
+    client.post(url(visit), post_data(mark_complete="on"))
+    crf = VasPain.objects.get(visit=visit)
+    assert crf.is_complete
+
+    response = client.post(url(visit), post_data(version=1, mark_complete="on", score_mm="44"))
+    assert response.status_code == 400
+    assert "give a reason for the change" in response.context["form"].errors["reason_for_change"][0]
+    assert response.context["form"]["score_mm"].value() == "44"  # what was typed is kept
+    assert VasPain.objects.get(visit=visit).score_mm == 40
+
+    response = client.post(
+        url(visit),
+        post_data(version=1, mark_complete="on", score_mm="44", reason_for_change="misread ruler"),
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.filter(table_name="outcomes_vaspain", row_pk=str(crf.pk)).last()
+    assert event.reason == "misread ruler"
+    assert ("score_mm", 40, 44) in event.changes()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("score_mm", "101", "Enter whole millimetres from 0 to 100."),
+        ("score_mm", "-1", "Enter whole millimetres from 0 to 100."),
+        ("score_mm", "42.5", "Enter whole millimetres from 0 to 100."),
+        ("score_mm", "abc", "Enter whole millimetres from 0 to 100."),
+        ("score_mm", "", "Enter the VAS score in millimetres."),
+        ("knee", "X", "Select a valid choice"),
+        ("method", "", "This field is required."),
+        ("assessed_at", "2999-01-01T10:00", "cannot be in the future"),
+        ("assessed_at", "yesterday", "Enter a valid date/time."),
+    ],
+)
+def test_vas_bad_input_gets_a_message_next_to_the_field_and_keeps_what_was_typed(
+    client, coordinator, visit, field, value, message
+):
+    client.force_login(coordinator)
+    response = client.post(url(visit), post_data(**{field: value}))
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert any(message in e for e in form.errors[field])
+    assert form[field].value() == value or (value == "" and not form[field].value())
+    html = response.content.decode()
+    assert f'href="#id_{field}' in html  # the error summary links to the field
+    assert not VasPain.objects.filter(visit=visit).exists()
+
+
+def test_saving_an_unchanged_form_needs_no_reason_and_changes_nothing(client, coordinator, visit):
+    client.force_login(coordinator)
+    client.post(url(visit), post_data(mark_complete="on"))
+    response = client.post(url(visit), post_data(version=1, mark_complete="on"), follow=True)
+    assert "Nothing was changed." in response.content.decode()
+    assert VasPain.objects.get(visit=visit).version == 1
+
+
+def test_the_database_refuses_an_out_of_range_score(coordinator, visit):
+    from django.db import IntegrityError, transaction
+
+    crf = save_crf(
+        crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        VasPain.objects.filter(pk=crf.pk).update(score_mm=150)

@@ -1,0 +1,11 @@
+from django.core.management.base import BaseCommand
+
+from trialsite import demo
+
+
+class Command(BaseCommand):
+    help = "Create demo sites, a user for every role and a few participants (idempotent)."
+
+    def handle(self, *args, **options):
+        demo.seed()
+        self.stdout.write(self.style.SUCCESS("Demo users and data are in place."))

@@ -1,0 +1,57 @@
+"""Users of the EDC. A user belongs to one or more sites and sees only those sites' data."""
+
+from functools import cached_property
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from trialsite.sites.models import Site
+
+
+class User(AbstractUser):
+    sites = models.ManyToManyField(Site, blank=True, related_name="users")
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.printed_name
+
+    @property
+    def printed_name(self) -> str:
+        """The name shown on signatures and in the audit trail (21 CFR 11.50)."""
+        return self.get_full_name() or self.username
+
+    @cached_property
+    def site_ids(self) -> frozenset[int]:
+        return frozenset(self.sites.values_list("pk", flat=True))
+
+    @cached_property
+    def time_zone(self) -> str | None:
+        return self.sites.order_by("pk").values_list("time_zone", flat=True).first()
+
+    @cached_property
+    def role_names(self) -> frozenset[str]:
+        return frozenset(self.groups.values_list("name", flat=True))
+
+
+class Capability(models.Model):
+    """Holds study-wide permissions that belong to no single model (no table)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("randomize_participant", "Can randomize a participant"),
+            ("sign_records", "Can sign records as investigator"),
+            ("review_adverse_events", "Can review adverse events"),
+            ("verify_source_data", "Can mark data source-verified"),
+            ("raise_query", "Can raise and close data queries"),
+            ("answer_query", "Can answer data queries"),
+            ("lock_data", "Can lock and unlock data"),
+            ("export_data", "Can export data and PDF casebooks"),
+            ("view_audit_trail", "Can view the audit trail"),
+        ]
+
+    def __str__(self) -> str:
+        return "study capability"

@@ -1,0 +1,1 @@
+"""Trigger-based audit trail (see models.py and triggers.py)."""

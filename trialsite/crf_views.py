@@ -1,0 +1,90 @@
+"""The one view that shows and saves a CRF; each CRF's view names its form and template."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+
+from enrollment.views import get_participant
+from trialsite.crf import CrfConflict, CrfForm, save_crf
+from visits.models import Visit
+
+
+def _perm(model, action: str) -> str:
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+@login_required
+def edit_crf(
+    request, participant_pk: int, visit_pk: int, *, form_class: type[CrfForm], template: str
+):
+    model = form_class._meta.model
+    if not request.user.has_perm(_perm(model, "view")):
+        raise PermissionDenied
+    participant = get_participant(request, participant_pk)
+    visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)
+    instance = model.objects.filter(visit=visit).first()
+    can_edit = request.user.has_perm(_perm(model, "change" if instance else "add"))
+    context = {"participant": participant, "visit": visit, "crf": instance, "can_edit": can_edit}
+
+    if request.method != "POST":
+        form = form_class(instance=instance)
+        if not can_edit:
+            for field in form.fields.values():
+                field.disabled = True
+        return render(request, template, {**context, "form": form})
+
+    if not can_edit:
+        raise PermissionDenied
+    form = form_class(request.POST, instance=instance)
+    if form.is_valid():
+        if instance is not None and not form.changes_data():
+            messages.info(request, "Nothing was changed.")
+            return redirect(request.path)
+        try:
+            save_crf(
+                crf_class=model,
+                visit=visit,
+                data=form.data_values(),
+                version=form.cleaned_data["version"],
+                complete=form.cleaned_data["mark_complete"],
+                reason=form.cleaned_data.get("reason_for_change", ""),
+                by=request.user,
+            )
+        except CrfConflict as conflict:
+            return _conflict(request, form_class, form, conflict.current, context)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{model._meta.verbose_name} saved.")
+            if "save_exit" in request.POST:
+                return redirect("participant_detail", pk=participant.pk)
+            return redirect(request.path)
+    return render(request, template, {**context, "form": form}, status=400 if form.errors else 200)
+
+
+def _conflict(request, form_class, form, current, context):
+    """Show the user's values next to the stored ones; saving again must be a deliberate act."""
+    rows = []
+    for name in form._meta.fields:
+        field = form.fields[name]
+        mine = form.cleaned_data.get(name)
+        theirs = getattr(current, name)
+        if mine != theirs:
+            rows.append((field.label, _display(field, mine), _display(field, theirs)))
+    data = request.POST.copy()
+    data["version"] = current.version
+    resubmit = form_class(data, instance=current)
+    return render(
+        request,
+        "crf/conflict.html",
+        {**context, "rows": rows, "current": current, "form": resubmit},
+        status=409,
+    )
+
+
+def _display(field, value) -> str:
+    if value is None or value == "":
+        return "—"
+    choices = dict(getattr(field, "choices", []) or [])
+    return str(choices.get(value, value))

@@ -1,0 +1,140 @@
+"""The protocol of NCT07157891 (MSCSEC-OA-001), in one readable place.
+
+Everything the EDC needs to know about this trial lives here: arms and doses, eligibility
+limits, the visit schedule, scoring options and safety clocks. Rule modules and services read
+these names; no other module repeats a protocol number.
+
+Sources: the registry record (../shared/protocol/NCT07157891-registry-record.txt) and the domain
+reference (../shared/reference/domain.md). Values marked FLAG are uncertain there: each is named
+and explained so that the sponsor can confirm or change it without touching code. A change here
+is a protocol change: bump PROTOCOL_VERSION, so that stored decisions keep the version that
+produced them.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+PROTOCOL_ID = "MSCSEC-OA-001"
+REGISTRY_ID = "NCT07157891"
+STUDY_TITLE = (
+    "Safety and regenerative potential of MSC-derived secretome combined with PRGF "
+    "in knee osteoarthritis"
+)
+# Version of the rules below; saved with every eligibility decision and score.
+PROTOCOL_VERSION = "1.0"
+
+DEFAULT_SITE_TIME_ZONE = "Asia/Karachi"
+
+
+# --- Arms and doses (registry: "Study Groups") ------------------------------------------------
+@dataclass(frozen=True)
+class Arm:
+    code: str
+    label: str
+    secretome_ml: Decimal
+    prgf_ml: Decimal
+
+    @property
+    def total_ml(self) -> Decimal:
+        return self.secretome_ml + self.prgf_ml
+
+
+ARM_A = Arm("A", "MSC-derived secretome 2 mL", Decimal("2.0"), Decimal("0.0"))
+ARM_B = Arm(
+    "B", "MSC-derived secretome 2 mL + autologous PRGF 1 mL", Decimal("2.0"), Decimal("1.0")
+)
+ARMS = (ARM_A, ARM_B)
+ALLOCATION_RATIO = (1, 1)
+INJECTION_MONTHS = (0, 6)
+
+# --- Enrollment -------------------------------------------------------------------------------
+TARGET_ENROLLMENT = 25
+AGE_MIN_YEARS = 30
+AGE_MAX_YEARS = 55
+VAS_MIN_MM_AT_SCREENING = 20
+# FLAG: the registry's description says Kellgren-Lawrence II-III, its inclusion list says
+# "Grade I and II". II-III follows the description (mild to moderate OA) until the protocol
+# is seen.
+KL_GRADES_ALLOWED = (2, 3)
+# FLAG: the registry gives "BMI 27.12 ± 4.38", a summary statistic rather than a criterion.
+# None means no limit; set numbers here once the sponsor confirms a range.
+BMI_MIN: float | None = None
+BMI_MAX: float | None = None
+# FLAG: ACR 1986 variant accepted for "primary OA by ACR criteria": clinical or clinical +
+# radiographic (domain.md §3.2).
+ACR_VARIANTS_ACCEPTED = ("clinical", "clinical_radiographic")
+
+# --- Randomization (domain.md §9) -------------------------------------------------------------
+RANDOMIZATION_BLOCK_SIZES = (2, 4)
+# The list must be at least this many times the target enrollment.
+RANDOMIZATION_LIST_FACTOR = 1.2
+# FLAG: no stratification is named in the registry. Name at most one factor here,
+# e.g. ("kl_grade",), once the statistician decides.
+STRATIFICATION_FACTORS: tuple[str, ...] = ()
+
+
+# --- Visit schedule (days from the actual M0 injection; windows in calendar days of the
+# site's time zone) ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VisitDef:
+    code: str
+    label: str
+    day: int
+    days_before: int
+    days_after: int
+    crfs: tuple[str, ...]
+
+
+VISIT_SCHEDULE = (
+    VisitDef("SCR", "Screening", 0, 28, 0, ("screening", "consent", "vas_pain")),
+    VisitDef(
+        "M0",
+        "Baseline and injection 1",
+        0,
+        0,
+        0,
+        ("vas_pain", "womac", "injection", "prgf_preparation", "xray", "mri", "biomarkers"),
+    ),
+    VisitDef("W1", "Week 1 safety call", 7, 3, 3, ("adverse_events",)),
+    VisitDef("M1", "Month 1", 30, 7, 7, ("vas_pain", "womac")),
+    VisitDef("M3", "Month 3", 90, 14, 14, ("vas_pain", "womac")),
+    VisitDef(
+        "M6",
+        "Month 6 and injection 2",
+        180,
+        14,
+        14,
+        ("vas_pain", "womac", "injection", "prgf_preparation", "biomarkers"),
+    ),
+    VisitDef("M6W1", "Month 6 week 1 safety call", 187, 3, 3, ("adverse_events",)),
+    VisitDef("M9", "Month 9", 270, 14, 14, ("vas_pain", "womac")),
+    VisitDef(
+        "M12",
+        "Month 12 end of study",
+        365,
+        21,
+        21,
+        ("vas_pain", "womac", "xray", "mri", "biomarkers"),
+    ),
+)
+
+# --- Outcomes ---------------------------------------------------------------------------------
+# FLAG: WOMAC pain/stiffness missing-item rules are quoted from the (unseen) User Guide; the
+# function rule (≤3 missing) is published. Maximum missing items per subscale that are still
+# imputed with the mean of the answered items of the same subscale.
+WOMAC_MAX_MISSING = {"pain": 1, "stiffness": 1, "function": 3}
+# FLAG: recall period 48 h (textbook) vs 72 h (a review); the licensed form decides.
+WOMAC_RECALL_PERIOD = "last 48 hours"
+# FLAG: VAS recall wording is not in the registry.
+VAS_RECALL_PERIOD = "last 48 hours"
+
+# --- Safety (domain.md §6) --------------------------------------------------------------------
+# FLAG: ICH E6 says "immediately"; EU CTR Art. 41 gives 24 h. Local rules unconfirmed.
+SAE_REPORT_WITHIN = timedelta(hours=24)
+SUSAR_FATAL_OR_LIFE_THREATENING_WITHIN = timedelta(days=7)
+SUSAR_OTHER_WITHIN = timedelta(days=15)
+
+# --- Investigational product (domain.md §10) --------------------------------------------------
+# FLAG: the sponsor SOP decides the longest time from blood draw to injection of PRGF.
+PRGF_MAX_MINUTES_DRAW_TO_INJECTION = 120

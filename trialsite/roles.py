@@ -1,0 +1,96 @@
+"""The four study roles and exactly what each may do.
+
+Each role is a Django group. The data migration accounts/0002_roles creates them, and every
+later `migrate` sets them back to this table: permissions change through a reviewed commit,
+never by clicking in the admin (the group admin is read-only).
+"""
+
+from django.db import DEFAULT_DB_ALIAS
+
+COORDINATOR = "Coordinator"
+INVESTIGATOR = "Investigator"
+MONITOR = "Monitor"
+DATA_MANAGER = "Data manager"
+ROLES = (COORDINATOR, INVESTIGATOR, MONITOR, DATA_MANAGER)
+
+# Read access to the clinical record, shared by every role.
+_VIEW_CLINICAL = (
+    "enrollment.view_participant",
+    "visits.view_visit",
+    "outcomes.view_vaspain",
+)
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    COORDINATOR: (
+        *_VIEW_CLINICAL,
+        "enrollment.add_participant",
+        "enrollment.change_participant",
+        "visits.add_visit",
+        "visits.change_visit",
+        "outcomes.add_vaspain",
+        "outcomes.change_vaspain",
+        "accounts.randomize_participant",
+        "accounts.answer_query",
+    ),
+    INVESTIGATOR: (
+        *_VIEW_CLINICAL,
+        "accounts.sign_records",
+        "accounts.review_adverse_events",
+        "accounts.answer_query",
+    ),
+    MONITOR: (
+        *_VIEW_CLINICAL,
+        "accounts.verify_source_data",
+        "accounts.raise_query",
+        "accounts.export_data",
+        "accounts.view_audit_trail",
+    ),
+    DATA_MANAGER: (
+        *_VIEW_CLINICAL,
+        "accounts.raise_query",
+        "accounts.lock_data",
+        "accounts.export_data",
+        "accounts.view_audit_trail",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "sites.view_site",
+        "sites.add_site",
+        "sites.change_site",
+    ),
+}
+
+
+def sync_roles(apps, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Make each role group hold exactly the permissions of ROLE_PERMISSIONS.
+
+    `apps` is a migration's app registry or django.apps.apps.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    # Permissions are normally created after all migrations; roles need them now.
+    for app_config in apps.get_app_configs():
+        saved = getattr(app_config, "models_module", None)
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0, using=using)
+        app_config.models_module = saved
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            wanted.append(
+                Permission.objects.using(using).get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender, using=DEFAULT_DB_ALIAS, apps=None, **kwargs) -> None:
+    from django.apps import apps as global_apps
+
+    sync_roles(apps or global_apps, using=using)

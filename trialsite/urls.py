@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from enrollment import views as enrollment_views
+from outcomes import views as outcomes_views
+from trialsite import views
+
+admin.site.site_header = "trialsite administration"
+admin.site.site_title = "trialsite admin"
+admin.site.index_title = "Users and sites"
+
+accounts = [
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include(accounts)),
+    path("participants/", enrollment_views.participant_list, name="participant_list"),
+    path("participants/<int:pk>/", enrollment_views.participant_detail, name="participant_detail"),
+    path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/vas-pain/",
+        outcomes_views.vas_pain,
+        name="vas_pain",
+    ),
+    path("admin/", admin.site.urls),
+]

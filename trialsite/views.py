@@ -1,0 +1,27 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from enrollment.models import Participant
+from trialsite.audit.models import AuditEvent
+
+
+@login_required
+def home(request):
+    user = request.user
+    participants = Participant.objects.visible_to(user)
+    recent_changes = []
+    if user.has_perm("accounts.view_audit_trail"):
+        recent_changes = list(
+            AuditEvent.objects.filter(participant_id__in=participants.values("pk")).order_by("-id")[
+                :10
+            ]
+        )
+    return render(
+        request,
+        "home.html",
+        {
+            "sites": user.sites.all(),
+            "participant_count": participants.count(),
+            "recent_changes": recent_changes,
+        },
+    )
