@@ -23,6 +23,7 @@ accounts = [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
     path("accounts/", include(accounts)),
     path("participants/", enrollment_views.participant_list, name="participant_list"),
     path("participants/<int:pk>/", enrollment_views.participant_detail, name="participant_detail"),

@@ -1,5 +1,8 @@
 from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from enrollment.models import Participant
 from trialsite.audit.models import AuditEvent
@@ -25,3 +28,11 @@ def home(request):
             "recent_changes": recent_changes,
         },
     )
+
+
+@never_cache
+def health(request):
+    """For container health checks: 200 when the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")

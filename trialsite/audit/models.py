@@ -6,7 +6,15 @@ database role may read it but not insert, update, delete or truncate (grants.py)
 triggers refuse updates and deletes by anyone (21 CFR 11.10(e), ICH E6(R3) 4.2.2).
 """
 
+from functools import cache
+
+from django.apps import apps
 from django.db import models
+
+
+@cache
+def _labels_by_table() -> dict[str, str]:
+    return {m._meta.db_table: str(m._meta.verbose_name) for m in apps.get_models()}
 
 
 class AuditEvent(models.Model):
@@ -39,6 +47,16 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.table_name}#{self.row_pk} by {self.username or self.db_role}"
+
+    @property
+    def subject(self) -> str:
+        """What changed, in words: "VAS pain #12"."""
+        label = _labels_by_table().get(self.table_name, self.table_name)
+        return f"{label} #{self.row_pk}" if self.row_pk else label
+
+    @property
+    def actor(self) -> str:
+        return self.username or f"system ({self.db_role})"
 
     def changes(self) -> list[tuple[str, object, object]]:
         """(field, old value, new value) for each changed field."""

@@ -1,0 +1,124 @@
+"""Settings from the environment, the deploy check, and the docker-compose stack."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "DEBUG": "false",
+            "SECRET_KEY": "k3y-" + "x9Q!v" * 12,
+            "ALLOWED_HOSTS": "edc.example.org",
+            "DATABASE_URL": "postgres://trialsite_app@127.0.0.1:1/trialsite",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_without_a_secret_key_production_refuses_to_start():
+    result = run_manage("check", env={"DEBUG": "false"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_settings_are_flagged_by_the_deploy_check():
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "true", "HTTPS": "false"}
+    )
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr  # DEBUG on
+
+
+def test_env_example_explains_every_variable_the_settings_read():
+    settings_src = (ROOT / "trialsite" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_src))
+    read |= set(re.findall(r'_secret\(\s*"([A-Z_]+)"', settings_src))
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
+    assert read, "no variables found: the pattern is out of date"
+    assert read - documented == set()
+    # Each variable has a comment above it.
+    lines = example.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Z_]+=", line):
+            assert lines[i - 1].startswith("#") or re.match(r"^[A-Z_]+=", lines[i - 1]), line
+
+
+COMPOSE_ENV = {"SECRET_KEY": "s", "APP_DB_PASSWORD": "a", "DB_OWNER_PASSWORD": "o"}
+
+
+def compose_config(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "config", *args],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **COMPOSE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_docker_compose_file_is_valid():
+    result = compose_config("-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_has_the_services_health_checks_and_start_order():
+    config = yaml.safe_load(compose_config().stdout)
+    services = config["services"]
+    assert {"db", "redis", "web", "worker", "beat"} <= set(services)
+    for name in ("db", "redis", "web", "worker", "beat"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "pgdata" in config["volumes"]
+    assert any("pgdata:" in str(v) for v in services["db"]["volumes"])
+    assert (
+        "gunicorn" in str(services["web"].get("command") or "")
+        or "gunicorn" in (ROOT / "docker" / "Dockerfile").read_text()
+    )
+    for name in ("web", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["db"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+    # Web and worker connect as the application's role; only migrate uses the owner.
+    assert "trialsite_app:" in services["web"]["environment"]["DATABASE_URL"]
+    assert "trialsite_app:" not in services["migrate"]["environment"]["DATABASE_URL"]
+
+
+def test_docker_compose_rejects_a_broken_file(tmp_path):
+    broken = tmp_path / "docker-compose.yml"
+    text = (ROOT / "docker-compose.yml").read_text()
+    broken.write_text(text.replace("condition: service_healthy", "condition: when_ready", 1))
+    result = subprocess.run(
+        ["docker-compose", "-f", str(broken), "config", "-q"],
+        env={"PATH": os.environ["PATH"], **COMPOSE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "when_ready" in result.stderr
