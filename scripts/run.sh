@@ -13,17 +13,20 @@ eval "$(scripts/services.sh start "$DATA")"
 export DEBUG=${DEBUG:-true} HTTPS=${HTTPS:-false}
 pids=()
 cleanup() {
+  local status=$?
   trap - INT TERM EXIT
   echo; echo "Stopping…"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   scripts/services.sh stop "$DATA"
   echo "Stopped. Data kept in $DATA (scripts/services.sh purge $DATA removes it)."
+  exit "$status"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 0' INT TERM
 
 DATABASE_URL="$MIGRATION_DATABASE_URL" "$VENV/bin/python" manage.py migrate --no-input -v 0
-"$VENV/bin/python" manage.py seed_demo
+logins=$("$VENV/bin/python" manage.py seed_demo)
 
 "$VENV/bin/celery" -A trialsite worker --loglevel=INFO --concurrency=2 >"$DATA/worker.log" 2>&1 &
 pids+=($!)
@@ -32,11 +35,19 @@ pids+=($!)
 "$VENV/bin/python" manage.py runserver "127.0.0.1:$PORT" --noreload &
 pids+=($!)
 
+"$VENV/bin/python" - "$PORT" <<'PY'
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health/", timeout=2)
+        break
+    except OSError:
+        time.sleep(0.2)
+PY
 cat <<MSG
 
   trialsite is running on http://127.0.0.1:$PORT/
-  Demo log-ins (password for all: $("$VENV/bin/python" -c 'from trialsite.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')):
-$("$VENV/bin/python" -c 'from trialsite.demo import demo_logins; print(demo_logins())')
+$logins
   Worker and beat logs: $DATA/worker.log, $DATA/beat.log
   Press Ctrl-C to stop.
 

@@ -180,3 +180,10 @@ def test_the_database_refuses_an_out_of_range_score(coordinator, visit):
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         VasPain.objects.filter(pk=crf.pk).update(score_mm=150)
+
+
+def test_required_radio_questions_offer_only_real_answers(client, coordinator, visit):
+    client.force_login(coordinator)
+    form = client.get(url(visit)).context["form"]
+    assert [v for v, _ in form.fields["knee"].choices] == ["L", "R"]
+    assert "" not in [v for v, _ in form.fields["method"].choices]

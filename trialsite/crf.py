@@ -166,6 +166,10 @@ class CrfForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.RadioSelect) and field.required:
+                # Radio buttons show the answers only; "no answer" is simply none ticked.
+                field.choices = [(v, label) for v, label in field.choices if v != ""]
         instance = self.instance
         self.fields["version"].initial = instance.version if instance.pk else 0
         self.fields["mark_complete"].initial = instance.pk is not None and instance.is_complete

@@ -9,3 +9,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         demo.seed()
         self.stdout.write(self.style.SUCCESS("Demo users and data are in place."))
+        self.stdout.write(f"Demo log-ins (password for all: {demo.DEMO_PASSWORD}):")
+        self.stdout.write(demo.demo_logins())
