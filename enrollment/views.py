@@ -1,32 +1,220 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.shortcuts import get_object_or_404, render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from enrollment.models import Participant
+from enrollment import eligibility, selectors, services
+from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
+from enrollment.models import Consent, Participant, Screening
 from outcomes.models import VasPain
+from trialsite.crf import CrfConflict
+from trialsite.crf_views import conflict_response
+from trialsite.sites.models import Site
 from visits.models import Visit
 
 
-def get_participant(request, pk: int) -> Participant:
-    """The participant, if the user's sites include theirs; otherwise 404 (no hint it exists)."""
-    return get_object_or_404(Participant.objects.visible_to(request.user), pk=pk)
+def get_screening(request, pk: int) -> Screening:
+    return get_object_or_404(Screening.objects.visible_to(request.user), pk=pk)
+
+
+def _user_site(request) -> Site:
+    """The site new screenings are recorded at: the user's site (first, if several)."""
+    site = request.user.sites.order_by("pk").first()
+    if site is None:
+        raise PermissionDenied("You are not assigned to a site.")
+    return site
 
 
 @login_required
 @permission_required("enrollment.view_participant", raise_exception=True)
 def participant_list(request):
-    participants = Participant.objects.visible_to(request.user).select_related("site")
+    participants = Participant.objects.visible_to(request.user).select_related(
+        "site", "screening__consent"
+    )
     return render(request, "enrollment/participant_list.html", {"participants": participants})
 
 
 @login_required
 @permission_required("enrollment.view_participant", raise_exception=True)
 def participant_detail(request, pk: int):
-    participant = get_participant(request, pk)
+    participant = selectors.visible_participant_or_404(request.user, pk)
     visits = list(Visit.objects.filter(participant=participant))
     vas_by_visit = {c.visit_id: c for c in VasPain.objects.filter(participant=participant)}
     rows = [(visit, vas_by_visit.get(visit.pk)) for visit in visits]
     return render(
         request,
         "enrollment/participant_detail.html",
-        {"participant": participant, "rows": rows},
+        {"participant": participant, "consent": participant.screening.consent, "rows": rows},
+    )
+
+
+@login_required
+@permission_required("enrollment.view_screening", raise_exception=True)
+def screening_log(request):
+    screenings = Screening.objects.visible_to(request.user)
+    return render(
+        request,
+        "enrollment/screening_log.html",
+        {
+            "screenings": screenings.select_related("site", "participant", "consent"),
+            "consort": selectors.consort_counts(screenings),
+        },
+    )
+
+
+@login_required
+@permission_required("enrollment.add_screening", raise_exception=True)
+def screening_new(request):
+    site = _user_site(request)
+    form = ScreeningForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.data_values().items()}
+        screening = services.screen_candidate(site=site, data=data, by=request.user)
+        messages.success(request, f"Screening {screening.screening_number} saved.")
+        return redirect("screening_detail", pk=screening.pk)
+    return _screening_form(request, form, site=site, screening=None)
+
+
+@login_required
+@permission_required("enrollment.change_screening", raise_exception=True)
+def screening_edit(request, pk: int):
+    screening = get_screening(request, pk)
+    form = ScreeningForm(request.POST or None, instance=screening)
+    if request.method == "POST" and form.is_valid():
+        if not form.changes_data():
+            messages.info(request, "Nothing was changed.")
+            return redirect("screening_detail", pk=screening.pk)
+        try:
+            services.update_screening(
+                screening=screening,
+                data=form.data_values(),
+                version=form.cleaned_data["version"],
+                reason=form.cleaned_data.get("reason_for_change", ""),
+                by=request.user,
+            )
+        except CrfConflict as conflict:
+            return conflict_response(request, ScreeningForm, form, conflict.current, {})
+        messages.success(request, f"Screening {screening.screening_number} updated.")
+        return redirect("screening_detail", pk=screening.pk)
+    return _screening_form(request, form, site=screening.site, screening=screening)
+
+
+def _screening_form(request, form, *, site, screening):
+    decision = eligibility.decide(form.answers()) if form.is_bound else None
+    return render(
+        request,
+        "enrollment/screening_form.html",
+        {"form": form, "site": site, "screening": screening, "decision": decision},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def screening_check(request):
+    """The live eligibility panel: decide from what is filled in so far; saves nothing."""
+    if not (
+        request.user.has_perm("enrollment.add_screening")
+        or request.user.has_perm("enrollment.change_screening")
+    ):
+        raise PermissionDenied
+    form = ScreeningForm(request.POST)
+    form.is_valid()
+    answers = form.answers()
+    context = {"decision": eligibility.decide(answers), "form": form}
+    if answers.get("date_of_birth") and answers.get("screening_date"):
+        context["age"] = eligibility.age_on(answers["date_of_birth"], answers["screening_date"])
+    if answers.get("height_cm") and answers.get("weight_kg"):
+        context["bmi"] = eligibility.bmi(answers["height_cm"], answers["weight_kg"])
+    return render(request, "enrollment/_eligibility.html", context)
+
+
+@login_required
+@permission_required("enrollment.view_screening", raise_exception=True)
+def screening_detail(request, pk: int):
+    screening = get_screening(request, pk)
+    consent = Consent.objects.filter(screening=screening).first()
+    participant = Participant.objects.filter(screening=screening).first()
+    form = ScreeningForm(instance=screening)
+    return render(
+        request,
+        "enrollment/screening_detail.html",
+        {
+            "screening": screening,
+            "consent": consent,
+            "participant": participant,
+            "sections": form.sections(),
+        },
+    )
+
+
+@login_required
+@permission_required("enrollment.add_consent", raise_exception=True)
+def consent_new(request, pk: int):
+    screening = get_screening(request, pk)
+    if Consent.objects.filter(screening=screening).exists():
+        messages.info(request, "Consent is already recorded.")
+        return redirect("screening_detail", pk=screening.pk)
+    form = ConsentForm(request.POST or None, site=screening.site)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_consent(screening=screening, data=form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Consent recorded.")
+            return redirect("screening_detail", pk=screening.pk)
+    return render(
+        request,
+        "enrollment/consent_form.html",
+        {"form": form, "screening": screening},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def randomize(request, pk: int):
+    if not request.user.has_perm("accounts.randomize_participant"):
+        raise PermissionDenied
+    screening = get_screening(request, pk)
+    try:
+        participant = services.randomize_participant(screening=screening, by=request.user)
+    except services.RandomizationRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("screening_detail", pk=screening.pk)
+    messages.success(
+        request,
+        f"Randomized: participant {participant.participant_id}, arm {participant.arm} "
+        f"({participant.arm_label}).",
+    )
+    return redirect("participant_detail", pk=participant.pk)
+
+
+@login_required
+@permission_required("enrollment.change_consent", raise_exception=True)
+def consent_withdraw(request, pk: int):
+    screening = get_screening(request, pk)
+    consent = get_object_or_404(Consent, screening=screening)
+    form = WithdrawalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.withdraw_consent(
+                consent=consent,
+                withdrawn_on=form.cleaned_data["withdrawn_on"],
+                data_use_allowed=form.cleaned_data["data_use_allowed"],
+                note=form.cleaned_data["note"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Withdrawal of consent recorded.")
+            return redirect("screening_detail", pk=screening.pk)
+    return render(
+        request,
+        "enrollment/withdrawal_form.html",
+        {"form": form, "screening": screening, "consent": consent},
+        status=400 if form.errors else 200,
     )

@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from outcomes import vas
 from outcomes.models import VasPain
-from trialsite.crf import CrfForm
+from trialsite.crf import CrfForm, CrfMeta
 
 
 class VasPainForm(CrfForm):
@@ -21,7 +21,7 @@ class VasPainForm(CrfForm):
         widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}),
     )
 
-    class Meta:
+    class Meta(CrfMeta):
         model = VasPain
         fields = ["assessed_at", "knee", "score_mm", "method"]
         widgets = {

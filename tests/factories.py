@@ -1,8 +1,13 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
+from enrollment import services as enrollment_services
 from enrollment.models import Participant
 from trialsite.accounts.models import User
+from trialsite.demo import eligible_answers
 from trialsite.sites.models import Site
 from visits.models import Visit
 
@@ -42,12 +47,41 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.add(Group.objects.get(name=extracted))
 
 
+def screening(*, site, by, **overrides):
+    return enrollment_services.screen_candidate(
+        site=site, data=eligible_answers(**overrides), by=by
+    )
+
+
+def consented_screening(*, site, by, **overrides):
+    s = screening(site=site, by=by, **overrides)
+    enrollment_services.record_consent(
+        screening=s,
+        data={
+            "consented_at": timezone.now() - timedelta(hours=1),
+            "form_version": "1.0",
+            "obtained_by": by,
+            "copy_given": True,
+        },
+        by=by,
+    )
+    return s
+
+
 class ParticipantFactory(factory.django.DjangoModelFactory):
+    """A randomized participant, made without a randomization list (for tests of later steps)."""
+
     class Meta:
         model = Participant
 
     site = factory.SubFactory(SiteFactory)
     participant_id = factory.Sequence(lambda n: f"P-{n:03d}")
+    arm = "A"
+    randomized_at = factory.LazyFunction(timezone.now)
+    randomized_by = factory.SubFactory(UserFactory, username="randomizer")
+    screening = factory.LazyAttribute(
+        lambda o: consented_screening(site=o.site, by=o.randomized_by)
+    )
 
 
 class VisitFactory(factory.django.DjangoModelFactory):

@@ -27,16 +27,13 @@ def events_for(obj) -> list[AuditEvent]:
 def test_orm_insert_update_delete_are_recorded_with_user_reason_old_and_new(
     coordinator, participant
 ):
-    with transaction.atomic():
-        audit.stamp(by=coordinator)
+    with transaction.atomic(), audit.acting(by=coordinator):
         visit = Visit.objects.create(participant=participant, code="M3")
-    with transaction.atomic():
-        audit.stamp(by=coordinator, reason="date was mistyped")
+    with transaction.atomic(), audit.acting(by=coordinator, reason="date was mistyped"):
         visit.visit_date = timezone.localdate()
         visit.save()
     pk = visit.pk
-    with transaction.atomic():
-        audit.stamp(by=coordinator, reason="created in error")
+    with transaction.atomic(), audit.acting(by=coordinator, reason="created in error"):
         visit.delete()
 
     inserted, updated, deleted = AuditEvent.objects.filter(
@@ -57,12 +54,22 @@ def test_orm_insert_update_delete_are_recorded_with_user_reason_old_and_new(
     assert deleted.reason == "created in error"
 
 
+def test_a_nested_service_does_not_take_over_the_outer_attribution(
+    coordinator, investigator, participant
+):
+    with transaction.atomic(), audit.acting(by=coordinator, reason="outer"):
+        with audit.acting(by=investigator, reason="inner"):
+            inner = Visit.objects.create(participant=participant, code="M1")
+        outer = Visit.objects.create(participant=participant, code="M3")
+    assert (events_for(inner)[0].username, events_for(inner)[0].reason) == ("investigator", "inner")
+    assert (events_for(outer)[0].username, events_for(outer)[0].reason) == ("coordinator", "outer")
+
+
 def test_queryset_update_is_recorded_per_row(coordinator, participant):
     visits = factories.VisitFactory.create_batch(
         3, participant=participant, code=factory.Iterator(["M1", "M3", "M6"])
     )
-    with transaction.atomic():
-        audit.stamp(by=coordinator, reason="bulk correction")
+    with transaction.atomic(), audit.acting(by=coordinator, reason="bulk correction"):
         Visit.objects.filter(participant=participant).update(visit_date=timezone.localdate())
     for visit in visits:
         last = events_for(visit)[-1]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from trialsite.audit import context as audit
 
@@ -39,15 +40,9 @@ class CrfStatus(models.TextChoices):
     COMPLETE = "complete", "Complete"
 
 
-class Crf(Audited):
-    participant = models.ForeignKey(
-        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
-    )
-    visit = models.ForeignKey("visits.Visit", on_delete=models.PROTECT, related_name="+")
-    site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(
-        max_length=12, choices=CrfStatus.choices, default=CrfStatus.IN_PROGRESS
-    )
+class Tracked(Audited):
+    """Who created and last changed a record, when, and its version for optimistic locking."""
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
@@ -57,6 +52,28 @@ class Crf(Audited):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
     version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def stamp_change(self, by) -> None:
+        """Record `by` as the author of the change about to be saved, and bump the version."""
+        now = timezone.now()
+        if self.pk is None:
+            self.created_by, self.created_at, self.version = by, now, 0
+        self.modified_by, self.modified_at = by, now
+        self.version += 1
+
+
+class Crf(Tracked):
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
+    )
+    visit = models.ForeignKey("visits.Visit", on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=CrfStatus.choices, default=CrfStatus.IN_PROGRESS
+    )
 
     # The short name shared by the CRF's rule module, form, templates and tests ("vas_pain").
     crf_name: str = ""
@@ -113,7 +130,7 @@ def save_crf(
     stale page raises CrfConflict and changes nothing. Changing a complete form needs `reason`,
     which is written to the audit trail with each changed row.
     """
-    with transaction.atomic():
+    with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
         current = crf_class.objects.select_for_update().filter(visit=visit).first()
         if (current.version if current else 0) != version:
             if current is None:
@@ -121,22 +138,13 @@ def save_crf(
             raise CrfConflict(current)
         if current is not None and current.is_complete and not reason.strip():
             raise ReasonRequired(REASON_REQUIRED)
-        audit.stamp(by=by, reason=reason.strip())
-        now = timezone.now()
         crf = current or crf_class(
-            participant=visit.participant,
-            visit=visit,
-            site_id=visit.participant.site_id,
-            created_by=by,
-            created_at=now,
-            version=0,
+            participant=visit.participant, visit=visit, site_id=visit.participant.site_id
         )
         for name, value in data.items():
             setattr(crf, name, value)
         crf.status = CrfStatus.COMPLETE if complete else CrfStatus.IN_PROGRESS
-        crf.modified_at = now
-        crf.modified_by = by
-        crf.version += 1
+        crf.stamp_change(by)
         crf.full_clean()
         try:
             with transaction.atomic():
@@ -148,20 +156,53 @@ def save_crf(
 
 
 # --- Form base --------------------------------------------------------------------------------
-class CrfForm(forms.ModelForm):
-    """Base of every CRF form. Subclasses set Meta.model and Meta.fields (screen order)."""
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class YesNoField(forms.TypedChoiceField):
+    """A yes/no question answered with two radio buttons: "no" is an answer, not a blank."""
+
+    widget = forms.RadioSelect
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"required": "Answer yes or no."})
+        super().__init__(choices=YES_NO, coerce=lambda v: v == "yes", empty_value=None, **kwargs)
+
+    def prepare_value(self, value):
+        if value is True:
+            return "yes"
+        if value is False:
+            return "no"
+        return value
+
+
+def crf_formfield(model_field, **kwargs):
+    """Form fields for CRF model fields: booleans become yes/no questions."""
+    if isinstance(model_field, models.BooleanField):
+        return YesNoField(
+            label=capfirst(model_field.verbose_name),
+            required=not model_field.null,
+            help_text=model_field.help_text,
+        )
+    return model_field.formfield(**kwargs)
+
+
+class CrfMeta:
+    """Base of every CRF form's Meta."""
+
+    formfield_callback = staticmethod(crf_formfield)
+
+
+class TrackedForm(forms.ModelForm):
+    """Form base for Tracked records: the version travels in a hidden field, and a reason for
+    change is asked for when `reason_needed()` says so (see CrfForm)."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
-    mark_complete = forms.BooleanField(
-        required=False,
-        label="Form complete",
-        help_text="Tick when every item has been entered and checked against the source.",
-    )
     reason_for_change = forms.CharField(
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required when changing a complete form; kept in the audit trail.",
+        help_text="Required when changing saved data; kept in the audit trail.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -170,12 +211,12 @@ class CrfForm(forms.ModelForm):
             if isinstance(field.widget, forms.RadioSelect) and field.required:
                 # Radio buttons show the answers only; "no answer" is simply none ticked.
                 field.choices = [(v, label) for v, label in field.choices if v != ""]
-        instance = self.instance
-        self.fields["version"].initial = instance.version if instance.pk else 0
-        self.fields["mark_complete"].initial = instance.pk is not None and instance.is_complete
-        if not (instance.pk and instance.is_complete):
-            # A form that was never complete changes without a reason.
+        self.fields["version"].initial = self.instance.version if self.instance.pk else 0
+        if not self.reason_needed():
             del self.fields["reason_for_change"]
+
+    def reason_needed(self) -> bool:
+        return self.instance.pk is not None
 
     def clean(self):
         cleaned = super().clean()
@@ -188,8 +229,28 @@ class CrfForm(forms.ModelForm):
         return cleaned
 
     def changes_data(self) -> bool:
-        """Whether the user changed any item or the complete mark."""
+        """Whether the user changed any item (or the complete mark)."""
         return bool(set(self.changed_data) - {"version", "reason_for_change"})
 
     def data_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+class CrfForm(TrackedForm):
+    """Base of every CRF form. Subclasses set Meta.model and Meta.fields (screen order)."""
+
+    mark_complete = forms.BooleanField(
+        required=False,
+        label="Form complete",
+        help_text="Tick when every item has been entered and checked against the source.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mark_complete"].initial = self.instance.pk is not None and (
+            self.instance.is_complete
+        )
+
+    def reason_needed(self) -> bool:
+        # A form that was never complete changes without a reason.
+        return self.instance.pk is not None and self.instance.is_complete

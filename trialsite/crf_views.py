@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
-from enrollment.views import get_participant
+from enrollment.selectors import visible_participant_or_404
 from trialsite.crf import CrfConflict, CrfForm, save_crf
 from visits.models import Visit
 
@@ -21,7 +21,7 @@ def edit_crf(
     model = form_class._meta.model
     if not request.user.has_perm(_perm(model, "view")):
         raise PermissionDenied
-    participant = get_participant(request, participant_pk)
+    participant = visible_participant_or_404(request.user, participant_pk)
     visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)
     instance = model.objects.filter(visit=visit).first()
     can_edit = request.user.has_perm(_perm(model, "change" if instance else "add"))
@@ -52,7 +52,7 @@ def edit_crf(
                 by=request.user,
             )
         except CrfConflict as conflict:
-            return _conflict(request, form_class, form, conflict.current, context)
+            return conflict_response(request, form_class, form, conflict.current, context)
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -63,7 +63,7 @@ def edit_crf(
     return render(request, template, {**context, "form": form}, status=400 if form.errors else 200)
 
 
-def _conflict(request, form_class, form, current, context):
+def conflict_response(request, form_class, form, current, context):
     """Show the user's values next to the stored ones; saving again must be a deliberate act."""
     rows = []
     for name in form._meta.fields:

@@ -1,12 +1,14 @@
 """Demo users and a small demo data set for `make run` (manage.py seed_demo). Idempotent."""
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from enrollment.models import Participant
+from enrollment import randomization, services
+from enrollment.models import RandomizationList, Screening
 from outcomes import vas
 from outcomes.models import VasPain
 from trialsite import protocol, roles
@@ -33,7 +35,48 @@ USERS = [
     ("coordinator-isb", "Demo", "Coordinator Islamabad", roles.COORDINATOR, ["ISB"], False),
 ]
 
-PARTICIPANTS = [("LHR-001", "LHR", [34, 22]), ("LHR-002", "LHR", [58]), ("ISB-001", "ISB", [41])]
+# Candidates: site, answers that differ from an eligible candidate, consent given, randomized,
+# VAS pain at M0 and M1.
+CANDIDATES = [
+    ("LHR", {}, True, True, [62, 41]),
+    ("LHR", {"sex": "F", "pregnant_or_breastfeeding": False}, True, True, [55]),
+    ("LHR", {"date_of_birth": date(1960, 5, 1), "vas_index_knee_mm": 12}, False, False, []),
+    ("LHR", {"kl_grade_right": 3}, True, False, []),
+    ("ISB", {}, True, True, [48]),
+]
+DEMO_LIST_SEED = 20251210
+
+
+def eligible_answers(**overrides) -> dict:
+    """Screening answers of a candidate who meets every criterion."""
+    today = timezone.localdate()
+    answers = {
+        "screening_date": today - timedelta(days=3),
+        "date_of_birth": date(today.year - 45, 1, 1),
+        "sex": "M",
+        "height_cm": Decimal("170.0"),
+        "weight_kg": Decimal("80.0"),
+        "index_knee": "R",
+        "kl_grade_left": 1,
+        "kl_grade_right": 2,
+        "knee_pain": True,
+        "morning_stiffness_under_30_min": True,
+        "crepitus": True,
+        "bony_tenderness": True,
+        "bony_enlargement": False,
+        "no_palpable_warmth": False,
+        "osteophytes": True,
+        "vas_index_knee_mm": 55,
+        "prior_lower_limb_surgery": False,
+        "secondary_oa": False,
+        "secondary_oa_cause": "",
+        "autoimmune_immunodeficiency_or_coagulation": False,
+        "malignancy_history": False,
+        "allergy": False,
+        "pregnant_or_breastfeeding": None,
+        "willing": True,
+    }
+    return {**answers, **overrides}
 
 
 def demo_logins() -> str:
@@ -44,13 +87,19 @@ def demo_logins() -> str:
 
 
 def seed() -> None:
-    with transaction.atomic():
-        audit.stamp(by=None, reason="demo data")
+    with transaction.atomic(), audit.acting(by=None, reason="demo data"):
         users = _seed_sites_and_users()
-    for participant_id, site_code, scores in PARTICIPANTS:
-        with transaction.atomic():
-            audit.stamp(by=None, reason="demo data")
-            _seed_participant(participant_id, site_code, scores, users)
+    if not RandomizationList.objects.exists():
+        content = randomization.to_csv(
+            randomization.make_list(seed=DEMO_LIST_SEED, size=randomization.minimum_size())
+        ).encode()
+        services.import_randomization_list(
+            content=content, file_name="demo-list.csv", imported_by="seed_demo"
+        )
+    if not Screening.objects.exists():
+        for site_code, overrides, consent, randomize, scores in CANDIDATES:
+            coordinator = users["coordinator" if site_code == "LHR" else "coordinator-isb"]
+            _seed_candidate(site_code, overrides, consent, randomize, scores, coordinator)
 
 
 def _seed_sites_and_users() -> dict[str, User]:
@@ -79,27 +128,35 @@ def _seed_sites_and_users() -> dict[str, User]:
     return users
 
 
-def _seed_participant(participant_id: str, site_code: str, scores: list[int], users) -> None:
-    participant, _ = Participant.objects.get_or_create(
-        participant_id=participant_id, defaults={"site": Site.objects.get(code=site_code)}
+def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinator) -> None:
+    screening = services.screen_candidate(
+        site=Site.objects.get(code=site_code), data=eligible_answers(**overrides), by=coordinator
     )
-    for visit_def in protocol.VISIT_SCHEDULE:
-        Visit.objects.get_or_create(participant=participant, code=visit_def.code)
-    coordinator = users["coordinator" if site_code == "LHR" else "coordinator-isb"]
-    for code, score in zip(["SCR", "M0"], scores, strict=False):
-        visit = Visit.objects.get(participant=participant, code=code)
-        if VasPain.objects.filter(visit=visit).exists():
-            continue
+    if consent:
+        services.record_consent(
+            screening=screening,
+            data={
+                "consented_at": timezone.now() - timedelta(days=2),
+                "form_version": protocol.CONSENT_FORM_VERSIONS[0],
+                "obtained_by": coordinator,
+                "copy_given": True,
+            },
+            by=coordinator,
+        )
+    if not randomize:
+        return
+    participant = services.randomize_participant(screening=screening, by=coordinator)
+    for code, score in zip(["M0", "M1"], scores, strict=False):
         save_crf(
             crf_class=VasPain,
-            visit=visit,
+            visit=Visit.objects.get(participant=participant, code=code),
             data={
-                "assessed_at": timezone.now() - timedelta(days=30 if code == "SCR" else 2),
+                "assessed_at": timezone.now() - timedelta(days=1),
                 "knee": Knee.RIGHT,
                 "score_mm": score,
                 "method": vas.Method.PAPER,
             },
             version=0,
-            complete=code == "SCR",
+            complete=code == "M0",
             by=coordinator,
         )

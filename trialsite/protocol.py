@@ -65,6 +65,9 @@ BMI_MAX: float | None = None
 # radiographic (domain.md §3.2).
 ACR_VARIANTS_ACCEPTED = ("clinical", "clinical_radiographic")
 
+# Versions of the approved informed-consent form that may be used; the newest comes first.
+CONSENT_FORM_VERSIONS = ("1.0",)
+
 # --- Randomization (domain.md §9) -------------------------------------------------------------
 RANDOMIZATION_BLOCK_SIZES = (2, 4)
 # The list must be at least this many times the target enrollment.

@@ -15,6 +15,8 @@ ROLES = (COORDINATOR, INVESTIGATOR, MONITOR, DATA_MANAGER)
 
 # Read access to the clinical record, shared by every role.
 _VIEW_CLINICAL = (
+    "enrollment.view_screening",
+    "enrollment.view_consent",
     "enrollment.view_participant",
     "visits.view_visit",
     "outcomes.view_vaspain",
@@ -23,8 +25,10 @@ _VIEW_CLINICAL = (
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     COORDINATOR: (
         *_VIEW_CLINICAL,
-        "enrollment.add_participant",
-        "enrollment.change_participant",
+        "enrollment.add_screening",
+        "enrollment.change_screening",
+        "enrollment.add_consent",
+        "enrollment.change_consent",
         "visits.add_visit",
         "visits.change_visit",
         "outcomes.add_vaspain",
@@ -77,15 +81,14 @@ def sync_roles(apps, using: str = DEFAULT_DB_ALIAS) -> None:
         create_permissions(app_config, apps=apps, verbosity=0, using=using)
         app_config.models_module = saved
 
+    available = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.using(using).select_related("content_type")
+    }
     for role, perms in ROLE_PERMISSIONS.items():
-        wanted = []
-        for dotted in perms:
-            app_label, codename = dotted.split(".")
-            wanted.append(
-                Permission.objects.using(using).get(
-                    content_type__app_label=app_label, codename=codename
-                )
-            )
+        # A migration may run before a later app's models exist; the post_migrate sync at the
+        # end of every migrate then adds what was skipped here.
+        wanted = [available[dotted] for dotted in perms if dotted in available]
         group, _ = Group.objects.using(using).get_or_create(name=role)
         group.permissions.set(wanted)
 

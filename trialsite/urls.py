@@ -25,6 +25,16 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
     path("accounts/", include(accounts)),
+    path("screening/", enrollment_views.screening_log, name="screening_log"),
+    path("screening/new/", enrollment_views.screening_new, name="screening_new"),
+    path("screening/check/", enrollment_views.screening_check, name="screening_check"),
+    path("screening/<int:pk>/", enrollment_views.screening_detail, name="screening_detail"),
+    path("screening/<int:pk>/edit/", enrollment_views.screening_edit, name="screening_edit"),
+    path("screening/<int:pk>/consent/", enrollment_views.consent_new, name="consent_new"),
+    path("screening/<int:pk>/randomize/", enrollment_views.randomize, name="randomize"),
+    path(
+        "screening/<int:pk>/withdraw/", enrollment_views.consent_withdraw, name="consent_withdraw"
+    ),
     path("participants/", enrollment_views.participant_list, name="participant_list"),
     path("participants/<int:pk>/", enrollment_views.participant_detail, name="participant_detail"),
     path(

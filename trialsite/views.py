@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from enrollment.models import Participant
+from enrollment.selectors import enrollment_progress
 from trialsite.audit.models import AuditEvent
 
 
@@ -25,6 +26,7 @@ def home(request):
         {
             "sites": user.sites.all(),
             "participant_count": participants.count(),
+            "enrollment": enrollment_progress(),
             "recent_changes": recent_changes,
         },
     )

@@ -1,17 +1,17 @@
 """Who is acting, and why: the context that the audit trigger writes into each audit row.
 
 - The request middleware sets the logged-in user for the whole database session.
-- Services call `stamp(by=..., reason=...)` inside their transaction; that wins over the
-  session value until the transaction ends, so Celery tasks and commands are attributed too.
+- Services wrap their writes in `with audit.acting(by=..., reason=...)` inside their
+  transaction. That wins over the session value for those writes only: on leaving the block
+  the previous values come back, so a nested service or a later write is not mis-attributed.
+  Celery tasks and management commands are attributed the same way.
 """
+
+from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-_SQL = (
-    "SELECT set_config('trialsite.user_id', %s, {local}), "
-    "set_config('trialsite.username', %s, {local}), "
-    "set_config('trialsite.reason', %s, {local})"
-)
+_NAMES = ("trialsite.user_id", "trialsite.username", "trialsite.reason")
 
 
 def _ids(user) -> tuple[str, str]:
@@ -20,21 +20,32 @@ def _ids(user) -> tuple[str, str]:
     return str(user.pk), user.get_username()
 
 
+def _set(cursor, values, *, local: bool, read_previous: bool = False):
+    reads = ", ".join(f"current_setting('{n}', true)" for n in _NAMES) if read_previous else ""
+    sets = ", ".join(f"set_config('{n}', %s, {'true' if local else 'false'})" for n in _NAMES)
+    cursor.execute(f"SELECT {reads + ', ' if reads else ''}{sets}", list(values))  # noqa: S608
+    return cursor.fetchone()[: len(_NAMES)] if read_previous else None
+
+
 def set_session_user(user, using: str = DEFAULT_DB_ALIAS) -> None:
     """Attribute every later change on this connection to `user` (None clears it)."""
-    user_id, username = _ids(user)
     with connections[using].cursor() as cursor:
-        cursor.execute(_SQL.format(local="false"), [user_id, username, ""])
+        _set(cursor, (*_ids(user), ""), local=False)
 
 
-def stamp(*, by, reason: str = "", using: str = DEFAULT_DB_ALIAS) -> None:
-    """Attribute the changes of the current transaction to `by`, with a reason for change.
+@contextmanager
+def acting(*, by, reason: str = "", using: str = DEFAULT_DB_ALIAS):
+    """Attribute the writes inside the block to `by`, with a reason for change.
 
-    Must be called inside `transaction.atomic()`: the values end with the transaction.
+    Must be used inside `transaction.atomic()`.
     """
     connection = connections[using]
     if not connection.in_atomic_block:
-        raise RuntimeError("audit.stamp() must be called inside transaction.atomic()")
-    user_id, username = _ids(by)
+        raise RuntimeError("audit.acting() must be used inside transaction.atomic()")
     with connection.cursor() as cursor:
-        cursor.execute(_SQL.format(local="true"), [user_id, username, reason or ""])
+        previous = _set(cursor, (*_ids(by), reason or ""), local=True, read_previous=True)
+    yield
+    # Not reached when the block raises: the transaction or savepoint rolls back, and
+    # PostgreSQL undoes the SET LOCAL with it.
+    with connection.cursor() as cursor:
+        _set(cursor, tuple(v or "" for v in previous), local=True)

@@ -1,0 +1,132 @@
+from django import forms
+from django.utils import timezone
+
+from enrollment.models import Consent, Screening
+from trialsite import roles
+from trialsite.accounts.models import User
+from trialsite.crf import CrfMeta, TrackedForm, YesNoField
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+SCREENING_FIELDS = [
+    "screening_date",
+    "date_of_birth",
+    "sex",
+    "height_cm",
+    "weight_kg",
+    "index_knee",
+    "kl_grade_left",
+    "kl_grade_right",
+    "knee_pain",
+    "morning_stiffness_under_30_min",
+    "crepitus",
+    "bony_tenderness",
+    "bony_enlargement",
+    "no_palpable_warmth",
+    "osteophytes",
+    "vas_index_knee_mm",
+    "prior_lower_limb_surgery",
+    "secondary_oa",
+    "secondary_oa_cause",
+    "autoimmune_immunodeficiency_or_coagulation",
+    "malignancy_history",
+    "allergy",
+    "pregnant_or_breastfeeding",
+    "willing",
+]
+
+# Sections of the screening page, in screen order.
+SCREENING_SECTIONS = [
+    ("Candidate", SCREENING_FIELDS[0:5]),
+    ("Knees", SCREENING_FIELDS[5:8]),
+    ("ACR 1986 criteria for knee osteoarthritis", SCREENING_FIELDS[8:15]),
+    ("Pain", SCREENING_FIELDS[15:16]),
+    ("Exclusions", SCREENING_FIELDS[16:23]),
+    ("Willingness", SCREENING_FIELDS[23:]),
+]
+
+
+class ScreeningForm(TrackedForm):
+    pregnant_or_breastfeeding = YesNoField(
+        label="Pregnant or breastfeeding", required=False, help_text="Asked of female candidates."
+    )
+
+    class Meta(CrfMeta):
+        model = Screening
+        fields = SCREENING_FIELDS
+        widgets = {
+            "screening_date": DATE,
+            "date_of_birth": DATE,
+            "sex": forms.RadioSelect,
+            "index_knee": forms.RadioSelect,
+            "kl_grade_left": forms.RadioSelect,
+            "kl_grade_right": forms.RadioSelect,
+            "height_cm": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+            "weight_kg": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+            "vas_index_knee_mm": forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}),
+        }
+        error_messages = {
+            "vas_index_knee_mm": {
+                "min_value": "Enter whole millimetres from 0 to 100.",
+                "max_value": "Enter whole millimetres from 0 to 100.",
+                "invalid": "Enter whole millimetres from 0 to 100.",
+            },
+        }
+
+    def clean_screening_date(self):
+        value = self.cleaned_data["screening_date"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("The screening date cannot be in the future.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        born, screened = cleaned.get("date_of_birth"), cleaned.get("screening_date")
+        if born and screened and born >= screened:
+            self.add_error("date_of_birth", "The date of birth must be before the screening date.")
+        if cleaned.get("sex") == "F" and cleaned.get("pregnant_or_breastfeeding") is None:
+            self.add_error("pregnant_or_breastfeeding", "Answer yes or no for a female candidate.")
+        if cleaned.get("sex") == "M":
+            cleaned["pregnant_or_breastfeeding"] = None
+        if cleaned.get("secondary_oa") and not (cleaned.get("secondary_oa_cause") or "").strip():
+            self.add_error("secondary_oa_cause", "Say what caused the secondary OA.")
+        if cleaned.get("secondary_oa") is False:
+            cleaned["secondary_oa_cause"] = ""
+        return cleaned
+
+    def answers(self) -> dict:
+        """The answers that are valid so far (for the live eligibility check)."""
+        return {name: self.cleaned_data.get(name) for name in SCREENING_FIELDS}
+
+    def sections(self):
+        return [(title, [self[name] for name in names]) for title, names in SCREENING_SECTIONS]
+
+
+class ConsentForm(forms.ModelForm):
+    copy_given = YesNoField(label="Copy of the signed form given to the participant")
+
+    class Meta:
+        model = Consent
+        fields = ["consented_at", "form_version", "obtained_by", "copy_given"]
+        widgets = {"consented_at": DATETIME}
+
+    def __init__(self, *args, site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["obtained_by"].queryset = User.objects.filter(
+            sites=site, groups__name__in=[roles.COORDINATOR, roles.INVESTIGATOR], is_active=True
+        ).distinct()
+
+    def clean_consented_at(self):
+        value = self.cleaned_data["consented_at"]
+        if value > timezone.now():
+            raise forms.ValidationError("Consent cannot be in the future.")
+        return value
+
+
+class WithdrawalForm(forms.Form):
+    withdrawn_on = forms.DateField(label="Consent withdrawn on", widget=DATE)
+    data_use_allowed = YesNoField(label="May the data collected so far be used?")
+    note = forms.CharField(
+        label="Note", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
