@@ -2,7 +2,7 @@ from django import forms
 from django.utils import timezone
 
 from enrollment.models import Consent, Screening
-from trialsite import roles
+from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.crf import CrfMeta, TrackedForm, YesNoField
 
@@ -116,6 +116,8 @@ class ConsentForm(forms.ModelForm):
         self.fields["obtained_by"].queryset = User.objects.filter(
             sites=site, groups__name__in=[roles.COORDINATOR, roles.INVESTIGATOR], is_active=True
         ).distinct()
+        # The current approved version comes first in the protocol.
+        self.fields["form_version"].initial = protocol.CONSENT_FORM_VERSIONS[0]
 
     def clean_consented_at(self):
         value = self.cleaned_data["consented_at"]

@@ -156,7 +156,9 @@ def consent_new(request, pk: int):
     if Consent.objects.filter(screening=screening).exists():
         messages.info(request, "Consent is already recorded.")
         return redirect("screening_detail", pk=screening.pk)
-    form = ConsentForm(request.POST or None, site=screening.site)
+    form = ConsentForm(
+        request.POST or None, site=screening.site, initial={"obtained_by": request.user.pk}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.record_consent(screening=screening, data=form.cleaned_data, by=request.user)

@@ -13,11 +13,17 @@ from trialsite.audit.triggers import track
 LOCK_LIST = """
 CREATE FUNCTION enrollment_refuse_list_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'enrollment_randomizationslot'
-       AND OLD.participant_id IS NULL
-       AND (NEW.randomization_list_id, NEW.stratum, NEW.sequence, NEW.block, NEW.block_size, NEW.arm)
+    RAISE EXCEPTION 'the randomization list is locked: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE FUNCTION enrollment_refuse_slot_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.participant_id IS NULL
+       AND (NEW.randomization_list_id, NEW.stratum, NEW.sequence, NEW.block, NEW.block_size,
+            NEW.arm)
            IS NOT DISTINCT FROM
-           (OLD.randomization_list_id, OLD.stratum, OLD.sequence, OLD.block, OLD.block_size, OLD.arm)
+           (OLD.randomization_list_id, OLD.stratum, OLD.sequence, OLD.block, OLD.block_size,
+            OLD.arm)
     THEN
         RETURN NEW;  -- the one change allowed: allocating a free slot
     END IF;
@@ -27,12 +33,13 @@ END $$;
 CREATE TRIGGER randomizationlist_locked BEFORE UPDATE OR DELETE ON enrollment_randomizationlist
     FOR EACH ROW EXECUTE FUNCTION enrollment_refuse_list_change();
 CREATE TRIGGER randomizationslot_locked BEFORE UPDATE OR DELETE ON enrollment_randomizationslot
-    FOR EACH ROW EXECUTE FUNCTION enrollment_refuse_list_change();
+    FOR EACH ROW EXECUTE FUNCTION enrollment_refuse_slot_change();
 """
 UNLOCK_LIST = """
 DROP TRIGGER randomizationlist_locked ON enrollment_randomizationlist;
 DROP TRIGGER randomizationslot_locked ON enrollment_randomizationslot;
 DROP FUNCTION enrollment_refuse_list_change();
+DROP FUNCTION enrollment_refuse_slot_change();
 """
 
 
