@@ -48,7 +48,7 @@ def consort_counts(screenings: QuerySet[Screening]) -> ConsortCounts:
         not_eligible=sum(1 for eligible, *_ in rows if not eligible),
         eligible_not_randomized=sum(1 for e, _, arm, _ in rows if e and not arm),
         randomized=randomized,
-        randomized_by_arm=[(label, arms[code]) for code, label in Arm.choices],
+        randomized_by_arm=[(f"Arm {code}", arms[code]) for code in Arm.values],
         withdrawn=sum(1 for _, _, arm, withdrawn in rows if arm and withdrawn),
     )
 
