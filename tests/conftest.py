@@ -1,5 +1,6 @@
 import os
 
+import hypothesis
 import psycopg
 import pytest
 from django.conf import settings
@@ -11,6 +12,10 @@ from trialsite import roles
 # Playwright's sync API leaves an asyncio loop marked "running" in the main thread; without
 # this every ORM call after the first browser test raises SynchronousOnlyOperation.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Machines are noisy: no per-example time limit (speed is measured in benchmarks/, not tests).
+hypothesis.settings.register_profile("trialsite", deadline=None)
+hypothesis.settings.load_profile("trialsite")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
