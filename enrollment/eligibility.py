@@ -49,7 +49,8 @@ EXCLUSIONS = {
     "pregnant_or_breastfeeding": "Pregnant or breastfeeding.",
 }
 
-ALWAYS_ASKED = (
+# Every answer decide() reads, in the order of the screening form.
+ANSWER_NAMES = (
     "screening_date",
     "date_of_birth",
     "sex",
@@ -64,11 +65,16 @@ ALWAYS_ASKED = (
     "vas_index_knee_mm",
     "prior_lower_limb_surgery",
     "secondary_oa",
+    "secondary_oa_cause",
     "autoimmune_immunodeficiency_or_coagulation",
     "malignancy_history",
     "allergy",
+    "pregnant_or_breastfeeding",
     "willing",
 )
+# Asked only in some cases (see required_answers).
+CONDITIONAL = ("secondary_oa_cause", "pregnant_or_breastfeeding")
+ALWAYS_ASKED = tuple(name for name in ANSWER_NAMES if name not in CONDITIONAL)
 
 
 # Criterion codes, for counting exclusions by reason (CONSORT).
@@ -88,10 +94,6 @@ CRITERIA = {
     "pregnant_or_breastfeeding": "Pregnant or breastfeeding",
     "willing": "Not willing to take part",
 }
-
-
-# Every answer decide() reads.
-ANSWER_NAMES = (*ALWAYS_ASKED, "pregnant_or_breastfeeding", "secondary_oa_cause")
 
 
 @dataclass(frozen=True)

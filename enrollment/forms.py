@@ -1,6 +1,7 @@
 from django import forms
 from django.utils import timezone
 
+from enrollment import eligibility
 from enrollment.models import Consent, Screening
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
@@ -9,42 +10,29 @@ from trialsite.crf import CrfMeta, TrackedForm, YesNoField
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
-SCREENING_FIELDS = [
-    "screening_date",
-    "date_of_birth",
-    "sex",
-    "height_cm",
-    "weight_kg",
-    "index_knee",
-    "kl_grade_left",
-    "kl_grade_right",
-    "knee_pain",
-    "morning_stiffness_under_30_min",
-    "crepitus",
-    "bony_tenderness",
-    "bony_enlargement",
-    "no_palpable_warmth",
-    "osteophytes",
-    "vas_index_knee_mm",
-    "prior_lower_limb_surgery",
-    "secondary_oa",
-    "secondary_oa_cause",
-    "autoimmune_immunodeficiency_or_coagulation",
-    "malignancy_history",
-    "allergy",
-    "pregnant_or_breastfeeding",
-    "willing",
-]
+SCREENING_FIELDS = list(eligibility.ANSWER_NAMES)
+
+
+def _sections(starts: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """Split SCREENING_FIELDS into titled sections, each named with its first field."""
+    bounds = [SCREENING_FIELDS.index(first) for _, first in starts] + [len(SCREENING_FIELDS)]
+    return [
+        (title, SCREENING_FIELDS[a:b])
+        for (title, _), a, b in zip(starts, bounds, bounds[1:], strict=False)
+    ]
+
 
 # Sections of the screening page, in screen order.
-SCREENING_SECTIONS = [
-    ("Candidate", SCREENING_FIELDS[0:5]),
-    ("Knees", SCREENING_FIELDS[5:8]),
-    ("ACR 1986 criteria for knee osteoarthritis", SCREENING_FIELDS[8:15]),
-    ("Pain", SCREENING_FIELDS[15:16]),
-    ("Exclusions", SCREENING_FIELDS[16:23]),
-    ("Willingness", SCREENING_FIELDS[23:]),
-]
+SCREENING_SECTIONS = _sections(
+    [
+        ("Candidate", "screening_date"),
+        ("Knees", "index_knee"),
+        ("ACR 1986 criteria for knee osteoarthritis", "knee_pain"),
+        ("Pain", "vas_index_knee_mm"),
+        ("Exclusions", "prior_lower_limb_surgery"),
+        ("Willingness", "willing"),
+    ]
+)
 
 
 class ScreeningForm(TrackedForm):

@@ -51,6 +51,15 @@ def _decide(screening: Screening) -> None:
     screening.decided_at = timezone.now()
 
 
+def _save_screening(screening: Screening, by) -> None:
+    if screening.sex != "F":
+        screening.pregnant_or_breastfeeding = None  # not asked of men
+    _decide(screening)
+    screening.stamp_change(by)
+    screening.full_clean()
+    screening.save()
+
+
 def screen_candidate(*, site: Site, data: dict, by) -> Screening:
     """Record a new screening at `site`: number it, decide eligibility and save."""
     with transaction.atomic(), audit.acting(by=by):
@@ -59,12 +68,7 @@ def screen_candidate(*, site: Site, data: dict, by) -> Screening:
         count = Screening.objects.filter(site=site).count()
         screening = Screening(site=site, **data)
         screening.screening_number = f"{site.code}-S{count + 1:03d}"
-        if screening.sex != "F":
-            screening.pregnant_or_breastfeeding = None
-        _decide(screening)
-        screening.stamp_change(by)
-        screening.full_clean()
-        screening.save()
+        _save_screening(screening, by)
         return screening
 
 
@@ -80,12 +84,7 @@ def update_screening(
             raise ReasonRequired(REASON_REQUIRED)
         for name, value in data.items():
             setattr(current, name, value)
-        if current.sex != "F":
-            current.pregnant_or_breastfeeding = None
-        _decide(current)
-        current.stamp_change(by)
-        current.full_clean()
-        current.save()
+        _save_screening(current, by)
         return current
 
 

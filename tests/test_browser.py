@@ -10,6 +10,7 @@ from enrollment import randomization, services
 from enrollment.models import Participant
 from tests import factories
 from trialsite import roles
+from trialsite.demo import eligible_answers
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
@@ -65,21 +66,8 @@ def test_a_wrong_password_shows_an_error_summary(live_server, page):
     page.screenshot(path=SCREENSHOTS / "login-error.png", full_page=True)
 
 
-YES_NO_ANSWERS = {
-    "knee_pain": True,
-    "morning_stiffness_under_30_min": True,
-    "crepitus": True,
-    "bony_tenderness": True,
-    "bony_enlargement": False,
-    "no_palpable_warmth": False,
-    "osteophytes": True,
-    "prior_lower_limb_surgery": False,
-    "secondary_oa": False,
-    "autoimmune_immunodeficiency_or_coagulation": False,
-    "malignancy_history": False,
-    "allergy": False,
-    "willing": True,
-}
+# The yes/no answers of an eligible candidate.
+YES_NO_ANSWERS = {k: v for k, v in eligible_answers().items() if isinstance(v, bool)}
 
 
 def fill_screening(page: Page, *, vas: int, dob: str = "1980-03-01") -> None:
