@@ -2,16 +2,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from enrollment import eligibility, selectors, services
 from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
 from enrollment.models import Consent, Participant, Screening
-from outcomes.models import VasPain
 from trialsite.crf import CrfConflict
-from trialsite.crf_views import conflict_response
+from trialsite.crf_views import add_service_errors, conflict_response
+from trialsite.crfs import CRF_PAGES
 from trialsite.sites.models import Site
 from visits.models import Visit
+from visits.services import site_today
 
 
 def get_screening(request, pk: int) -> Screening:
@@ -38,14 +40,40 @@ def participant_list(request):
 @login_required
 @permission_required("enrollment.view_participant", raise_exception=True)
 def participant_detail(request, pk: int):
+    """The participant's timeline: every visit with its window, status and CRFs due."""
     participant = selectors.visible_participant_or_404(request.user, pk)
     visits = list(Visit.objects.filter(participant=participant))
-    vas_by_visit = {c.visit_id: c for c in VasPain.objects.filter(participant=participant)}
-    rows = [(visit, vas_by_visit.get(visit.pk)) for visit in visits]
+    saved = {
+        name: {c.visit_id: c for c in model.objects.filter(participant=participant)}
+        for name, (model, _) in CRF_PAGES.items()
+    }
+    timeline = []
+    for visit in visits:
+        crfs = []
+        for name in visit.crfs_due:
+            model, url_name = CRF_PAGES.get(name, (None, None))
+            if model is None:
+                crfs.append({"title": name.replace("_", " ").capitalize(), "url": None})
+            elif model.is_due_at(visit):
+                crf = saved[name].get(visit.pk)
+                crfs.append(
+                    {
+                        "title": model.crf_title,
+                        "url": reverse(url_name, args=[participant.pk, visit.pk]),
+                        "crf": crf,
+                    }
+                )
+        timeline.append((visit, crfs))
     return render(
         request,
         "enrollment/participant_detail.html",
-        {"participant": participant, "consent": participant.screening.consent, "rows": rows},
+        {
+            "participant": participant,
+            "consent": participant.screening.consent,
+            "timeline": timeline,
+            "deviations": participant.deviations.all(),
+            "today": site_today(participant.site),
+        },
     )
 
 
@@ -163,7 +191,7 @@ def consent_new(request, pk: int):
         try:
             services.record_consent(screening=screening, data=form.cleaned_data, by=request.user)
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Consent recorded.")
             return redirect("screening_detail", pk=screening.pk)
@@ -210,7 +238,7 @@ def consent_withdraw(request, pk: int):
                 by=request.user,
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Withdrawal of consent recorded.")
             return redirect("screening_detail", pk=screening.pk)

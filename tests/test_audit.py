@@ -90,7 +90,9 @@ def test_bulk_create_is_recorded(participant):
 def test_raw_sql_is_recorded_and_attributed_to_the_database_role(participant):
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO visits_visit (participant_id, code) VALUES (%s, 'W1') RETURNING id",
+            "INSERT INTO visits_visit"
+            " (participant_id, code, sequence, missed_reason, unscheduled_reason)"
+            " VALUES (%s, 'W1', 1, '', '') RETURNING id",
             [participant.pk],
         )
         (pk,) = cursor.fetchone()

@@ -90,6 +90,11 @@ class Crf(Tracked):
         return self.status == CrfStatus.COMPLETE
 
     @classmethod
+    def is_due_at(cls, visit) -> bool:
+        """Whether this CRF is collected at `visit` (protocol.VISIT_SCHEDULE)."""
+        return cls.crf_name in visit.crfs_due
+
+    @classmethod
     def data_field_names(cls) -> list[str]:
         """The fields a user fills in, in screen order."""
         base = {f.name for f in Crf._meta.get_fields()} | {"id"}
@@ -233,11 +238,14 @@ class TrackedForm(forms.ModelForm):
         return bool(set(self.changed_data) - {"version", "reason_for_change"})
 
     def data_values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self._meta.fields}
+        return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields}
 
 
 class CrfForm(TrackedForm):
-    """Base of every CRF form. Subclasses set Meta.model and Meta.fields (screen order)."""
+    """Base of every CRF form. Subclasses set Meta.model and Meta.fields (screen order).
+
+    `visit` is the visit the form belongs to, for forms whose choices depend on it.
+    """
 
     mark_complete = forms.BooleanField(
         required=False,
@@ -245,7 +253,8 @@ class CrfForm(TrackedForm):
         help_text="Tick when every item has been entered and checked against the source.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, visit=None, **kwargs):
+        self.visit = visit
         super().__init__(*args, **kwargs)
         self.fields["mark_complete"].initial = self.instance.pk is not None and (
             self.instance.is_complete

@@ -1,9 +1,13 @@
 """The one view that shows and saves a CRF; each CRF's view names its form and template."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 
 from enrollment.selectors import visible_participant_or_404
 from trialsite.crf import CrfConflict, CrfForm, save_crf
@@ -16,19 +20,28 @@ def _perm(model, action: str) -> str:
 
 @login_required
 def edit_crf(
-    request, participant_pk: int, visit_pk: int, *, form_class: type[CrfForm], template: str
+    request,
+    participant_pk: int,
+    visit_pk: int,
+    *,
+    form_class: type[CrfForm],
+    template: str,
+    save: Callable = save_crf,
 ):
+    """Show and save one CRF of a visit. `save` is the CRF's service (save_crf's signature)."""
     model = form_class._meta.model
     if not request.user.has_perm(_perm(model, "view")):
         raise PermissionDenied
     participant = visible_participant_or_404(request.user, participant_pk)
     visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)
+    if not model.is_due_at(visit):
+        raise Http404(f"{model._meta.verbose_name} is not collected at {visit.code}.")
     instance = model.objects.filter(visit=visit).first()
     can_edit = request.user.has_perm(_perm(model, "change" if instance else "add"))
     context = {"participant": participant, "visit": visit, "crf": instance, "can_edit": can_edit}
 
     if request.method != "POST":
-        form = form_class(instance=instance)
+        form = form_class(instance=instance, visit=visit)
         if not can_edit:
             for field in form.fields.values():
                 field.disabled = True
@@ -36,13 +49,13 @@ def edit_crf(
 
     if not can_edit:
         raise PermissionDenied
-    form = form_class(request.POST, instance=instance)
+    form = form_class(request.POST, instance=instance, visit=visit)
     if form.is_valid():
         if instance is not None and not form.changes_data():
             messages.info(request, "Nothing was changed.")
             return redirect(request.path)
         try:
-            save_crf(
+            save(
                 crf_class=model,
                 visit=visit,
                 data=form.data_values(),
@@ -54,13 +67,22 @@ def edit_crf(
         except CrfConflict as conflict:
             return conflict_response(request, form_class, form, conflict.current, context)
         except ValidationError as error:
-            form.add_error(None, error)
+            add_service_errors(form, error)
         else:
-            messages.success(request, f"{model._meta.verbose_name} saved.")
+            messages.success(request, f"{capfirst(model._meta.verbose_name)} saved.")
             if "save_exit" in request.POST:
                 return redirect("participant_detail", pk=participant.pk)
             return redirect(request.path)
     return render(request, template, {**context, "form": form}, status=400 if form.errors else 200)
+
+
+def add_service_errors(form, error: ValidationError) -> None:
+    """Put a service's errors next to their fields; others go to the top of the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
 
 
 def conflict_response(request, form_class, form, current, context):
@@ -74,7 +96,8 @@ def conflict_response(request, form_class, form, current, context):
             rows.append((field.label, _display(field, mine), _display(field, theirs)))
     data = request.POST.copy()
     data["version"] = current.version
-    resubmit = form_class(data, instance=current)
+    extra = {"visit": form.visit} if isinstance(form, CrfForm) else {}
+    resubmit = form_class(data, instance=current, **extra)
     return render(
         request,
         "crf/conflict.html",

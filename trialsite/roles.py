@@ -19,6 +19,10 @@ _VIEW_CLINICAL = (
     "enrollment.view_consent",
     "enrollment.view_participant",
     "visits.view_visit",
+    "visits.view_deviation",
+    "visits.view_injection",
+    "visits.view_prgfpreparation",
+    "visits.view_secretomelot",
     "outcomes.view_vaspain",
 )
 
@@ -31,6 +35,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "enrollment.change_consent",
         "visits.add_visit",
         "visits.change_visit",
+        "visits.add_injection",
+        "visits.change_injection",
+        "visits.add_prgfpreparation",
+        "visits.change_prgfpreparation",
+        "visits.add_secretomelot",
+        "visits.add_releasetest",
+        "visits.add_lottransaction",
         "outcomes.add_vaspain",
         "outcomes.change_vaspain",
         "accounts.randomize_participant",
@@ -40,6 +51,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         *_VIEW_CLINICAL,
         "accounts.sign_records",
         "accounts.review_adverse_events",
+        # The principal investigator takes the QA release decision on secretome lots.
+        "accounts.release_lot",
         "accounts.answer_query",
     ),
     MONITOR: (

@@ -9,6 +9,7 @@ real SECRET_KEY.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -213,7 +214,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # 02:00 UTC is 07:00 in Lahore: reminders arrive before clinic hours.
+    "visit-reminders": {
+        "task": "visits.tasks.send_visit_reminders",
+        "schedule": crontab(hour=2, minute=0),
+    },
+}
+# Remind coordinators this many days before a visit window opens.
+VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)
 
 # --- The study ------------------------------------------------------------------------------
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")

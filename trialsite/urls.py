@@ -5,6 +5,7 @@ from django.urls import include, path
 from enrollment import views as enrollment_views
 from outcomes import views as outcomes_views
 from trialsite import views
+from visits import views as visits_views
 
 admin.site.site_header = "trialsite administration"
 admin.site.site_title = "trialsite admin"
@@ -42,5 +43,29 @@ urlpatterns = [
         outcomes_views.vas_pain,
         name="vas_pain",
     ),
+    path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/",
+        visits_views.visit_detail,
+        name="visit_detail",
+    ),
+    path(
+        "participants/<int:participant_pk>/visits/unscheduled/",
+        visits_views.unscheduled_visit_new,
+        name="unscheduled_visit_new",
+    ),
+    path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/injection/",
+        visits_views.injection,
+        name="injection",
+    ),
+    path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/prgf-preparation/",
+        visits_views.prgf_preparation,
+        name="prgf_preparation",
+    ),
+    path("visits/calendar/", visits_views.calendar, name="visit_calendar"),
+    path("lots/", visits_views.lot_list, name="lot_list"),
+    path("lots/new/", visits_views.lot_new, name="lot_new"),
+    path("lots/<int:pk>/", visits_views.lot_detail, name="lot_detail"),
     path("admin/", admin.site.urls),
 ]

@@ -1,37 +1,383 @@
-"""Visits of a participant, one per entry of protocol.VISIT_SCHEDULE."""
+"""Visits, protocol deviations, the injection and PRGF CRFs, secretome lots and reminders."""
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from trialsite import protocol
-from trialsite.crf import Audited
+from trialsite.choices import Knee
+from trialsite.crf import Audited, Crf
+from visits import schedule
 
-VISIT_DEFS = {v.code: v for v in protocol.VISIT_SCHEDULE}
+VISIT_CODES = [(v.code, v.label) for v in protocol.VISIT_SCHEDULE] + [
+    (schedule.UNSCHEDULED, "Unscheduled visit")
+]
 
 
 class Visit(Audited):
     participant = models.ForeignKey(
         "enrollment.Participant", on_delete=models.PROTECT, related_name="visits"
     )
-    code = models.CharField(
-        max_length=8, choices=[(v.code, v.label) for v in protocol.VISIT_SCHEDULE]
-    )
-    visit_date = models.DateField(null=True, blank=True)
+    code = models.CharField(max_length=8, choices=VISIT_CODES)
+    # 1 for scheduled visits; unscheduled visits are numbered 1, 2, 3, ...
+    sequence = models.PositiveSmallIntegerField(default=1)
+    target_date = models.DateField(null=True, blank=True)
+    window_opens = models.DateField(null=True, blank=True)
+    window_closes = models.DateField(null=True, blank=True)
+    visit_date = models.DateField("date of visit", null=True, blank=True)
+    missed_reason = models.TextField("reason the visit was missed", blank=True)
+    unscheduled_reason = models.TextField("reason for the unscheduled visit", blank=True)
 
     class Meta:
-        ordering = ["participant", "id"]
+        # Scheduled visits by target date, unscheduled ones by the date they took place.
+        ordering = ["participant", Coalesce("target_date", "visit_date").asc(nulls_last=True), "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["participant", "code"], name="visits_visit_one_per_code"
+                fields=["participant", "code", "sequence"], name="visits_visit_unique_code"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visit_date__isnull=True) | models.Q(missed_reason=""),
+                name="visits_visit_done_or_missed",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.code}"
-
-    @property
-    def definition(self) -> protocol.VisitDef:
-        return VISIT_DEFS[self.code]
+        suffix = f" {self.sequence}" if self.code == schedule.UNSCHEDULED else ""
+        return f"{self.participant} {self.code}{suffix}"
 
     @property
     def label(self) -> str:
-        return self.definition.label
+        return dict(VISIT_CODES)[self.code]
+
+    @property
+    def window(self) -> schedule.Window | None:
+        if self.target_date is None:
+            return None
+        return schedule.Window(self.target_date, self.window_opens, self.window_closes)
+
+    @property
+    def crfs_due(self) -> tuple[str, ...]:
+        return schedule.crfs_due(self.code)
+
+    def status_on(self, today) -> schedule.Status:
+        return schedule.status(
+            self.window, today, visit_date=self.visit_date, missed=bool(self.missed_reason)
+        )
+
+
+class Deviation(Audited):
+    """A protocol deviation, recorded by the services that detect it or by a user."""
+
+    class Kind(models.TextChoices):
+        VISIT_WINDOW = "visit_window", "Visit outside its window"
+        DOSE_VOLUME = "dose_volume", "Dose volume differs from the protocol"
+        PRGF_TIME = "prgf_time", "PRGF injected after the time limit"
+        OTHER = "other", "Other"
+
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="deviations"
+    )
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField()
+    occurred_on = models.DateField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.participant}"
+
+
+# --- Secretome lots -------------------------------------------------------------------------
+class SecretomeLot(Audited):
+    """A manufactured lot of MSC secretome, its release decision and its stock balance."""
+
+    audit_participant_column = ""
+
+    class CellSource(models.TextChoices):
+        ADMSC = "ADMSC", "Adipose-derived MSC"
+        UCMSC = "UCMSC", "Umbilical-cord MSC"
+
+    class Status(models.TextChoices):
+        QUARANTINE = "quarantine", "Quarantine (not released)"
+        RELEASED = "released", "Released"
+        REJECTED = "rejected", "Rejected"
+
+    lot_number = models.CharField(max_length=40, unique=True)
+    cell_source = models.CharField(max_length=5, choices=CellSource.choices)
+    manufactured_on = models.DateField()
+    expires_on = models.DateField()
+    storage = models.CharField(max_length=100, help_text="e.g. −80 °C, freezer 2")
+    volume_received_ml = models.DecimalField(
+        "volume received (mL)", max_digits=7, decimal_places=1, validators=[MinValueValidator(0.1)]
+    )
+    # Kept by the ledger services under a row lock; the database refuses a negative balance.
+    balance_ml = models.DecimalField(max_digits=7, decimal_places=1, editable=False)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.QUARANTINE, editable=False
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True)
+    decision_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ["-manufactured_on", "lot_number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance_ml__gte=0), name="visits_lot_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_on__gt=models.F("manufactured_on")),
+                name="visits_lot_expires_after_manufacture",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.lot_number
+
+    def usable_on(self, day) -> bool:
+        return self.status == self.Status.RELEASED and day <= self.expires_on
+
+
+class ReleaseTest(Audited):
+    audit_participant_column = ""
+
+    class Test(models.TextChoices):
+        STERILITY = "sterility", "Sterility"
+        ENDOTOXIN = "endotoxin", "Endotoxin"
+        MYCOPLASMA = "mycoplasma", "Mycoplasma"
+        PROTEIN = "protein", "Protein content"
+        PARTICLE_SIZE = "particle_size", "Particle size (NTA)"
+        BIOACTIVITY = "bioactivity", "Bioactivity"
+
+    lot = models.ForeignKey(SecretomeLot, on_delete=models.PROTECT, related_name="tests")
+    test = models.CharField(max_length=20, choices=Test.choices)
+    method = models.CharField(max_length=200)
+    specification = models.CharField(max_length=200)
+    result = models.CharField(max_length=200)
+    passed = models.BooleanField()
+    tested_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["lot", "test"]
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "test"], name="visits_releasetest_one_per_lot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lot} {self.get_test_display()}: {'pass' if self.passed else 'fail'}"
+
+
+class LotTransaction(Audited):
+    """The accountability ledger: every mL received, dispensed, destroyed or corrected."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", "Received"
+        DISPENSED = "dispensed", "Dispensed"
+        DESTROYED = "destroyed", "Destroyed"
+        CORRECTION = "correction", "Correction"
+
+    lot = models.ForeignKey(SecretomeLot, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # Signed: received and returns are positive, dispensed and destroyed negative.
+    change_ml = models.DecimalField(max_digits=7, decimal_places=1)
+    balance_after_ml = models.DecimalField(max_digits=7, decimal_places=1)
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["lot", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance_after_ml__gte=0), name="visits_ledger_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lot} {self.kind} {self.change_ml} mL"
+
+
+# --- CRFs -----------------------------------------------------------------------------------
+ML = {"max_digits": 4, "decimal_places": 1}
+
+
+class PrgfPreparation(Crf):
+    """PRGF preparation CRF (arm B), one per injection visit (domain.md §10.1)."""
+
+    crf_name = "prgf_preparation"
+    crf_title = "PRGF preparation"
+
+    class Anticoagulant(models.TextChoices):
+        CITRATE = "citrate_3_8", "3.8% sodium citrate"
+        OTHER = "other", "Other"
+
+    class Fraction(models.TextChoices):
+        WHOLE_PLASMA = "whole_plasma", "Whole plasma column above the buffy coat"
+        F2 = "f2", "Fraction 2 (just above the buffy coat)"
+        OTHER = "other", "Other"
+
+    blood_drawn_at = models.DateTimeField("blood drawn at")
+    blood_volume_ml = models.DecimalField(
+        "blood volume (mL)", validators=[MinValueValidator(1), MaxValueValidator(100)], **ML
+    )
+    anticoagulant = models.CharField(max_length=20, choices=Anticoagulant.choices)
+    centrifugation_g = models.PositiveIntegerField(
+        "centrifugation (× g)", validators=[MinValueValidator(100), MaxValueValidator(5000)]
+    )
+    centrifugation_minutes = models.PositiveSmallIntegerField(
+        "centrifugation (minutes)", validators=[MinValueValidator(1), MaxValueValidator(60)]
+    )
+    centrifugation_temperature_c = models.DecimalField(
+        "centrifugation temperature (°C)",
+        validators=[MinValueValidator(4), MaxValueValidator(37)],
+        **ML,
+    )
+    fraction_collected = models.CharField(max_length=20, choices=Fraction.choices)
+    platelets_whole_blood = models.PositiveIntegerField(
+        "platelets in whole blood (×10³/µL)", validators=[MinValueValidator(1)]
+    )
+    platelets_prgf = models.PositiveIntegerField(
+        "platelets in PRGF (×10³/µL)", validators=[MinValueValidator(1)]
+    )
+    platelet_fold = models.DecimalField(
+        "platelet enrichment (fold)", max_digits=5, decimal_places=2, editable=False
+    )
+    activated_at = models.DateTimeField("activated with 10% CaCl₂ at")
+    calcium_chloride_ul = models.PositiveSmallIntegerField(
+        "10% CaCl₂ volume (µL)", validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    mixed_with_secretome_at = models.DateTimeField("mixed with secretome at")
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    identity_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="participant's identity checked at the bedside by",
+    )
+
+    class Meta(Crf.Meta):
+        verbose_name = "PRGF preparation"
+
+    def __str__(self) -> str:
+        return f"PRGF {self.visit}"
+
+    @classmethod
+    def is_due_at(cls, visit) -> bool:
+        arm = next(a for a in protocol.ARMS if a.code == visit.participant.arm)
+        return super().is_due_at(visit) and arm.prgf_ml > 0
+
+
+class Injection(Crf):
+    """Injection procedure CRF (M0 and M6)."""
+
+    crf_name = "injection"
+    crf_title = "Injection procedure"
+
+    class Approach(models.TextChoices):
+        SUPEROLATERAL = "superolateral", "Superolateral"
+        LATERAL_MIDPATELLAR = "lateral_midpatellar", "Lateral mid-patellar"
+        ANTEROMEDIAL = "anteromedial", "Anteromedial"
+        ANTEROLATERAL = "anterolateral", "Anterolateral"
+
+    class Appearance(models.TextChoices):
+        CLEAR = "clear", "Clear, straw-coloured"
+        CLOUDY = "cloudy", "Cloudy"
+        BLOOD_STAINED = "blood", "Blood-stained"
+        PURULENT = "purulent", "Purulent"
+
+    injected_at = models.DateTimeField("date and time of injection")
+    knee = models.CharField(max_length=1, choices=Knee.choices)
+    ultrasound_guided = models.BooleanField("under ultrasound guidance")
+    approach = models.CharField(max_length=24, choices=Approach.choices)
+    needle_gauge = models.PositiveSmallIntegerField(
+        "needle gauge (G)", validators=[MinValueValidator(16), MaxValueValidator(30)]
+    )
+    aspiration_done = models.BooleanField("aspiration before injection")
+    aspiration_volume_ml = models.DecimalField(
+        "aspirated volume (mL)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(200)],
+        **ML,
+    )
+    aspiration_appearance = models.CharField(
+        "appearance of the aspirate", max_length=12, choices=Appearance.choices, blank=True
+    )
+    aspiration_sample_sent = models.BooleanField(
+        "sample sent for biomarkers", null=True, blank=True
+    )
+    secretome_lot = models.ForeignKey(SecretomeLot, on_delete=models.PROTECT, related_name="+")
+    secretome_volume_ml = models.DecimalField(
+        "secretome volume (mL)", validators=[MinValueValidator(Decimal("0.1"))], **ML
+    )
+    prgf_preparation = models.OneToOneField(
+        PrgfPreparation, on_delete=models.PROTECT, null=True, blank=True, related_name="injection"
+    )
+    prgf_volume_ml = models.DecimalField(
+        "PRGF volume (mL)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1"))],
+        **ML,
+    )
+    total_volume_ml = models.DecimalField("total volume (mL)", editable=False, **ML)
+    minutes_draw_to_injection = models.PositiveIntegerField(null=True, editable=False)
+    deviation_reason = models.TextField("reason for a dose different from the protocol", blank=True)
+
+    class Meta(Crf.Meta):
+        verbose_name = "injection procedure"
+        constraints = [
+            *Crf.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(ultrasound_guided=True),
+                name="visits_injection_ultrasound_required",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Injection {self.visit}"
+
+
+class ReminderSent(models.Model):
+    """One row per (visit, reminder kind) e-mailed: the unique key makes reminders exactly-once."""
+
+    class Kind(models.TextChoices):
+        WINDOW_OPENING = "window_opening", "Window opens soon"
+        OVERDUE = "overdue", "Overdue"
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    sent_at = models.DateTimeField(default=timezone.now)
+    recipients = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "kind"], name="visits_reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} reminder for {self.visit}"

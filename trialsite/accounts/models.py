@@ -51,6 +51,7 @@ class Capability(models.Model):
             ("lock_data", "Can lock and unlock data"),
             ("export_data", "Can export data and PDF casebooks"),
             ("view_audit_trail", "Can view the audit trail"),
+            ("release_lot", "Can decide the QA release of a secretome lot"),
         ]
 
     def __str__(self) -> str:

@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
                     ("lock_data", "Can lock and unlock data"),
                     ("export_data", "Can export data and PDF casebooks"),
                     ("view_audit_trail", "Can view the audit trail"),
+                    ("release_lot", "Can decide the QA release of a secretome lot"),
                 ],
                 "managed": False,
                 "default_permissions": (),

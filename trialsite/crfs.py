@@ -1,0 +1,13 @@
+"""Every CRF that has a page, by its name in protocol.VISIT_SCHEDULE: model and URL name.
+
+Listed by hand (no discovery): adding a CRF means adding a line here.
+"""
+
+from outcomes.models import VasPain
+from visits.models import Injection, PrgfPreparation
+
+CRF_PAGES = {
+    "vas_pain": (VasPain, "vas_pain"),
+    "injection": (Injection, "injection"),
+    "prgf_preparation": (PrgfPreparation, "prgf_preparation"),
+}
