@@ -10,7 +10,7 @@ from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
 from enrollment.models import Consent, Participant, Screening
 from trialsite.crf import CrfConflict
 from trialsite.crf_views import add_service_errors, conflict_response
-from trialsite.crfs import CRF_PAGES
+from trialsite.crfs import CRF_PAGES, CRF_TITLES
 from trialsite.sites.models import Site
 from visits.models import Visit
 from visits.services import site_today
@@ -53,7 +53,7 @@ def participant_detail(request, pk: int):
         for name in visit.crfs_due:
             model, url_name = CRF_PAGES.get(name, (None, None))
             if model is None:
-                crfs.append({"title": name.replace("_", " ").capitalize(), "url": None})
+                crfs.append({"title": CRF_TITLES.get(name, name), "url": None})
             elif model.is_due_at(visit):
                 crf = saved[name].get(visit.pk)
                 crfs.append(

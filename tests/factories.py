@@ -1,4 +1,5 @@
 from datetime import timedelta
+from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group
@@ -9,6 +10,7 @@ from enrollment.models import Participant
 from trialsite.accounts.models import User
 from trialsite.demo import eligible_answers
 from trialsite.sites.models import Site
+from visits import services as visit_services
 from visits.models import Visit
 
 PASSWORD = "correct-horse-battery-staple"
@@ -90,3 +92,52 @@ class VisitFactory(factory.django.DjangoModelFactory):
 
     participant = factory.SubFactory(ParticipantFactory)
     code = "M0"
+
+
+def participant_with_visits(*, site, arm="A", by, **kwargs):
+    """A randomized participant with the visit schedule created."""
+    participant = ParticipantFactory(site=site, arm=arm, randomized_by=by, **kwargs)
+    visit_services.create_visit_schedule(participant=participant, by=by)
+    return participant
+
+
+RELEASE_TESTS = {
+    "sterility": ("BacT/ALERT 14 days", "No growth", "No growth"),
+    "endotoxin": ("LAL kinetic", "< 0.5 EU/mL", "0.1 EU/mL"),
+    "mycoplasma": ("qPCR", "Not detected", "Not detected"),
+    "protein": ("BCA", "0.5-2.0 mg/mL", "1.1 mg/mL"),
+    "particle_size": ("NTA", "Mode < 200 nm", "Mode 128 nm"),
+    "bioactivity": ("NF-κB inhibition", "≥ 30 %", "46 %"),
+}
+
+
+def lot(*, by, lot_number="SEC-001", volume="20.0", expires_in_days=180, **kwargs):
+    today = timezone.localdate()
+    data = {
+        "lot_number": lot_number,
+        "cell_source": "UCMSC",
+        "manufactured_on": today - timedelta(days=10),
+        "expires_on": today + timedelta(days=expires_in_days),
+        "storage": "-80 °C",
+        "volume_received_ml": Decimal(volume),
+        **kwargs,
+    }
+    return visit_services.register_lot(data=data, by=by)
+
+
+def released_lot(*, by, releaser, **kwargs):
+    new_lot = lot(by=by, **kwargs)
+    for test, (method, spec, result) in RELEASE_TESTS.items():
+        visit_services.record_release_test(
+            lot=new_lot,
+            data={
+                "test": test,
+                "method": method,
+                "specification": spec,
+                "result": result,
+                "passed": True,
+                "tested_on": timezone.localdate(),
+            },
+            by=by,
+        )
+    return visit_services.decide_lot_release(lot=new_lot, release=True, note="", by=releaser)

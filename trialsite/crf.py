@@ -213,7 +213,7 @@ class TrackedForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            if isinstance(field.widget, forms.RadioSelect) and field.required:
+            if isinstance(field.widget, forms.RadioSelect):
                 # Radio buttons show the answers only; "no answer" is simply none ticked.
                 field.choices = [(v, label) for v, label in field.choices if v != ""]
         self.fields["version"].initial = self.instance.version if self.instance.pk else 0

@@ -11,3 +11,14 @@ CRF_PAGES = {
     "injection": (Injection, "injection"),
     "prgf_preparation": (PrgfPreparation, "prgf_preparation"),
 }
+
+# Titles of the CRFs that have no page yet (later issues build them).
+CRF_TITLES = {
+    "screening": "Screening",
+    "consent": "Consent",
+    "womac": "WOMAC",
+    "xray": "X-ray",
+    "mri": "MRI",
+    "biomarkers": "Synovial biomarkers",
+    "adverse_events": "Adverse events",
+}

@@ -17,7 +17,8 @@ from trialsite.audit import context as audit
 from trialsite.choices import Knee
 from trialsite.crf import save_crf
 from trialsite.sites.models import Site
-from visits.models import Visit
+from visits import services as visit_services
+from visits.models import Injection, PrgfPreparation, SecretomeLot, Visit
 
 DEMO_PASSWORD = "trialsite-demo-2026"  # noqa: S105 - demo accounts only, printed by make run
 
@@ -36,9 +37,9 @@ USERS = [
 ]
 
 # Candidates: site, answers that differ from an eligible candidate, consent given, randomized,
-# VAS pain at M0 and M1.
+# VAS pain at M0.
 CANDIDATES = [
-    ("LHR", {}, True, True, [62, 41]),
+    ("LHR", {}, True, True, [62]),
     ("LHR", {"sex": "F", "pregnant_or_breastfeeding": False}, True, True, [55]),
     ("LHR", {"date_of_birth": date(1960, 5, 1), "vas_index_knee_mm": 12}, False, False, []),
     ("LHR", {"kl_grade_right": 3}, True, False, []),
@@ -96,6 +97,8 @@ def seed() -> None:
         services.import_randomization_list(
             content=content, file_name="demo-list.csv", imported_by="seed_demo"
         )
+    if not SecretomeLot.objects.exists():
+        _seed_lots(users)
     if not Screening.objects.exists():
         for site_code, overrides, consent, randomize, scores in CANDIDATES:
             coordinator = users["coordinator" if site_code == "LHR" else "coordinator-isb"]
@@ -128,6 +131,51 @@ def _seed_sites_and_users() -> dict[str, User]:
     return users
 
 
+RELEASE_TESTS = {
+    "sterility": ("BacT/ALERT, 14 days", "No growth", "No growth"),
+    "endotoxin": ("LAL kinetic chromogenic", "< 0.5 EU/mL", "0.12 EU/mL"),
+    "mycoplasma": ("qPCR", "Not detected", "Not detected"),
+    "protein": ("BCA", "0.5-2.0 mg/mL", "1.1 mg/mL"),
+    "particle_size": ("NTA", "Mode < 200 nm", "Mode 128 nm"),
+    "bioactivity": ("NF-kB inhibition assay", ">= 30 % inhibition", "46 %"),
+}
+
+
+def _seed_lots(users) -> None:
+    """One released lot with stock and one lot still in quarantine."""
+    today = timezone.localdate()
+    for number, source, release in [("SEC-26-001", "UCMSC", True), ("SEC-26-002", "ADMSC", False)]:
+        lot = visit_services.register_lot(
+            data={
+                "lot_number": number,
+                "cell_source": source,
+                "manufactured_on": today - timedelta(days=20),
+                "expires_on": today + timedelta(days=160),
+                "storage": "-80 °C, freezer 2",
+                "volume_received_ml": Decimal("40.0"),
+            },
+            by=users["coordinator"],
+        )
+        if not release:
+            continue
+        for test, (method, spec, result) in RELEASE_TESTS.items():
+            visit_services.record_release_test(
+                lot=lot,
+                data={
+                    "test": test,
+                    "method": method,
+                    "specification": spec,
+                    "result": result,
+                    "passed": True,
+                    "tested_on": today - timedelta(days=5),
+                },
+                by=users["coordinator"],
+            )
+        visit_services.decide_lot_release(
+            lot=lot, release=True, note="All release tests passed.", by=users["investigator"]
+        )
+
+
 def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinator) -> None:
     screening = services.screen_candidate(
         site=Site.objects.get(code=site_code), data=eligible_answers(**overrides), by=coordinator
@@ -146,6 +194,8 @@ def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinato
     if not randomize:
         return
     participant = services.randomize_participant(screening=screening, by=coordinator)
+    if site_code == "LHR":
+        _seed_m0_injection(participant, coordinator)
     for code, score in zip(["M0", "M1"], scores, strict=False):
         save_crf(
             crf_class=VasPain,
@@ -160,3 +210,56 @@ def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinato
             complete=code == "M0",
             by=coordinator,
         )
+
+
+def _seed_m0_injection(participant, coordinator) -> None:
+    """The M0 injection of a Lahore participant, with the PRGF preparation in arm B."""
+    visit = Visit.objects.get(participant=participant, code="M0")
+    injected = timezone.now() - timedelta(days=1)
+    if participant.arm == "B":
+        drawn = injected - timedelta(minutes=50)
+        visit_services.record_prgf_preparation(
+            crf_class=PrgfPreparation,
+            visit=visit,
+            data={
+                "blood_drawn_at": drawn,
+                "blood_volume_ml": Decimal("18.0"),
+                "anticoagulant": "citrate_3_8",
+                "centrifugation_g": 580,
+                "centrifugation_minutes": 8,
+                "centrifugation_temperature_c": Decimal("22.0"),
+                "fraction_collected": "whole_plasma",
+                "platelets_whole_blood": 215,
+                "platelets_prgf": 540,
+                "activated_at": drawn + timedelta(minutes=25),
+                "calcium_chloride_ul": 50,
+                "mixed_with_secretome_at": drawn + timedelta(minutes=30),
+                "operator": coordinator,
+                "identity_checked_by": User.objects.get(username="investigator"),
+            },
+            version=0,
+            complete=True,
+            by=coordinator,
+        )
+    visit_services.record_injection(
+        crf_class=Injection,
+        visit=visit,
+        data={
+            "injected_at": injected,
+            "knee": Knee.RIGHT,
+            "ultrasound_guided": True,
+            "approach": "superolateral",
+            "needle_gauge": 21,
+            "aspiration_done": False,
+            "aspiration_volume_ml": None,
+            "aspiration_appearance": "",
+            "aspiration_sample_sent": None,
+            "secretome_lot": SecretomeLot.objects.get(lot_number="SEC-26-001"),
+            "secretome_volume_ml": protocol.ARM_A.secretome_ml,
+            "prgf_volume_ml": protocol.ARM_B.prgf_ml if participant.arm == "B" else None,
+            "deviation_reason": "",
+        },
+        version=0,
+        complete=True,
+        by=coordinator,
+    )

@@ -126,9 +126,9 @@ class SecretomeLot(Audited):
         max_length=12, choices=Status.choices, default=Status.QUARANTINE, editable=False
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    decided_at = models.DateTimeField(null=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(

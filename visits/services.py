@@ -58,6 +58,9 @@ def create_visit_schedule(*, participant, by) -> list[Visit]:
         if v.code not in existing
     ]
     _apply_windows(visits, local_date(participant, participant.randomized_at))
+    for visit in visits:
+        if visit.code == "SCR":  # screening took place before randomization
+            visit.visit_date = participant.screening.screening_date
     return Visit.objects.bulk_create(visits)
 
 

@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                         max_length=12,
                     ),
                 ),
-                ("decided_at", models.DateTimeField(null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
                 ("decision_note", models.TextField(blank=True)),
                 (
                     "created_at",
@@ -84,6 +84,7 @@ class Migration(migrations.Migration):
                 (
                     "decided_by",
                     models.ForeignKey(
+                        blank=True,
                         null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",

@@ -1,0 +1,394 @@
+"""Investigational product: injection and PRGF rules per arm, lot release, the stock ledger."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connections, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from tests import factories
+from tests.test_visits import at_site, inject, injection_data, visit
+from trialsite import protocol
+from visits import dosing, services
+from visits.models import (
+    Deviation,
+    Injection,
+    LotTransaction,
+    PrgfPreparation,
+    SecretomeLot,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lot(coordinator, investigator):
+    return factories.released_lot(by=coordinator, releaser=investigator)
+
+
+@pytest.fixture
+def arm_a(lahore, coordinator):
+    return factories.participant_with_visits(site=lahore, arm="A", by=coordinator)
+
+
+@pytest.fixture
+def arm_b(lahore, coordinator):
+    return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
+
+
+def prgf_data(participant, day, coordinator, investigator, **overrides):
+    drawn = at_site(participant, day, hour=9)
+    data = {
+        "blood_drawn_at": drawn,
+        "blood_volume_ml": Decimal("18.0"),
+        "anticoagulant": "citrate_3_8",
+        "centrifugation_g": 580,
+        "centrifugation_minutes": 8,
+        "centrifugation_temperature_c": Decimal("22.0"),
+        "fraction_collected": "whole_plasma",
+        "platelets_whole_blood": 220,
+        "platelets_prgf": 550,
+        "activated_at": drawn + timedelta(minutes=30),
+        "calcium_chloride_ul": 50,
+        "mixed_with_secretome_at": drawn + timedelta(minutes=35),
+        "operator": coordinator,
+        "identity_checked_by": investigator,
+    }
+    return {**data, **overrides}
+
+
+def prepare_prgf(participant, day, coordinator, investigator, **overrides):
+    return services.record_prgf_preparation(
+        crf_class=PrgfPreparation,
+        visit=visit(participant, "M0"),
+        data=prgf_data(participant, day, coordinator, investigator, **overrides),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+
+
+# --- Pure rules ---------------------------------------------------------------------------------
+def test_arm_a_gets_no_prgf_and_arm_b_needs_it():
+    ok = {"secretome_ml": Decimal("2.0"), "deviation_reason": ""}
+    assert dosing.check_injection("A", prgf_ml=None, has_prgf_preparation=False, **ok) == {}
+    assert "prgf_volume_ml" in dosing.check_injection(
+        "A", prgf_ml=Decimal("1.0"), has_prgf_preparation=False, **ok
+    )
+    errors = dosing.check_injection("B", prgf_ml=None, has_prgf_preparation=False, **ok)
+    assert set(errors) == {"prgf_volume_ml", "prgf_preparation"}
+    assert (
+        dosing.check_injection("B", prgf_ml=Decimal("1.0"), has_prgf_preparation=True, **ok) == {}
+    )
+
+
+@pytest.mark.parametrize(
+    ("arm", "secretome", "prgf", "differs"),
+    [
+        ("A", "2.0", None, False),
+        ("A", "1.9", None, True),
+        ("B", "2.0", "1.0", False),
+        ("B", "2.0", "0.8", True),
+        ("B", "2.5", "1.0", True),
+    ],
+)
+def test_a_dose_other_than_the_protocols_needs_a_reason(arm, secretome, prgf, differs):
+    args = {
+        "secretome_ml": Decimal(secretome),
+        "prgf_ml": Decimal(prgf) if prgf else None,
+        "has_prgf_preparation": arm == "B",
+    }
+    errors = dosing.check_injection(arm, deviation_reason="", **args)
+    assert ("deviation_reason" in errors) is differs
+    assert dosing.check_injection(arm, deviation_reason="syringe dead space", **args) == {}
+
+
+def test_protocol_doses():
+    assert dosing.total_volume(protocol.ARM_B.secretome_ml, protocol.ARM_B.prgf_ml) == Decimal(
+        "3.0"
+    )
+    assert protocol.ARM_A.total_ml == Decimal("2.0")
+    assert dosing.platelet_fold(200, 500) == Decimal("2.50")
+
+
+# --- Injection CRF -------------------------------------------------------------------------------
+def test_arm_a_injection_dispenses_stock_and_completes_m0(arm_a, lot, coordinator):
+    day = timezone.localdate()
+    injection = inject(arm_a, lot, day, coordinator)
+    assert injection.total_volume_ml == Decimal("2.0")
+    lot.refresh_from_db()
+    assert lot.balance_ml == Decimal("18.0")
+    line = LotTransaction.objects.filter(lot=lot).last()
+    assert (line.kind, line.change_ml, line.participant) == ("dispensed", Decimal("-2.0"), arm_a)
+    assert visit(arm_a, "M0").visit_date == day
+
+
+def test_arm_a_cannot_record_prgf(arm_a, lot, coordinator, investigator):
+    with pytest.raises(ValidationError, match="no PRGF"):
+        prepare_prgf(arm_a, timezone.localdate(), coordinator, investigator)
+    with pytest.raises(ValidationError) as error:
+        inject(arm_a, lot, timezone.localdate(), coordinator, prgf_volume_ml=Decimal("1.0"))
+    assert "prgf_volume_ml" in error.value.message_dict
+    assert not Injection.objects.exists() and not PrgfPreparation.objects.exists()
+
+
+def test_arm_b_injection_needs_the_prgf_preparation_first(arm_b, lot, coordinator, investigator):
+    day = timezone.localdate()
+    with pytest.raises(ValidationError) as error:
+        inject(arm_b, lot, day, coordinator, prgf_volume_ml=Decimal("1.0"))
+    assert "prgf_preparation" in error.value.message_dict
+    prepare_prgf(arm_b, day, coordinator, investigator)
+    injection = inject(arm_b, lot, day, coordinator, prgf_volume_ml=Decimal("1.0"))
+    assert injection.prgf_preparation.platelet_fold == Decimal("2.50")
+    assert injection.total_volume_ml == Decimal("3.0")
+    assert injection.minutes_draw_to_injection == 60
+    assert not Deviation.objects.exists()
+
+
+def test_prgf_over_the_time_limit_is_a_deviation(arm_b, lot, coordinator, investigator):
+    day = timezone.localdate()
+    prepare_prgf(arm_b, day, coordinator, investigator)  # drawn at 09:00
+    late = at_site(arm_b, day, hour=9) + timedelta(
+        minutes=protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION + 1
+    )
+    inject(arm_b, lot, day, coordinator, prgf_volume_ml=Decimal("1.0"), injected_at=late)
+    deviation = Deviation.objects.get(kind=Deviation.Kind.PRGF_TIME)
+    assert f"{protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION + 1} minutes" in deviation.description
+
+
+def test_prgf_steps_out_of_order_or_one_person_checking_are_refused(
+    arm_b, coordinator, investigator
+):
+    day = timezone.localdate()
+    drawn = at_site(arm_b, day, hour=9)
+    with pytest.raises(ValidationError) as error:
+        prepare_prgf(
+            arm_b,
+            day,
+            coordinator,
+            investigator,
+            activated_at=drawn - timedelta(minutes=1),
+            identity_checked_by=coordinator,
+        )
+    assert set(error.value.message_dict) == {"activated_at", "identity_checked_by"}
+
+
+def test_a_dose_volume_difference_is_refused_without_a_reason_and_recorded_with_one(
+    arm_a, lot, coordinator
+):
+    day = timezone.localdate()
+    with pytest.raises(ValidationError) as error:
+        inject(arm_a, lot, day, coordinator, secretome_volume_ml=Decimal("1.5"))
+    assert "deviation_reason" in error.value.message_dict
+    inject(
+        arm_a,
+        lot,
+        day,
+        coordinator,
+        secretome_volume_ml=Decimal("1.5"),
+        deviation_reason="part of the dose leaked from the syringe",
+    )
+    deviation = Deviation.objects.get(kind=Deviation.Kind.DOSE_VOLUME)
+    assert "1.5 mL instead of 2.0 mL" in deviation.description
+    lot.refresh_from_db()
+    assert lot.balance_ml == Decimal("18.5")
+
+
+def test_ultrasound_guidance_is_required(arm_a, lot, coordinator):
+    with pytest.raises(ValidationError):
+        inject(arm_a, lot, timezone.localdate(), coordinator, ultrasound_guided=False)
+    injection = inject(arm_a, lot, timezone.localdate(), coordinator)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Injection.objects.filter(pk=injection.pk).update(ultrasound_guided=False)
+
+
+def test_changing_the_lot_of_an_injection_returns_the_stock(arm_a, lot, coordinator, investigator):
+    other = factories.released_lot(by=coordinator, releaser=investigator, lot_number="SEC-002")
+    injection = inject(arm_a, lot, timezone.localdate(), coordinator)
+    inject(arm_a, other, timezone.localdate(), coordinator, version=injection.version)
+    lot.refresh_from_db()
+    other.refresh_from_db()
+    assert (lot.balance_ml, other.balance_ml) == (Decimal("20.0"), Decimal("18.0"))
+    assert LotTransaction.objects.filter(lot=lot, kind="correction").count() == 1
+
+
+def test_injections_only_at_m0_and_m6(client, coordinator, arm_a):
+    client.force_login(coordinator)
+    m1 = visit(arm_a, "M1")
+    assert client.get(reverse("injection", args=[arm_a.pk, m1.pk])).status_code == 404
+    m0 = visit(arm_a, "M0")
+    assert client.get(reverse("injection", args=[arm_a.pk, m0.pk])).status_code == 200
+    assert client.get(reverse("prgf_preparation", args=[arm_a.pk, m0.pk])).status_code == 404
+
+
+def test_the_injection_page_offers_only_usable_lots_and_hides_prgf_for_arm_a(
+    client, coordinator, investigator, arm_a, lot
+):
+    factories.lot(by=coordinator, lot_number="QUAR-1")  # quarantined
+    expired = factories.released_lot(
+        by=coordinator, releaser=investigator, lot_number="OLD-1", expires_in_days=1
+    )
+    SecretomeLot.objects.filter(pk=expired.pk).update(
+        expires_on=timezone.localdate() - timedelta(days=1)
+    )
+    client.force_login(coordinator)
+    form = client.get(reverse("injection", args=[arm_a.pk, visit(arm_a, "M0").pk])).context["form"]
+    assert list(form.fields["secretome_lot"].queryset) == [lot]
+    assert "prgf_volume_ml" not in form.fields
+
+
+def test_the_injection_page_refuses_a_quarantined_lot(client, coordinator, arm_a):
+    quarantined = factories.lot(by=coordinator, lot_number="QUAR-1")
+    client.force_login(coordinator)
+    url = reverse("injection", args=[arm_a.pk, visit(arm_a, "M0").pk])
+    data = injection_data(arm_a, quarantined, timezone.localdate())
+    post = {
+        "version": 0,
+        "injected_at": timezone.localtime(data["injected_at"]).strftime("%Y-%m-%dT%H:%M"),
+        "knee": "R",
+        "ultrasound_guided": "yes",
+        "approach": "superolateral",
+        "needle_gauge": "21",
+        "aspiration_done": "no",
+        "secretome_lot": quarantined.pk,
+        "secretome_volume_ml": "2.0",
+    }
+    response = client.post(url, post)
+    assert response.status_code == 400
+    assert response.context["form"].errors["secretome_lot"]
+    assert not Injection.objects.exists()
+
+
+# --- Lots --------------------------------------------------------------------------------------
+def test_release_needs_every_test_passed_and_the_release_permission(coordinator, investigator):
+    new_lot = factories.lot(by=coordinator)
+    with pytest.raises(PermissionDenied):
+        services.decide_lot_release(lot=new_lot, release=True, note="", by=coordinator)
+    with pytest.raises(ValidationError, match="Sterility"):
+        services.decide_lot_release(lot=new_lot, release=True, note="", by=investigator)
+    for test, (method, spec, result) in factories.RELEASE_TESTS.items():
+        services.record_release_test(
+            lot=new_lot,
+            data={
+                "test": test,
+                "method": method,
+                "specification": spec,
+                "result": result,
+                "passed": test != "endotoxin",
+                "tested_on": timezone.localdate(),
+            },
+            by=coordinator,
+        )
+    with pytest.raises(ValidationError, match="Endotoxin"):
+        services.decide_lot_release(lot=new_lot, release=True, note="", by=investigator)
+    with pytest.raises(ValidationError):
+        services.decide_lot_release(lot=new_lot, release=False, note="", by=investigator)
+    rejected = services.decide_lot_release(
+        lot=new_lot, release=False, note="endotoxin out of specification", by=investigator
+    )
+    assert rejected.status == "rejected" and rejected.decided_by == investigator
+    assert not services.usable_lots(timezone.localdate()).filter(pk=new_lot.pk).exists()
+
+
+def test_a_released_lot_past_expiry_cannot_be_used(arm_a, coordinator, investigator):
+    old = factories.released_lot(by=coordinator, releaser=investigator)
+    SecretomeLot.objects.filter(pk=old.pk).update(expires_on=timezone.localdate() - timedelta(1))
+    with pytest.raises(ValidationError) as error:
+        inject(arm_a, old, timezone.localdate(), coordinator)
+    assert "secretome_lot" in error.value.message_dict
+    assert not Injection.objects.exists()
+
+
+def test_destroyed_stock_is_in_the_ledger_and_cannot_exceed_the_balance(lot, coordinator):
+    services.destroy_stock(
+        lot=lot, volume_ml=Decimal("5.0"), note="thawed in error", by=coordinator
+    )
+    lot.refresh_from_db()
+    assert lot.balance_ml == Decimal("15.0")
+    with pytest.raises(ValidationError, match="only 15.0 mL"):
+        services.destroy_stock(lot=lot, volume_ml=Decimal("16.0"), note="x", by=coordinator)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SecretomeLot.objects.filter(pk=lot.pk).update(balance_ml=Decimal("-1"))
+
+
+def test_the_lot_page_lists_every_participant_who_received_it(client, coordinator, lahore, lot):
+    first = factories.participant_with_visits(site=lahore, by=coordinator)
+    second = factories.participant_with_visits(site=lahore, by=coordinator)
+    for p in (first, second):
+        inject(p, lot, timezone.localdate(), coordinator)
+    client.force_login(coordinator)
+    response = client.get(reverse("lot_detail", args=[lot.pk]))
+    assert {i.participant for i in response.context["recipients"]} == {first, second}
+    assert response.context["lot"].balance_ml == Decimal("16.0")
+
+
+def test_lot_pages_check_permissions(client, monitor, coordinator, lot):
+    client.force_login(monitor)
+    assert client.get(reverse("lot_detail", args=[lot.pk])).status_code == 200
+    assert client.get(reverse("lot_new")).status_code == 403
+    response = client.post(
+        reverse("lot_detail", args=[lot.pk]),
+        {"action": "destroy", "destroy-volume_ml": "1.0", "destroy-note": "x"},
+    )
+    assert response.status_code == 403
+    lot.refresh_from_db()
+    assert lot.balance_ml == Decimal("20.0")
+
+
+def test_receiving_a_lot_through_the_page_validates_dates(client, coordinator):
+    client.force_login(coordinator)
+    today = timezone.localdate()
+    response = client.post(
+        reverse("lot_new"),
+        {
+            "lot_number": "SEC-9",
+            "cell_source": "ADMSC",
+            "manufactured_on": today.isoformat(),
+            "expires_on": (today - timedelta(days=1)).isoformat(),
+            "storage": "-80 °C",
+            "volume_received_ml": "10",
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["expires_on"]
+    assert not SecretomeLot.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_injections_never_take_the_balance_below_zero(
+    lahore, coordinator, investigator
+):
+    small = factories.released_lot(by=coordinator, releaser=investigator, volume="10.0")
+    participants = [
+        factories.participant_with_visits(site=lahore, by=coordinator) for _ in range(8)
+    ]
+    barrier = threading.Barrier(len(participants))
+    done, refused = [], []
+
+    def worker(participant):
+        try:
+            barrier.wait(timeout=30)
+            done.append(inject(participant, small, timezone.localdate(), coordinator))
+        except ValidationError:
+            refused.append(participant)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in participants]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    small.refresh_from_db()
+    assert (len(done), len(refused)) == (5, 3)  # 10 mL is five 2 mL doses
+    assert small.balance_ml == Decimal("0.0")
+    balances = list(
+        LotTransaction.objects.filter(lot=small)
+        .order_by("id")
+        .values_list("balance_after_ml", flat=True)
+    )
+    assert balances == [Decimal(v) for v in ("10.0", "8.0", "6.0", "4.0", "2.0", "0.0")]
