@@ -8,7 +8,7 @@ from django.utils import timezone
 from enrollment import services as enrollment_services
 from enrollment.models import Participant
 from trialsite.accounts.models import User
-from trialsite.demo import eligible_answers
+from trialsite.demo import eligible_answers, record_passing_release_tests
 from trialsite.sites.models import Site
 from visits import services as visit_services
 from visits.models import Visit
@@ -101,16 +101,6 @@ def participant_with_visits(*, site, arm="A", by, **kwargs):
     return participant
 
 
-RELEASE_TESTS = {
-    "sterility": ("BacT/ALERT 14 days", "No growth", "No growth"),
-    "endotoxin": ("LAL kinetic", "< 0.5 EU/mL", "0.1 EU/mL"),
-    "mycoplasma": ("qPCR", "Not detected", "Not detected"),
-    "protein": ("BCA", "0.5-2.0 mg/mL", "1.1 mg/mL"),
-    "particle_size": ("NTA", "Mode < 200 nm", "Mode 128 nm"),
-    "bioactivity": ("NF-κB inhibition", "≥ 30 %", "46 %"),
-}
-
-
 def lot(*, by, lot_number="SEC-001", volume="20.0", expires_in_days=180, **kwargs):
     today = timezone.localdate()
     data = {
@@ -127,17 +117,5 @@ def lot(*, by, lot_number="SEC-001", volume="20.0", expires_in_days=180, **kwarg
 
 def released_lot(*, by, releaser, **kwargs):
     new_lot = lot(by=by, **kwargs)
-    for test, (method, spec, result) in RELEASE_TESTS.items():
-        visit_services.record_release_test(
-            lot=new_lot,
-            data={
-                "test": test,
-                "method": method,
-                "specification": spec,
-                "result": result,
-                "passed": True,
-                "tested_on": timezone.localdate(),
-            },
-            by=by,
-        )
+    record_passing_release_tests(new_lot, on=timezone.localdate(), by=by)
     return visit_services.decide_lot_release(lot=new_lot, release=True, note="", by=releaser)

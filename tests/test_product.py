@@ -13,6 +13,7 @@ from django.utils import timezone
 from tests import factories
 from tests.test_visits import at_site, inject, injection_data, visit
 from trialsite import protocol
+from trialsite.demo import RELEASE_TESTS, prgf_answers
 from visits import dosing, services
 from visits.models import (
     Deviation,
@@ -42,23 +43,7 @@ def arm_b(lahore, coordinator):
 
 def prgf_data(participant, day, coordinator, investigator, **overrides):
     drawn = at_site(participant, day, hour=9)
-    data = {
-        "blood_drawn_at": drawn,
-        "blood_volume_ml": Decimal("18.0"),
-        "anticoagulant": "citrate_3_8",
-        "centrifugation_g": 580,
-        "centrifugation_minutes": 8,
-        "centrifugation_temperature_c": Decimal("22.0"),
-        "fraction_collected": "whole_plasma",
-        "platelets_whole_blood": 220,
-        "platelets_prgf": 550,
-        "activated_at": drawn + timedelta(minutes=30),
-        "calcium_chloride_ul": 50,
-        "mixed_with_secretome_at": drawn + timedelta(minutes=35),
-        "operator": coordinator,
-        "identity_checked_by": investigator,
-    }
-    return {**data, **overrides}
+    return {**prgf_answers(drawn=drawn, operator=coordinator, checker=investigator), **overrides}
 
 
 def prepare_prgf(participant, day, coordinator, investigator, **overrides):
@@ -270,7 +255,7 @@ def test_release_needs_every_test_passed_and_the_release_permission(coordinator,
         services.decide_lot_release(lot=new_lot, release=True, note="", by=coordinator)
     with pytest.raises(ValidationError, match="Sterility"):
         services.decide_lot_release(lot=new_lot, release=True, note="", by=investigator)
-    for test, (method, spec, result) in factories.RELEASE_TESTS.items():
+    for test, (method, spec, result) in RELEASE_TESTS.items():
         services.record_release_test(
             lot=new_lot,
             data={

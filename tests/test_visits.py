@@ -1,7 +1,6 @@
 """Visits: windows from randomization and M0, deviations, missed and unscheduled visits, pages."""
 
 from datetime import datetime, time, timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,6 +9,7 @@ from django.utils import timezone
 
 from enrollment import services as enrollment_services
 from tests import factories
+from trialsite.demo import injection_answers
 from visits import schedule, services
 from visits.models import Deviation, Injection, Visit
 
@@ -36,21 +36,7 @@ def at_site(participant, day, hour=10):
 
 
 def injection_data(participant, lot, day, **overrides):
-    data = {
-        "injected_at": at_site(participant, day),
-        "knee": "R",
-        "ultrasound_guided": True,
-        "approach": "superolateral",
-        "needle_gauge": 21,
-        "aspiration_done": False,
-        "aspiration_volume_ml": None,
-        "aspiration_appearance": "",
-        "aspiration_sample_sent": None,
-        "secretome_lot": lot,
-        "secretome_volume_ml": Decimal("2.0"),
-        "prgf_volume_ml": None,
-        "deviation_reason": "",
-    }
+    data = injection_answers(injected_at=at_site(participant, day), lot=lot, arm="A")
     return {**data, **overrides}
 
 

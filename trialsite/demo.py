@@ -141,6 +141,22 @@ RELEASE_TESTS = {
 }
 
 
+def record_passing_release_tests(lot, *, on, by) -> None:
+    for test, (method, spec, result) in RELEASE_TESTS.items():
+        visit_services.record_release_test(
+            lot=lot,
+            data={
+                "test": test,
+                "method": method,
+                "specification": spec,
+                "result": result,
+                "passed": True,
+                "tested_on": on,
+            },
+            by=by,
+        )
+
+
 def _seed_lots(users) -> None:
     """One released lot with stock and one lot still in quarantine."""
     today = timezone.localdate()
@@ -158,19 +174,7 @@ def _seed_lots(users) -> None:
         )
         if not release:
             continue
-        for test, (method, spec, result) in RELEASE_TESTS.items():
-            visit_services.record_release_test(
-                lot=lot,
-                data={
-                    "test": test,
-                    "method": method,
-                    "specification": spec,
-                    "result": result,
-                    "passed": True,
-                    "tested_on": today - timedelta(days=5),
-                },
-                by=users["coordinator"],
-            )
+        record_passing_release_tests(lot, on=today - timedelta(days=5), by=users["coordinator"])
         visit_services.decide_lot_release(
             lot=lot, release=True, note="All release tests passed.", by=users["investigator"]
         )
@@ -212,31 +216,58 @@ def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinato
         )
 
 
+def prgf_answers(*, drawn, operator, checker) -> dict:
+    """A PRGF preparation that follows the protocol, with blood drawn at `drawn`."""
+    return {
+        "blood_drawn_at": drawn,
+        "blood_volume_ml": Decimal("18.0"),
+        "anticoagulant": "citrate_3_8",
+        "centrifugation_g": 580,
+        "centrifugation_minutes": 8,
+        "centrifugation_temperature_c": Decimal("22.0"),
+        "fraction_collected": "whole_plasma",
+        "platelets_whole_blood": 220,
+        "platelets_prgf": 550,
+        "activated_at": drawn + timedelta(minutes=30),
+        "calcium_chloride_ul": 50,
+        "mixed_with_secretome_at": drawn + timedelta(minutes=35),
+        "operator": operator,
+        "identity_checked_by": checker,
+    }
+
+
+def injection_answers(*, injected_at, lot, arm: str) -> dict:
+    """An injection of the protocol dose of `arm`, without aspiration."""
+    return {
+        "injected_at": injected_at,
+        "knee": Knee.RIGHT,
+        "ultrasound_guided": True,
+        "approach": "superolateral",
+        "needle_gauge": 21,
+        "aspiration_done": False,
+        "aspiration_volume_ml": None,
+        "aspiration_appearance": "",
+        "aspiration_sample_sent": None,
+        "secretome_lot": lot,
+        "secretome_volume_ml": protocol.ARM_A.secretome_ml,
+        "prgf_volume_ml": protocol.ARM_B.prgf_ml if arm == "B" else None,
+        "deviation_reason": "",
+    }
+
+
 def _seed_m0_injection(participant, coordinator) -> None:
     """The M0 injection of a Lahore participant, with the PRGF preparation in arm B."""
     visit = Visit.objects.get(participant=participant, code="M0")
     injected = timezone.now() - timedelta(days=1)
     if participant.arm == "B":
-        drawn = injected - timedelta(minutes=50)
         visit_services.record_prgf_preparation(
             crf_class=PrgfPreparation,
             visit=visit,
-            data={
-                "blood_drawn_at": drawn,
-                "blood_volume_ml": Decimal("18.0"),
-                "anticoagulant": "citrate_3_8",
-                "centrifugation_g": 580,
-                "centrifugation_minutes": 8,
-                "centrifugation_temperature_c": Decimal("22.0"),
-                "fraction_collected": "whole_plasma",
-                "platelets_whole_blood": 215,
-                "platelets_prgf": 540,
-                "activated_at": drawn + timedelta(minutes=25),
-                "calcium_chloride_ul": 50,
-                "mixed_with_secretome_at": drawn + timedelta(minutes=30),
-                "operator": coordinator,
-                "identity_checked_by": User.objects.get(username="investigator"),
-            },
+            data=prgf_answers(
+                drawn=injected - timedelta(minutes=50),
+                operator=coordinator,
+                checker=User.objects.get(username="investigator"),
+            ),
             version=0,
             complete=True,
             by=coordinator,
@@ -244,21 +275,11 @@ def _seed_m0_injection(participant, coordinator) -> None:
     visit_services.record_injection(
         crf_class=Injection,
         visit=visit,
-        data={
-            "injected_at": injected,
-            "knee": Knee.RIGHT,
-            "ultrasound_guided": True,
-            "approach": "superolateral",
-            "needle_gauge": 21,
-            "aspiration_done": False,
-            "aspiration_volume_ml": None,
-            "aspiration_appearance": "",
-            "aspiration_sample_sent": None,
-            "secretome_lot": SecretomeLot.objects.get(lot_number="SEC-26-001"),
-            "secretome_volume_ml": protocol.ARM_A.secretome_ml,
-            "prgf_volume_ml": protocol.ARM_B.prgf_ml if participant.arm == "B" else None,
-            "deviation_reason": "",
-        },
+        data=injection_answers(
+            injected_at=injected,
+            lot=SecretomeLot.objects.get(lot_number="SEC-26-001"),
+            arm=participant.arm,
+        ),
         version=0,
         complete=True,
         by=coordinator,
