@@ -56,7 +56,8 @@ def send_site_reminders(site: Site) -> int:
 
     The claims and the e-mail share one transaction: if sending fails nothing is claimed and
     the next run tries again; a second worker running at the same moment waits on the unique
-    key and then finds the reminders claimed.
+    key and then finds the reminders claimed. Only a crash after the mail server accepted the
+    message and before the commit could send it again (at least once on that edge).
     """
     recipients = list(
         User.objects.filter(sites=site, groups__name=roles.COORDINATOR, is_active=True)
