@@ -1,8 +1,8 @@
 from django import forms
 from django.utils import timezone
 
-from outcomes import vas
-from outcomes.models import VasPain
+from outcomes import vas, womac
+from outcomes.models import VasPain, Womac
 from trialsite.crf import CrfForm, CrfMeta
 
 
@@ -38,3 +38,24 @@ class VasPainForm(CrfForm):
         if value > timezone.now():
             raise forms.ValidationError("The assessment cannot be in the future.")
         return value
+
+
+class WomacForm(CrfForm):
+    class Meta(CrfMeta):
+        model = Womac
+        fields = ["knee", *(code.lower() for code in womac.CODES)]
+        widgets = {
+            "knee": forms.RadioSelect,
+            **{
+                code.lower(): forms.RadioSelect(attrs={"class": "womac-answer"})
+                for code in womac.CODES
+            },
+        }
+
+    def sections(self):
+        """(title, bound fields) for Pain, Stiffness and Physical function."""
+        titles = {"pain": "Pain", "stiffness": "Stiffness", "function": "Physical function"}
+        return [
+            (titles[name], [self[code.lower()] for code in codes])
+            for name, codes in womac.SUBSCALES.items()
+        ]

@@ -10,6 +10,8 @@ from playwright.sync_api import Page, expect
 
 from enrollment import randomization, services
 from enrollment.models import Participant
+from outcomes import womac
+from outcomes.models import Womac
 from tests import factories
 from trialsite import roles
 from trialsite.accounts.models import User
@@ -217,3 +219,43 @@ def test_m0_injection_for_an_arm_b_participant_with_prgf_preparation(live_server
     assert injection.minutes_draw_to_injection == 45
     lot.refresh_from_db()
     assert lot.balance_ml == Decimal("18.0")
+
+
+def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    participant = factories.participant_with_visits(site=site, by=coordinator)
+    m1 = participant.visits.get(code="M1")
+    wanted = {code: (i * 3) % 5 for i, code in enumerate(womac.CODES)}
+
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}/participants/{participant.pk}/visits/{m1.pk}/womac/")
+    # The first question has the focus; from here on only keys are pressed.
+    page.keyboard.press("ArrowRight")  # knee: Left -> Right
+    for code in womac.CODES:
+        page.keyboard.press("Tab")
+        if wanted[code] == 0:
+            page.keyboard.press("Space")
+        for _ in range(wanted[code]):
+            page.keyboard.press("ArrowRight")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")  # form complete
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "womac-keyboard.png", full_page=True)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Save
+    expect(page.get_by_text("WOMAC saved.")).to_be_visible()
+    expect(page.get_by_test_id("womac-scores")).to_be_visible()
+
+    crf = Womac.objects.get(visit=m1)
+    assert crf.knee == "R" and crf.is_complete
+    assert crf.items() == wanted
+    expected = womac.score(wanted)
+    assert (crf.pain, crf.stiffness, crf.function, crf.total) == (
+        expected.pain,
+        expected.stiffness,
+        expected.function,
+        expected.total,
+    )

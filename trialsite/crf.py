@@ -256,6 +256,9 @@ class CrfForm(TrackedForm):
     def __init__(self, *args, visit=None, **kwargs):
         self.visit = visit
         super().__init__(*args, **kwargs)
+        if not self.is_bound:  # start typing at once; after errors the summary takes focus
+            first = self.fields[self._meta.fields[0]]
+            first.widget.attrs["autofocus"] = True
         self.fields["mark_complete"].initial = self.instance.pk is not None and (
             self.instance.is_complete
         )

@@ -3,11 +3,12 @@
 Listed by hand (no discovery): adding a CRF means adding a line here.
 """
 
-from outcomes.models import VasPain
+from outcomes.models import VasPain, Womac
 from visits.models import Injection, PrgfPreparation
 
 CRF_PAGES = {
     "vas_pain": (VasPain, "vas_pain"),
+    "womac": (Womac, "womac"),
     "injection": (Injection, "injection"),
     "prgf_preparation": (PrgfPreparation, "prgf_preparation"),
 }
@@ -16,7 +17,6 @@ CRF_PAGES = {
 CRF_TITLES = {
     "screening": "Screening",
     "consent": "Consent",
-    "womac": "WOMAC",
     "xray": "X-ray",
     "mri": "MRI",
     "biomarkers": "Synovial biomarkers",

@@ -24,6 +24,7 @@ _VIEW_CLINICAL = (
     "visits.view_prgfpreparation",
     "visits.view_secretomelot",
     "outcomes.view_vaspain",
+    "outcomes.view_womac",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "visits.add_lottransaction",
         "outcomes.add_vaspain",
         "outcomes.change_vaspain",
+        "outcomes.add_womac",
+        "outcomes.change_womac",
         "accounts.randomize_participant",
         "accounts.answer_query",
     ),

@@ -44,6 +44,11 @@ urlpatterns = [
         name="vas_pain",
     ),
     path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/womac/",
+        outcomes_views.womac,
+        name="womac",
+    ),
+    path(
         "participants/<int:participant_pk>/visits/<int:visit_pk>/",
         visits_views.visit_detail,
         name="visit_detail",

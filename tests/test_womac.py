@@ -1,0 +1,193 @@
+"""WOMAC LK3.1: scoring (outcomes/womac.py), the CRF and its service, keyboard-only entry."""
+
+import pytest
+from django.urls import reverse
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from outcomes import womac
+from outcomes.models import Womac
+from outcomes.womac import CODES, SUBSCALES, WomacError, score
+from tests import factories
+from trialsite import protocol
+from trialsite.audit.models import AuditEvent
+from visits.models import Visit
+
+
+def answers(value=None, **overrides):
+    return {**dict.fromkeys(CODES, value), **overrides}
+
+
+def without(items, *codes):
+    return {**items, **dict.fromkeys(codes, None)}
+
+
+PAIN_1234 = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+
+
+@pytest.mark.parametrize(
+    ("items", "expected", "imputed"),
+    [
+        (answers(2), (10, 4, 34, 48), ()),
+        (answers(0), (0, 0, 0, 0), ()),
+        (answers(4), (20, 8, 68, 96), ()),
+        # Pain: one missing (the limit) takes the mean of the other four; two missing: invalid.
+        (answers(2, **PAIN_1234, P5=None), (12.5, 4, 34, 50.5), ("P5",)),
+        (without(answers(2), "P1", "P2"), (None, 4, 34, None), ()),
+        # Stiffness: one missing takes the other; both missing: invalid.
+        (answers(2, S1=3, S2=None), (10, 6, 34, 50), ("S2",)),
+        (without(answers(2), "S1", "S2"), (10, None, 34, None), ()),
+        # Function: three missing are imputed (see below); four make it invalid.
+        (answers(2, F15=None, F16=None, F17=None), (10, 4, 34, 48), ("F15", "F16", "F17")),
+        (without(answers(2), "F1", "F2", "F3", "F4"), (10, 4, None, None), ()),
+    ],
+)
+def test_scoring_table(items, expected, imputed):
+    result = score(items)
+    assert (result.pain, result.stiffness, result.function, result.total) == expected
+    assert result.imputed == imputed
+    assert result.algorithm_version == womac.ALGORITHM_VERSION
+
+
+def test_function_imputation_uses_the_unrounded_mean():
+    result = score(answers(1, F1=4, F15=None, F16=None, F17=None))
+    mean = (4 + 13 * 1) / 14
+    assert result.function == pytest.approx(17 + 3 * mean)
+    assert result.imputed == ("F15", "F16", "F17")
+    assert result.total == pytest.approx(5 + 2 + 17 + 3 * mean)
+
+
+def test_normalised_scores_are_raw_over_maximum_times_100():
+    result = score(answers(1))
+    assert result.pain_normalised == pytest.approx(25)
+    assert result.stiffness_normalised == pytest.approx(25)
+    assert result.function_normalised == pytest.approx(25)
+    assert result.total_normalised == pytest.approx(25)
+    assert score(without(answers(1), "S1", "S2")).total_normalised is None
+
+
+def test_missing_item_limits_are_protocol_settings(monkeypatch):
+    monkeypatch.setitem(protocol.WOMAC_MAX_MISSING, "pain", 0)
+    assert score(answers(2, P5=None)).pain is None
+
+
+def test_an_empty_questionnaire_has_no_scores():
+    result = score({})
+    assert (result.pain, result.stiffness, result.function, result.total) == (None,) * 4
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ({"P6": 1}, "Unknown WOMAC item"),
+        ({"p1": 1}, "Unknown WOMAC item"),
+        ({"P1": 5}, "from 0 to 4"),
+        ({"P1": -1}, "from 0 to 4"),
+        ({"P1": "2"}, "from 0 to 4"),
+        ({"P1": 2.0}, "from 0 to 4"),
+        ({"P1": True}, "from 0 to 4"),
+    ],
+)
+def test_bad_input_is_an_error_not_a_silent_zero(items, message):
+    with pytest.raises(WomacError, match=message):
+        score(items)
+
+
+item_answers = st.fixed_dictionaries(
+    {code: st.one_of(st.none(), st.integers(0, 4)) for code in CODES}
+)
+
+
+@given(item_answers)
+def test_every_score_is_within_its_range(items):
+    result = score(items)
+    for name, maximum in womac.MAXIMUM.items():
+        value = getattr(result, name)
+        normalised = getattr(result, f"{name}_normalised")
+        assert value is None or 0 <= value <= maximum
+        assert normalised is None or 0 <= normalised <= 100
+    assert (result.total is None) == any(getattr(result, name) is None for name in SUBSCALES)
+
+
+@given(item_answers, st.sampled_from(CODES))
+def test_no_score_goes_down_when_one_answer_goes_up(items, code):
+    assume(items[code] is not None and items[code] < 4)
+    before = score(items)
+    after = score({**items, code: items[code] + 1})
+    for name in ("pain", "stiffness", "function", "total"):
+        old, new = getattr(before, name), getattr(after, name)
+        assert (old is None) == (new is None)
+        if old is not None:
+            assert new >= old - 1e-9
+
+
+# --- The CRF --------------------------------------------------------------------------------------
+def post_data(version=0, **overrides):
+    data = {"version": version, "knee": "R", **{c.lower(): "2" for c in CODES}}
+    return {**data, **overrides}
+
+
+@pytest.fixture
+def m1(lahore, coordinator):
+    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    return Visit.objects.get(participant=participant, code="M1")
+
+
+def url(visit):
+    return reverse("womac", args=[visit.participant_id, visit.pk])
+
+
+@pytest.mark.django_db
+def test_saving_the_form_stores_the_scores_and_changing_an_item_recomputes_them(
+    client, coordinator, m1
+):
+    client.force_login(coordinator)
+    assert client.post(url(m1), post_data(mark_complete="on")).status_code == 302
+    crf = Womac.objects.get(visit=m1)
+    assert (crf.pain, crf.total, crf.algorithm_version) == (10, 48, womac.ALGORITHM_VERSION)
+    response = client.post(
+        url(m1), post_data(version=1, mark_complete="on", p1="4", reason_for_change="misread")
+    )
+    assert response.status_code == 302
+    crf.refresh_from_db()
+    assert (crf.p1, crf.pain, crf.total) == (4, 12, 50)
+    event = AuditEvent.objects.filter(table_name="outcomes_womac").last()
+    assert ("pain", 10.0, 12.0) in event.changes() and event.reason == "misread"
+
+
+@pytest.mark.django_db
+def test_missing_items_are_imputed_and_shown(client, coordinator, m1):
+    client.force_login(coordinator)
+    client.post(url(m1), post_data(p5=""))
+    crf = Womac.objects.get(visit=m1)
+    assert crf.p5 is None and crf.imputed_items == ["P5"] and crf.pain == 10
+    assert "imputed: P5" in client.get(url(m1)).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"), [("p1", "5"), ("p1", "-1"), ("f17", "two"), ("knee", ""), ("knee", "B")]
+)
+def test_bad_answers_are_refused_next_to_the_item(client, coordinator, m1, field, value):
+    client.force_login(coordinator)
+    response = client.post(url(m1), post_data(**{field: value}))
+    assert response.status_code == 400
+    assert response.context["form"].errors[field]
+    assert response.context["form"]["f1"].value() == "2"  # the rest is kept
+    assert not Womac.objects.filter(visit=m1).exists()
+
+
+@pytest.mark.django_db
+def test_the_form_lists_the_items_in_form_order_with_answer_labels(client, coordinator, m1):
+    client.force_login(coordinator)
+    form = client.get(url(m1)).context["form"]
+    items = [name for name in form.fields if name[0] in "psf" and name[1:].isdigit()]
+    assert items == [code.lower() for code in CODES]
+    assert form.fields["p1"].label == "P1. Walking on a flat surface"
+    assert [label for _, label in form.fields["f17"].choices] == [
+        "0 None",
+        "1 Mild",
+        "2 Moderate",
+        "3 Severe",
+        "4 Extreme",
+    ]
