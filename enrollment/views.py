@@ -54,6 +54,8 @@ def participant_detail(request, pk: int):
             model, url_name = CRF_PAGES.get(name, (None, None))
             if model is None:
                 crfs.append({"title": CRF_TITLES.get(name, name), "url": None})
+            elif model.reveals_arm and not request.user.sees_arm:
+                continue
             elif model.is_due_at(visit):
                 crf = saved[name].get(visit.pk)
                 crfs.append(
@@ -214,11 +216,8 @@ def randomize(request, pk: int):
     except services.RandomizationRefused as refusal:
         messages.error(request, str(refusal))
         return redirect("screening_detail", pk=screening.pk)
-    messages.success(
-        request,
-        f"Randomized: participant {participant.participant_id}, arm {participant.arm} "
-        f"({participant.arm_label}).",
-    )
+    arm = f", arm {participant.arm} ({participant.arm_label})" if request.user.sees_arm else ""
+    messages.success(request, f"Randomized: participant {participant.participant_id}{arm}.")
     return redirect("participant_detail", pk=participant.pk)
 
 

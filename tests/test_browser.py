@@ -232,7 +232,8 @@ def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
 
     log_in(page, live_server.url, "coordinator")
     page.goto(f"{live_server.url}/participants/{participant.pk}/visits/{m1.pk}/womac/")
-    # The first question has the focus; from here on only keys are pressed.
+    # The first question takes the focus; from here on only keys are pressed.
+    expect(page.locator("#id_knee_0")).to_be_focused()
     page.keyboard.press("ArrowRight")  # knee: Left -> Right
     for code in womac.CODES:
         page.keyboard.press("Tab")

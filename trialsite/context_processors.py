@@ -8,4 +8,6 @@ def study(request) -> dict:
         "STUDY_NAME": settings.STUDY_NAME,
         "PROTOCOL_ID": protocol.PROTOCOL_ID,
         "REGISTRY_ID": protocol.REGISTRY_ID,
+        # Blinded outcome assessors never see a participant's arm (templates check this).
+        "sees_arm": getattr(request.user, "sees_arm", False),
     }

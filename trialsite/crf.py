@@ -75,6 +75,8 @@ class Crf(Tracked):
         max_length=12, choices=CrfStatus.choices, default=CrfStatus.IN_PROGRESS
     )
 
+    # Whether the form shows the participant's arm (hidden from blinded assessors).
+    reveals_arm = False
     # The short name shared by the CRF's rule module, form, templates and tests ("vas_pain").
     crf_name: str = ""
     crf_title: str = ""

@@ -30,7 +30,9 @@ def edit_crf(
 ):
     """Show and save one CRF of a visit. `save` is the CRF's service (save_crf's signature)."""
     model = form_class._meta.model
-    if not request.user.has_perm(_perm(model, "view")):
+    if not request.user.has_perm(_perm(model, "view")) or (
+        model.reveals_arm and not request.user.sees_arm
+    ):
         raise PermissionDenied
     participant = visible_participant_or_404(request.user, participant_pk)
     visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)

@@ -132,6 +132,15 @@ WOMAC_RECALL_PERIOD = "last 48 hours"
 # FLAG: VAS recall wording is not in the registry.
 VAS_RECALL_PERIOD = "last 48 hours"
 
+# FLAG: responder rule (domain.md §11 open question 2). OMERACT-OARSI set of responder criteria
+# (Pham et al., Osteoarthritis Cartilage 2004) on 0-100 scales: high improvement in pain or
+# function, or moderate improvement in two of pain, function and patient global assessment (not
+# collected in this trial, so that branch is computable only when it cannot change the answer).
+OARSI_HIGH = {"relative": 0.50, "absolute": 20.0}
+OARSI_MODERATE = {"relative": 0.20, "absolute": 10.0}
+# Visit whose values are the baseline for change from baseline.
+BASELINE_VISIT = "M0"
+
 # --- Safety (domain.md §6) --------------------------------------------------------------------
 # FLAG: ICH E6 says "immediately"; EU CTR Art. 41 gives 24 h. Local rules unconfirmed.
 SAE_REPORT_WITHIN = timedelta(hours=24)

@@ -68,6 +68,12 @@ urlpatterns = [
         visits_views.prgf_preparation,
         name="prgf_preparation",
     ),
+    path(
+        "participants/<int:pk>/outcomes/",
+        outcomes_views.participant_outcomes,
+        name="participant_outcomes",
+    ),
+    path("outcomes/", outcomes_views.pooled_outcomes, name="pooled_outcomes"),
     path("visits/calendar/", visits_views.calendar, name="visit_calendar"),
     path("lots/", visits_views.lot_list, name="lot_list"),
     path("lots/new/", visits_views.lot_new, name="lot_new"),

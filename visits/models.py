@@ -228,6 +228,7 @@ class PrgfPreparation(Crf):
 
     crf_name = "prgf_preparation"
     crf_title = "PRGF preparation"
+    reveals_arm = True
 
     class Anticoagulant(models.TextChoices):
         CITRATE = "citrate_3_8", "3.8% sodium citrate"
@@ -296,6 +297,7 @@ class Injection(Crf):
 
     crf_name = "injection"
     crf_title = "Injection procedure"
+    reveals_arm = True
 
     class Approach(models.TextChoices):
         SUPEROLATERAL = "superolateral", "Superolateral"

@@ -11,7 +11,7 @@ from trialsite.accounts.models import User
 class TrialUserAdmin(UserAdmin):
     fieldsets = (
         *UserAdmin.fieldsets,
-        ("Sites", {"fields": ("sites",)}),
+        ("Sites and blinding", {"fields": ("sites", "is_blinded_assessor")}),
     )
     filter_horizontal = ("groups", "user_permissions", "sites")
     list_display = ("username", "first_name", "last_name", "email", "is_active", "role_list")

@@ -10,6 +10,11 @@ from trialsite.sites.models import Site
 
 class User(AbstractUser):
     sites = models.ManyToManyField(Site, blank=True, related_name="users")
+    is_blinded_assessor = models.BooleanField(
+        "blinded assessor",
+        default=False,
+        help_text="An outcome assessor (e.g. imaging reader): never shown a participant's arm.",
+    )
 
     class Meta:
         ordering = ["username"]
@@ -21,6 +26,10 @@ class User(AbstractUser):
     def printed_name(self) -> str:
         """The name shown on signatures and in the audit trail (21 CFR 11.50)."""
         return self.get_full_name() or self.username
+
+    @property
+    def sees_arm(self) -> bool:
+        return not self.is_blinded_assessor
 
     @cached_property
     def site_ids(self) -> frozenset[int]:

@@ -124,6 +124,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "is_blinded_assessor",
+                    models.BooleanField(
+                        default=False,
+                        help_text="An outcome assessor (e.g. imaging reader): never shown a participant's arm.",
+                        verbose_name="blinded assessor",
+                    ),
+                ),
+                (
                     "sites",
                     models.ManyToManyField(blank=True, related_name="users", to="sites.site"),
                 ),
