@@ -1,8 +1,8 @@
 from django import forms
 from django.utils import timezone
 
-from outcomes import vas, womac
-from outcomes.models import VasPain, Womac
+from outcomes import biomarkers, vas, womac
+from outcomes.models import SynovialBiomarkers, VasPain, Womac
 from trialsite.crf import CrfForm, CrfMeta
 
 
@@ -59,3 +59,58 @@ class WomacForm(CrfForm):
             (titles[name], [self[code.lower()] for code in codes])
             for name, codes in womac.SUBSCALES.items()
         ]
+
+
+ANALYTE_FIELDS = ("reported", "unit", "assay", "kit_lot", "lloq", "uloq")
+SAMPLE_FIELDS = ["sampled_at", "knee", "volume_ml", "appearance", "processing", "storage"]
+
+
+class SynovialBiomarkersForm(CrfForm):
+    class Meta(CrfMeta):
+        model = SynovialBiomarkers
+        fields = [
+            *SAMPLE_FIELDS,
+            *(f"{a}_{f}" for a in biomarkers.ANALYTES for f in ANALYTE_FIELDS),
+        ]
+        widgets = {
+            "sampled_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "knee": forms.RadioSelect,
+            "appearance": forms.RadioSelect,
+        }
+
+    def clean_sampled_at(self):
+        value = self.cleaned_data["sampled_at"]
+        if value > timezone.now():
+            raise forms.ValidationError("The sample cannot be taken in the future.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        for analyte, name in biomarkers.ANALYTES.items():
+            reported = cleaned.get(f"{analyte}_reported")
+            if not reported:
+                continue
+            for part, label in (("assay", "assay"), ("kit_lot", "kit lot")):
+                if not cleaned.get(f"{analyte}_{part}"):
+                    self.add_error(f"{analyte}_{part}", f"Enter the {name} {label}.")
+            try:
+                biomarkers.interpret(
+                    reported,
+                    cleaned.get(f"{analyte}_unit") or biomarkers.DEFAULT_UNIT,
+                    cleaned.get(f"{analyte}_lloq"),
+                    cleaned.get(f"{analyte}_uloq"),
+                )
+            except biomarkers.ResultError as error:
+                field = "uloq" if "LLOQ must be below" in str(error) else "reported"
+                self.add_error(f"{analyte}_{field}", str(error))
+        return cleaned
+
+    def sections(self):
+        sample = ("Sample", [self[name] for name in SAMPLE_FIELDS])
+        results = [
+            (name, [self[f"{analyte}_{f}"] for f in ANALYTE_FIELDS])
+            for analyte, name in biomarkers.ANALYTES.items()
+        ]
+        return [sample, *results]

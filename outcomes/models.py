@@ -1,9 +1,9 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from outcomes import vas, womac
+from outcomes import biomarkers, vas, womac
 from trialsite import protocol
-from trialsite.choices import Knee
+from trialsite.choices import Knee, SynovialAppearance
 from trialsite.crf import Crf
 
 
@@ -102,3 +102,108 @@ class Womac(Crf):
 
     def items(self) -> dict[str, int | None]:
         return {code: getattr(self, code.lower()) for code in womac.CODES}
+
+
+class Assay(models.TextChoices):
+    ELISA = "elisa", "ELISA"
+    MULTIPLEX = "multiplex", "Multiplex bead assay"
+    OTHER = "other", "Other"
+
+
+def _reported(analyte: str):
+    return models.CharField(
+        f"{biomarkers.ANALYTES[analyte]} result as reported",
+        max_length=20,
+        blank=True,
+        help_text="Exactly as the laboratory reported it, e.g. 12.5 or <3.9.",
+    )
+
+
+def _unit():
+    units = [(u, u) for u in biomarkers.UNITS]
+    return models.CharField(max_length=8, choices=units, default=biomarkers.DEFAULT_UNIT)
+
+
+def _limit(name: str):
+    return models.DecimalField(
+        name,
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+
+
+class SynovialBiomarkers(Crf):
+    """Synovial fluid sample and its IL-1β, TNF-α, IL-6 and MMP-13 results."""
+
+    crf_name = "biomarkers"
+    crf_title = "Synovial biomarkers"
+
+    sampled_at = models.DateTimeField("date and time of aspiration")
+    knee = models.CharField(max_length=1, choices=Knee.choices)
+    volume_ml = models.DecimalField(
+        "volume aspirated (mL)",
+        max_digits=5,
+        decimal_places=1,
+        validators=[MinValueValidator(0.1), MaxValueValidator(200)],
+    )
+    appearance = models.CharField(max_length=12, choices=SynovialAppearance.choices)
+    processing = models.CharField(
+        max_length=200, help_text="e.g. centrifuged 1000 × g, 10 min, 4 °C; hyaluronidase"
+    )
+    storage = models.CharField(max_length=100, help_text="e.g. −80 °C, box 3")
+    il1b_reported = _reported("il1b")
+    il1b_unit = _unit()
+    il1b_assay = models.CharField("IL-1β assay", max_length=12, choices=Assay.choices, blank=True)
+    il1b_kit_lot = models.CharField("IL-1β kit lot", max_length=40, blank=True)
+    il1b_lloq = _limit("IL-1β LLOQ")
+    il1b_uloq = _limit("IL-1β ULOQ")
+    tnfa_reported = _reported("tnfa")
+    tnfa_unit = _unit()
+    tnfa_assay = models.CharField("TNF-α assay", max_length=12, choices=Assay.choices, blank=True)
+    tnfa_kit_lot = models.CharField("TNF-α kit lot", max_length=40, blank=True)
+    tnfa_lloq = _limit("TNF-α LLOQ")
+    tnfa_uloq = _limit("TNF-α ULOQ")
+    il6_reported = _reported("il6")
+    il6_unit = _unit()
+    il6_assay = models.CharField("IL-6 assay", max_length=12, choices=Assay.choices, blank=True)
+    il6_kit_lot = models.CharField("IL-6 kit lot", max_length=40, blank=True)
+    il6_lloq = _limit("IL-6 LLOQ")
+    il6_uloq = _limit("IL-6 ULOQ")
+    mmp13_reported = _reported("mmp13")
+    mmp13_unit = _unit()
+    mmp13_assay = models.CharField("MMP-13 assay", max_length=12, choices=Assay.choices, blank=True)
+    mmp13_kit_lot = models.CharField("MMP-13 kit lot", max_length=40, blank=True)
+    mmp13_lloq = _limit("MMP-13 LLOQ")
+    mmp13_uloq = _limit("MMP-13 ULOQ")
+    # Derived by outcomes.services.record_biomarkers; the reported text above is kept as is.
+    il1b_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
+    il1b_flag = models.CharField(max_length=3, blank=True, editable=False)
+    tnfa_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
+    tnfa_flag = models.CharField(max_length=3, blank=True, editable=False)
+    il6_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
+    il6_flag = models.CharField(max_length=3, blank=True, editable=False)
+    mmp13_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
+    mmp13_flag = models.CharField(max_length=3, blank=True, editable=False)
+
+    class Meta(Crf.Meta):
+        verbose_name = "synovial biomarkers"
+        verbose_name_plural = "synovial biomarkers"
+
+    def __str__(self) -> str:
+        return f"Synovial biomarkers {self.visit}"
+
+    def results(self) -> list[dict]:
+        """One row per analyte: as reported, converted to pg/mL, and flagged."""
+        return [
+            {
+                "analyte": name,
+                "reported": getattr(self, f"{a}_reported"),
+                "unit": getattr(self, f"{a}_unit"),
+                "pg_ml": getattr(self, f"{a}_pg_ml"),
+                "flag": getattr(self, f"{a}_flag"),
+            }
+            for a, name in biomarkers.ANALYTES.items()
+        ]

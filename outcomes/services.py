@@ -2,8 +2,10 @@
 
 from dataclasses import asdict
 
-from outcomes import womac
-from outcomes.models import Womac
+from django.core.exceptions import ValidationError
+
+from outcomes import biomarkers, womac
+from outcomes.models import SynovialBiomarkers, Womac
 from trialsite.crf import save_crf
 
 SCORE_FIELDS = (
@@ -28,6 +30,41 @@ def record_womac(*, crf_class, visit, data, version, complete, reason="", by) ->
         crf_class=Womac,
         visit=visit,
         data=data,
+        version=version,
+        complete=complete,
+        reason=reason,
+        by=by,
+    )
+
+
+def record_biomarkers(
+    *, crf_class, visit, data, version, complete, reason="", by
+) -> SynovialBiomarkers:
+    """Save the synovial biomarker CRF; each result is converted to pg/mL and flagged against
+    its LLOQ/ULOQ, and the reported text is stored unchanged beside it."""
+    derived, errors = {}, {}
+    for analyte in biomarkers.ANALYTES:
+        reported = data.get(f"{analyte}_reported", "")
+        if not reported:
+            derived[f"{analyte}_pg_ml"], derived[f"{analyte}_flag"] = None, ""
+            continue
+        try:
+            result = biomarkers.interpret(
+                reported,
+                data[f"{analyte}_unit"],
+                data.get(f"{analyte}_lloq"),
+                data.get(f"{analyte}_uloq"),
+            )
+        except biomarkers.ResultError as error:
+            errors[f"{analyte}_reported"] = str(error)
+            continue
+        derived[f"{analyte}_pg_ml"], derived[f"{analyte}_flag"] = result.pg_ml, result.flag
+    if errors:
+        raise ValidationError(errors)
+    return save_crf(
+        crf_class=SynovialBiomarkers,
+        visit=visit,
+        data={**data, **derived},
         version=version,
         complete=complete,
         reason=reason,

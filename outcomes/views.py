@@ -6,12 +6,18 @@ from django.shortcuts import render
 from enrollment.models import Participant
 from enrollment.selectors import visible_participant_or_404
 from outcomes import selectors
-from outcomes.forms import VasPainForm, WomacForm
+from outcomes.forms import SynovialBiomarkersForm, VasPainForm, WomacForm
 from outcomes.models import VasPain, Womac
-from outcomes.services import record_womac
+from outcomes.services import record_biomarkers, record_womac
 from trialsite.crf_views import edit_crf
 
 vas_pain = partial(edit_crf, form_class=VasPainForm, template="outcomes/vas_pain.html")
+biomarkers = partial(
+    edit_crf,
+    form_class=SynovialBiomarkersForm,
+    template="outcomes/synovial_biomarkers.html",
+    save=record_biomarkers,
+)
 womac = partial(edit_crf, form_class=WomacForm, template="outcomes/womac.html", save=record_womac)
 
 

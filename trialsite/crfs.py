@@ -3,12 +3,13 @@
 Listed by hand (no discovery): adding a CRF means adding a line here.
 """
 
-from outcomes.models import VasPain, Womac
+from outcomes.models import SynovialBiomarkers, VasPain, Womac
 from visits.models import Injection, PrgfPreparation
 
 CRF_PAGES = {
     "vas_pain": (VasPain, "vas_pain"),
     "womac": (Womac, "womac"),
+    "biomarkers": (SynovialBiomarkers, "biomarkers"),
     "injection": (Injection, "injection"),
     "prgf_preparation": (PrgfPreparation, "prgf_preparation"),
 }
@@ -19,6 +20,5 @@ CRF_TITLES = {
     "consent": "Consent",
     "xray": "X-ray",
     "mri": "MRI",
-    "biomarkers": "Synovial biomarkers",
     "adverse_events": "Adverse events",
 }

@@ -25,6 +25,7 @@ _VIEW_CLINICAL = (
     "visits.view_secretomelot",
     "outcomes.view_vaspain",
     "outcomes.view_womac",
+    "outcomes.view_synovialbiomarkers",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -47,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "outcomes.change_vaspain",
         "outcomes.add_womac",
         "outcomes.change_womac",
+        "outcomes.add_synovialbiomarkers",
+        "outcomes.change_synovialbiomarkers",
         "accounts.randomize_participant",
         "accounts.answer_query",
     ),

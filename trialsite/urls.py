@@ -44,6 +44,11 @@ urlpatterns = [
         name="vas_pain",
     ),
     path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/biomarkers/",
+        outcomes_views.biomarkers,
+        name="biomarkers",
+    ),
+    path(
         "participants/<int:participant_pk>/visits/<int:visit_pk>/womac/",
         outcomes_views.womac,
         name="womac",

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trialsite import protocol
-from trialsite.choices import Knee
+from trialsite.choices import Knee, SynovialAppearance
 from trialsite.crf import Audited, Crf
 from visits import schedule
 
@@ -305,12 +305,6 @@ class Injection(Crf):
         ANTEROMEDIAL = "anteromedial", "Anteromedial"
         ANTEROLATERAL = "anterolateral", "Anterolateral"
 
-    class Appearance(models.TextChoices):
-        CLEAR = "clear", "Clear, straw-coloured"
-        CLOUDY = "cloudy", "Cloudy"
-        BLOOD_STAINED = "blood", "Blood-stained"
-        PURULENT = "purulent", "Purulent"
-
     injected_at = models.DateTimeField("date and time of injection")
     knee = models.CharField(max_length=1, choices=Knee.choices)
     ultrasound_guided = models.BooleanField("under ultrasound guidance")
@@ -327,7 +321,7 @@ class Injection(Crf):
         **ML,
     )
     aspiration_appearance = models.CharField(
-        "appearance of the aspirate", max_length=12, choices=Appearance.choices, blank=True
+        "appearance of the aspirate", max_length=12, choices=SynovialAppearance.choices, blank=True
     )
     aspiration_sample_sent = models.BooleanField(
         "sample sent for biomarkers", null=True, blank=True
