@@ -1,8 +1,8 @@
 from django import forms
 from django.utils import timezone
 
-from outcomes import biomarkers, vas, womac
-from outcomes.models import SynovialBiomarkers, VasPain, Womac
+from outcomes import biomarkers, imaging, vas, womac
+from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
 from trialsite.crf import CrfForm, CrfMeta
 
 
@@ -114,3 +114,155 @@ class SynovialBiomarkersForm(CrfForm):
             for analyte, name in biomarkers.ANALYTES.items()
         ]
         return [sample, *results]
+
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _not_in_future(value):
+    if value and value > timezone.localdate():
+        raise forms.ValidationError("This date cannot be in the future.")
+    return value
+
+
+def _readers(form):
+    """Readers are users of the participant's site."""
+    if form.visit is not None:
+        form.fields["reader"].queryset = form.fields["reader"].queryset.filter(
+            sites=form.visit.participant.site, is_active=True
+        )
+
+
+class XrayForm(CrfForm):
+    class Meta(CrfMeta):
+        model = Xray
+        fields = [
+            "taken_on",
+            "view",
+            "kl_grade_left",
+            "jsw_medial_left_mm",
+            "jsw_lateral_left_mm",
+            "kl_grade_right",
+            "jsw_medial_right_mm",
+            "jsw_lateral_right_mm",
+            "reader",
+            "reader_blinded",
+        ]
+        widgets = {
+            "taken_on": DATE,
+            "view": forms.RadioSelect,
+            "kl_grade_left": forms.RadioSelect,
+            "kl_grade_right": forms.RadioSelect,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _readers(self)
+
+    def clean_taken_on(self):
+        return _not_in_future(self.cleaned_data["taken_on"])
+
+    def clean(self):
+        cleaned = super().clean()
+        read = False
+        for side in ("left", "right"):
+            names = [f"kl_grade_{side}", f"jsw_medial_{side}_mm", f"jsw_lateral_{side}_mm"]
+            given = [cleaned.get(n) is not None for n in names]
+            if any(given) and not all(given):
+                for name, present in zip(names, given, strict=True):
+                    if not present:
+                        self.add_error(name, f"Complete the {side} knee, or leave it all empty.")
+            read = read or all(given)
+        if not read and not self.errors:
+            self.add_error("kl_grade_left", "Read at least one knee.")
+        return cleaned
+
+
+class MriForm(CrfForm):
+    class Meta(CrfMeta):
+        model = Mri
+        fields = ["scanned_on", "knee", "field_strength", "sequences", "reader", "reader_blinded"]
+        widgets = {
+            "scanned_on": DATE,
+            "knee": forms.RadioSelect,
+            "field_strength": forms.RadioSelect,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _readers(self)
+        stored = self.instance.cartilage if self.instance.pk else {}
+        for code, label in imaging.SUBREGIONS.items():
+            s = stored.get(code, {})
+            self.fields[f"{code}_area"] = forms.TypedChoiceField(
+                label=f"{label}: area of cartilage loss",
+                choices=list(imaging.AREA_GRADES.items()),
+                coerce=int,
+                widget=forms.RadioSelect,
+                initial=s.get("area"),
+            )
+            self.fields[f"{code}_full_thickness"] = forms.TypedChoiceField(
+                label=f"{label}: full-thickness loss",
+                choices=list(imaging.FULL_THICKNESS_GRADES.items()),
+                coerce=int,
+                widget=forms.RadioSelect,
+                initial=s.get("full_thickness"),
+            )
+            self.fields[f"{code}_thickness_mm"] = forms.DecimalField(
+                label=f"{label}: cartilage thickness (mm, optional)",
+                required=False,
+                min_value=0,
+                max_value=10,
+                decimal_places=2,
+                initial=s.get("thickness_mm"),
+            )
+            self.fields[f"{code}_t2_ms"] = forms.DecimalField(
+                label=f"{label}: T2 (ms, optional)",
+                required=False,
+                min_value=0,
+                max_value=200,
+                decimal_places=1,
+                initial=s.get("t2_ms"),
+            )
+
+    def clean_scanned_on(self):
+        return _not_in_future(self.cleaned_data["scanned_on"])
+
+    def cartilage(self) -> dict:
+        c = self.cleaned_data
+        return {
+            code: {
+                "area": c.get(f"{code}_area"),
+                "full_thickness": c.get(f"{code}_full_thickness"),
+                "thickness_mm": _float(c.get(f"{code}_thickness_mm")),
+                "t2_ms": _float(c.get(f"{code}_t2_ms")),
+            }
+            for code in imaging.SUBREGIONS
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, message in imaging.check_cartilage(self.cartilage()).items():
+            self.add_error(field, message)
+        return cleaned
+
+    def data_values(self) -> dict:
+        return {**super().data_values(), "cartilage": self.cartilage()}
+
+    def sections(self):
+        header = ("Scan", [self[n] for n in self._meta.fields])
+        regions = [
+            (
+                label,
+                [
+                    self[f"{code}_{part}"]
+                    for part in ("area", "full_thickness", "thickness_mm", "t2_ms")
+                ],
+            )
+            for code, label in imaging.SUBREGIONS.items()
+        ]
+        return [header, *regions]
+
+
+def _float(value):
+    return None if value is None else float(value)

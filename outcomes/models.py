@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from outcomes import biomarkers, vas, womac
+from outcomes import biomarkers, imaging, vas, womac
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
 from trialsite.crf import Crf
@@ -207,3 +208,86 @@ class SynovialBiomarkers(Crf):
             }
             for a, name in biomarkers.ANALYTES.items()
         ]
+
+
+KL_GRADE_CHOICES = [
+    (0, "0 normal"),
+    (1, "1 doubtful"),
+    (2, "2 minimal"),
+    (3, "3 moderate"),
+    (4, "4 severe"),
+]
+
+
+def _jsw(name: str):
+    return models.DecimalField(
+        name,
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(imaging.JSW_MAX_MM)],
+    )
+
+
+class Xray(Crf):
+    """Knee radiograph read: KL grade and minimum joint space width per knee."""
+
+    crf_name = "xray"
+    crf_title = "X-ray"
+
+    class View(models.TextChoices):
+        FIXED_FLEXION_PA = "fixed_flexion_pa", "Fixed-flexion PA"
+        SEMIFLEXED_MTP = "semiflexed_mtp", "Semi-flexed MTP"
+        STANDING_AP = "standing_ap", "Standing AP, extended"
+        OTHER = "other", "Other"
+
+    taken_on = models.DateField("date of radiograph")
+    view = models.CharField(max_length=20, choices=View.choices)
+    kl_grade_left = models.PositiveSmallIntegerField(
+        "KL grade, left knee", choices=KL_GRADE_CHOICES, null=True, blank=True
+    )
+    jsw_medial_left_mm = _jsw("minimum medial JSW, left (mm)")
+    jsw_lateral_left_mm = _jsw("minimum lateral JSW, left (mm)")
+    kl_grade_right = models.PositiveSmallIntegerField(
+        "KL grade, right knee", choices=KL_GRADE_CHOICES, null=True, blank=True
+    )
+    jsw_medial_right_mm = _jsw("minimum medial JSW, right (mm)")
+    jsw_lateral_right_mm = _jsw("minimum lateral JSW, right (mm)")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reader_blinded = models.BooleanField("reader blinded to arm and visit")
+
+    class Meta(Crf.Meta):
+        verbose_name = "X-ray"
+        verbose_name_plural = "X-rays"
+
+    def __str__(self) -> str:
+        return f"X-ray {self.visit}"
+
+
+class Mri(Crf):
+    """Knee MRI read: cartilage per MOAKS subregion, optional thickness or T2."""
+
+    crf_name = "mri"
+    crf_title = "MRI"
+
+    scanned_on = models.DateField("date of MRI")
+    knee = models.CharField(max_length=1, choices=Knee.choices)
+    field_strength = models.CharField(
+        "field strength", max_length=4, choices=[("1.5", "1.5 T"), ("3.0", "3.0 T")]
+    )
+    sequences = models.CharField(
+        max_length=300, help_text="e.g. sagittal PD FS, coronal T1, 3D DESS"
+    )
+    # {subregion: {"area": 0-3, "full_thickness": 0-3, "thickness_mm": float|None,
+    #              "t2_ms": float|None}} for each code of outcomes.imaging.SUBREGIONS.
+    cartilage = models.JSONField(default=dict)
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reader_blinded = models.BooleanField("reader blinded to arm and visit")
+
+    class Meta(Crf.Meta):
+        verbose_name = "MRI"
+        verbose_name_plural = "MRIs"
+
+    def __str__(self) -> str:
+        return f"MRI {self.visit}"

@@ -3,13 +3,15 @@
 Listed by hand (no discovery): adding a CRF means adding a line here.
 """
 
-from outcomes.models import SynovialBiomarkers, VasPain, Womac
+from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
 from visits.models import Injection, PrgfPreparation
 
 CRF_PAGES = {
     "vas_pain": (VasPain, "vas_pain"),
     "womac": (Womac, "womac"),
     "biomarkers": (SynovialBiomarkers, "biomarkers"),
+    "xray": (Xray, "xray"),
+    "mri": (Mri, "mri"),
     "injection": (Injection, "injection"),
     "prgf_preparation": (PrgfPreparation, "prgf_preparation"),
 }
@@ -18,7 +20,5 @@ CRF_PAGES = {
 CRF_TITLES = {
     "screening": "Screening",
     "consent": "Consent",
-    "xray": "X-ray",
-    "mri": "MRI",
     "adverse_events": "Adverse events",
 }

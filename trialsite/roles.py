@@ -26,6 +26,8 @@ _VIEW_CLINICAL = (
     "outcomes.view_vaspain",
     "outcomes.view_womac",
     "outcomes.view_synovialbiomarkers",
+    "outcomes.view_xray",
+    "outcomes.view_mri",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -50,6 +52,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "outcomes.change_womac",
         "outcomes.add_synovialbiomarkers",
         "outcomes.change_synovialbiomarkers",
+        "outcomes.add_xray",
+        "outcomes.change_xray",
+        "outcomes.add_mri",
+        "outcomes.change_mri",
         "accounts.randomize_participant",
         "accounts.answer_query",
     ),

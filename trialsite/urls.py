@@ -44,6 +44,16 @@ urlpatterns = [
         name="vas_pain",
     ),
     path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/xray/",
+        outcomes_views.xray,
+        name="xray",
+    ),
+    path(
+        "participants/<int:participant_pk>/visits/<int:visit_pk>/mri/",
+        outcomes_views.mri,
+        name="mri",
+    ),
+    path(
         "participants/<int:participant_pk>/visits/<int:visit_pk>/biomarkers/",
         outcomes_views.biomarkers,
         name="biomarkers",
