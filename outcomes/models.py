@@ -120,9 +120,14 @@ def _reported(analyte: str):
     )
 
 
-def _unit():
+def _unit(analyte: str):
     units = [(u, u) for u in biomarkers.UNITS]
-    return models.CharField(max_length=8, choices=units, default=biomarkers.DEFAULT_UNIT)
+    return models.CharField(
+        f"{biomarkers.ANALYTES[analyte]} unit",
+        max_length=8,
+        choices=units,
+        default=biomarkers.DEFAULT_UNIT,
+    )
 
 
 def _limit(name: str):
@@ -156,25 +161,25 @@ class SynovialBiomarkers(Crf):
     )
     storage = models.CharField(max_length=100, help_text="e.g. −80 °C, box 3")
     il1b_reported = _reported("il1b")
-    il1b_unit = _unit()
+    il1b_unit = _unit("il1b")
     il1b_assay = models.CharField("IL-1β assay", max_length=12, choices=Assay.choices, blank=True)
     il1b_kit_lot = models.CharField("IL-1β kit lot", max_length=40, blank=True)
     il1b_lloq = _limit("IL-1β LLOQ")
     il1b_uloq = _limit("IL-1β ULOQ")
     tnfa_reported = _reported("tnfa")
-    tnfa_unit = _unit()
+    tnfa_unit = _unit("tnfa")
     tnfa_assay = models.CharField("TNF-α assay", max_length=12, choices=Assay.choices, blank=True)
     tnfa_kit_lot = models.CharField("TNF-α kit lot", max_length=40, blank=True)
     tnfa_lloq = _limit("TNF-α LLOQ")
     tnfa_uloq = _limit("TNF-α ULOQ")
     il6_reported = _reported("il6")
-    il6_unit = _unit()
+    il6_unit = _unit("il6")
     il6_assay = models.CharField("IL-6 assay", max_length=12, choices=Assay.choices, blank=True)
     il6_kit_lot = models.CharField("IL-6 kit lot", max_length=40, blank=True)
     il6_lloq = _limit("IL-6 LLOQ")
     il6_uloq = _limit("IL-6 ULOQ")
     mmp13_reported = _reported("mmp13")
-    mmp13_unit = _unit()
+    mmp13_unit = _unit("mmp13")
     mmp13_assay = models.CharField("MMP-13 assay", max_length=12, choices=Assay.choices, blank=True)
     mmp13_kit_lot = models.CharField("MMP-13 kit lot", max_length=40, blank=True)
     mmp13_lloq = _limit("MMP-13 LLOQ")
