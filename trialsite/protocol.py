@@ -147,6 +147,20 @@ SAE_REPORT_WITHIN = timedelta(hours=24)
 SUSAR_FATAL_OR_LIFE_THREATENING_WITHIN = timedelta(days=7)
 SUSAR_OTHER_WITHIN = timedelta(days=15)
 
+# Reactions expected after an intra-articular injection (domain.md §6.5); an AE matching one is
+# "expected" for SUSAR purposes. FLAG: the reference safety information of the sponsor decides.
+EXPECTED_REACTIONS = (
+    "Injection-site pain",
+    "Knee swelling or effusion",
+    "Knee warmth",
+    "Injection-site erythema",
+    "Knee stiffness",
+    "Venepuncture bruising (PRGF arm)",
+    "Vasovagal reaction",
+)
+# Injection-site reactions are counted when they start within this many days of an injection.
+INJECTION_REACTION_DAYS = 7
+
 # --- Investigational product (domain.md §10) --------------------------------------------------
 # FLAG: the sponsor SOP decides the longest time from blood draw to injection of PRGF.
 PRGF_MAX_MINUTES_DRAW_TO_INJECTION = 120

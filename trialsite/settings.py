@@ -202,6 +202,8 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="trialsite <edc@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who is e-mailed at once about every serious adverse event, besides the site's investigators.
+SAFETY_CONTACTS = env.list("SAFETY_CONTACTS", default=[])
 ADMINS = [("Administrator", a) for a in env.list("ADMIN_EMAILS", default=[])]
 
 # --- Celery and Redis -----------------------------------------------------------------------
@@ -220,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visits.tasks.send_visit_reminders",
         "schedule": crontab(hour=2, minute=0),
     },
+}
+# Overdue SAE assessments are escalated by e-mail; checked every 15 minutes.
+CELERY_BEAT_SCHEDULE["sae-escalation"] = {
+    "task": "safety.tasks.escalate_overdue_saes",
+    "schedule": crontab(minute="*/15"),
 }
 # Remind coordinators this many days before a visit window opens.
 VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)

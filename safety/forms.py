@@ -1,0 +1,97 @@
+from django import forms
+from django.utils import timezone
+
+from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent
+from trialsite import protocol
+from trialsite.crf import CrfMeta, TrackedForm
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _no_prgf(form, participant) -> None:
+    """Arm A receives no PRGF: its relationship question is not asked."""
+    arm = next(a for a in protocol.ARMS if a.code == participant.arm)
+    if not arm.prgf_ml:
+        form.fields.pop("relationship_prgf", None)
+    elif "relationship_prgf" in form.fields:
+        form.fields["relationship_prgf"].required = True
+
+
+class AdverseEventForm(TrackedForm):
+    class Meta(CrfMeta):
+        model = AdverseEvent
+        fields = AE_FIELDS
+        widgets = {
+            "onset_date": DATE,
+            "end_date": DATE,
+            "onset_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "awareness_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "location": forms.RadioSelect,
+            "grade": forms.RadioSelect,
+            "relationship_secretome": forms.RadioSelect,
+            "relationship_prgf": forms.RadioSelect,
+            "relationship_procedure": forms.RadioSelect,
+            "outcome": forms.RadioSelect,
+        }
+
+    def __init__(self, *args, participant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.participant = participant
+        _no_prgf(self, participant)
+        self.fields["expected_reaction"].choices = [
+            ("", "Not an expected reaction"),
+            *((r, r) for r in protocol.EXPECTED_REACTIONS),
+        ]
+        if not self.is_bound and not self.instance.pk:
+            self.fields["verbatim_term"].widget.attrs["autofocus"] = True
+
+    def clean_onset_date(self):
+        value = self.cleaned_data["onset_date"]
+        if value and value > timezone.localdate():
+            raise forms.ValidationError("The onset cannot be in the future.")
+        return value
+
+    def clean_awareness_at(self):
+        value = self.cleaned_data["awareness_at"]
+        if value and value > timezone.now():
+            raise forms.ValidationError("Awareness cannot be in the future.")
+        return value
+
+    def data_values(self) -> dict:
+        return {"relationship_prgf": "", **super().data_values()}
+
+
+class SignatureForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Signing means: reviewed and approved, causality and expectedness confirmed.",
+    )
+
+    class Meta(CrfMeta):
+        model = AdverseEvent
+        fields = REVIEW_FIELDS
+        widgets = {
+            "relationship_secretome": forms.RadioSelect,
+            "relationship_prgf": forms.RadioSelect,
+            "relationship_procedure": forms.RadioSelect,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _no_prgf(self, self.instance.participant)
+        self.fields["version"].initial = self.instance.version
+        self.fields["expected_reaction"].choices = [
+            ("", "Not an expected reaction"),
+            *((r, r) for r in protocol.EXPECTED_REACTIONS),
+        ]
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.RadioSelect):
+                field.choices = [(v, label) for v, label in field.choices if v != ""]
+
+    def confirmed(self) -> dict:
+        return {name: self.cleaned_data[name] for name in REVIEW_FIELDS if name in self.fields}

@@ -1,0 +1,218 @@
+"""Adverse events (CDASH-based AE CRF), their investigator signature and SAE notifications."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from safety import grading
+from trialsite import protocol
+from trialsite.crf import Tracked
+
+RELATIONSHIP_CHOICES = list(grading.RELATIONSHIPS.items())
+
+
+class Location(models.TextChoices):
+    INDEX_KNEE = "index_knee", "Index (injected) knee"
+    OTHER_KNEE = "other_knee", "Other knee"
+    SYSTEMIC = "systemic", "Systemic"
+
+
+class ActionTaken(models.TextChoices):
+    # Two single injections: the month-6 dose can be withheld, not reduced (domain.md §6.1).
+    DOSE_NOT_CHANGED = "dose_not_changed", "Dose not changed"
+    DRUG_WITHDRAWN = "drug_withdrawn", "Month-6 injection not given"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Outcome(models.TextChoices):
+    RECOVERED = "recovered", "Recovered/resolved"
+    RECOVERING = "recovering", "Recovering/resolving"
+    NOT_RECOVERED = "not_recovered", "Not recovered/not resolved"
+    SEQUELAE = "sequelae", "Recovered/resolved with sequelae"
+    FATAL = grading.FATAL, "Fatal"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# The answers of the AE form, in screen order.
+AE_FIELDS = [
+    "verbatim_term",
+    "onset_date",
+    "onset_time",
+    "ongoing",
+    "end_date",
+    "location",
+    "grade",
+    "serious",
+    *grading.SERIOUSNESS_CRITERIA,
+    "awareness_at",
+    "relationship_secretome",
+    "relationship_prgf",
+    "relationship_procedure",
+    "expected_reaction",
+    "action_taken",
+    "treatment_given",
+    "outcome",
+    "special_interest",
+]
+# What the investigator confirms when signing.
+REVIEW_FIELDS = [
+    "relationship_secretome",
+    "relationship_prgf",
+    "relationship_procedure",
+    "expected_reaction",
+]
+
+
+class AdverseEventQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AdverseEventQuerySet":
+        return self.filter(site_id__in=user.site_ids)
+
+    def awaiting_review(self) -> "AdverseEventQuerySet":
+        return self.filter(signed_at__isnull=True)
+
+
+class AdverseEvent(Tracked):
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveSmallIntegerField("AE number", editable=False)
+    verbatim_term = models.CharField("adverse event (verbatim term)", max_length=200)
+    onset_date = models.DateField("onset date")
+    onset_time = models.TimeField("onset time", null=True, blank=True)
+    ongoing = models.BooleanField("ongoing")
+    end_date = models.DateField("end date", null=True, blank=True)
+    location = models.CharField(max_length=12, choices=Location.choices)
+    grade = models.PositiveSmallIntegerField(
+        "severity (CTCAE v5 grade)", choices=list(grading.GRADES.items())
+    )
+    serious = models.BooleanField("serious")
+    death = models.BooleanField(grading.SERIOUSNESS_CRITERIA["death"], default=False)
+    life_threatening = models.BooleanField(
+        grading.SERIOUSNESS_CRITERIA["life_threatening"], default=False
+    )
+    hospitalisation = models.BooleanField(
+        grading.SERIOUSNESS_CRITERIA["hospitalisation"], default=False
+    )
+    disability = models.BooleanField(grading.SERIOUSNESS_CRITERIA["disability"], default=False)
+    congenital_anomaly = models.BooleanField(
+        grading.SERIOUSNESS_CRITERIA["congenital_anomaly"], default=False
+    )
+    medically_important = models.BooleanField(
+        grading.SERIOUSNESS_CRITERIA["medically_important"], default=False
+    )
+    awareness_at = models.DateTimeField(
+        "site became aware at", null=True, blank=True, help_text="Required for a serious event."
+    )
+    relationship_secretome = models.CharField(
+        "relationship to the secretome", max_length=12, choices=RELATIONSHIP_CHOICES
+    )
+    relationship_prgf = models.CharField(
+        "relationship to PRGF", max_length=12, choices=RELATIONSHIP_CHOICES, blank=True
+    )
+    relationship_procedure = models.CharField(
+        "relationship to the injection procedure", max_length=12, choices=RELATIONSHIP_CHOICES
+    )
+    expected_reaction = models.CharField(
+        "expected reaction it matches",
+        max_length=60,
+        blank=True,
+        choices=[(r, r) for r in protocol.EXPECTED_REACTIONS],
+        help_text="Leave empty if the event is not one of the protocol's expected reactions.",
+    )
+    action_taken = models.CharField(max_length=20, choices=ActionTaken.choices)
+    treatment_given = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    special_interest = models.BooleanField(
+        "adverse event of special interest",
+        default=False,
+        help_text="e.g. septic arthritis or a severe flare",
+    )
+    # Investigator review and signature (21 CFR 11.50); cleared when the AE changes.
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signature_meaning = models.CharField(max_length=100, blank=True)
+
+    objects = AdverseEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-onset_date", "participant", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "number"], name="safety_ae_number"),
+            models.CheckConstraint(
+                condition=models.Q(grade__gte=1, grade__lte=5), name="safety_ae_grade_range"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(grade=5) | models.Q(outcome=grading.FATAL),
+                name="safety_ae_grade5_fatal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} AE {self.number}: {self.verbatim_term}"
+
+    @property
+    def related(self) -> bool:
+        return grading.is_related(
+            self.relationship_secretome, self.relationship_prgf, self.relationship_procedure
+        )
+
+    @property
+    def expected(self) -> bool:
+        return bool(self.expected_reaction)
+
+    @property
+    def susar(self) -> bool:
+        return grading.is_susar(serious=self.serious, related=self.related, expected=self.expected)
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+    def criteria(self) -> list[str]:
+        return [
+            label for name, label in grading.SERIOUSNESS_CRITERIA.items() if getattr(self, name)
+        ]
+
+    def clocks(self) -> list[grading.Clock]:
+        if not (self.serious and self.awareness_at):
+            return []
+        clocks = [grading.sae_clock(self.awareness_at)]
+        if self.susar:
+            clocks.append(
+                grading.susar_clock(
+                    self.awareness_at,
+                    fatal_or_life_threatening=self.death or self.life_threatening,
+                )
+            )
+        return clocks
+
+    def sae_overdue(self, now=None) -> bool:
+        """The investigator's assessment of a serious event is late."""
+        if not self.serious or self.is_signed or not self.awareness_at:
+            return False
+        return grading.sae_clock(self.awareness_at).overdue(now or timezone.now())
+
+
+class SaeNotification(models.Model):
+    """One row per e-mail sent about an SAE: the unique key makes each kind exactly-once."""
+
+    class Kind(models.TextChoices):
+        INITIAL = "initial", "Serious adverse event reported"
+        ESCALATION = "escalation", "Investigator assessment overdue"
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    sent_at = models.DateTimeField(default=timezone.now)
+    recipients = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["adverse_event", "kind"], name="safety_sae_notice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} notice for {self.adverse_event}"
