@@ -1,20 +1,19 @@
 from smtplib import SMTPException
 
 from celery import shared_task
+from django.conf import settings
 
 from safety import services
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OSError, SMTPException),
-    retry_backoff=30,
-    retry_backoff_max=300,
-    max_retries=10,
-)
-def notify_sae(ae_id: int) -> bool:
-    """E-mail the investigators and safety contacts about a serious adverse event."""
-    return services.send_sae_notification(ae_id=ae_id, kind="initial")
+@shared_task(bind=True, acks_late=True, max_retries=10)
+def notify_sae(self, ae_id: int) -> bool:
+    """E-mail the investigators and safety contacts about a serious adverse event; retried
+    while the mail server fails (each retry sends only what was not sent)."""
+    try:
+        return services.send_sae_notification(ae_id=ae_id, kind="initial")
+    except (OSError, SMTPException) as error:
+        raise self.retry(exc=error, countdown=settings.SAE_NOTIFY_RETRY_SECONDS) from error
 
 
 @shared_task(acks_late=True)

@@ -204,6 +204,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="trialsite <edc@local
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Who is e-mailed at once about every serious adverse event, besides the site's investigators.
 SAFETY_CONTACTS = env.list("SAFETY_CONTACTS", default=[])
+# Seconds between retries of a failed SAE e-mail.
+SAE_NOTIFY_RETRY_SECONDS = env.float("SAE_NOTIFY_RETRY_SECONDS", default=30)
 ADMINS = [("Administrator", a) for a in env.list("ADMIN_EMAILS", default=[])]
 
 # --- Celery and Redis -----------------------------------------------------------------------

@@ -1,0 +1,335 @@
+"""Adverse events: rules, SAE e-mails through a real Celery worker, clocks and signatures."""
+
+import time
+from datetime import UTC as utc
+from datetime import date, datetime, timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from safety import grading, services
+from safety.models import AdverseEvent, SaeNotification
+from safety.tasks import notify_sae
+from tests import factories
+from trialsite import protocol
+from trialsite.celery import app
+from trialsite.crf import CrfConflict, ReasonRequired
+
+CONSENT = date(2026, 1, 10)
+
+
+def ae_answers(**overrides):
+    data = {
+        "verbatim_term": "Knee swelling",
+        "onset_date": timezone.localdate(),
+        "onset_time": None,
+        "ongoing": True,
+        "end_date": None,
+        "location": "index_knee",
+        "grade": 1,
+        "serious": False,
+        **dict.fromkeys(grading.SERIOUSNESS_CRITERIA, False),
+        "awareness_at": None,
+        "relationship_secretome": "possible",
+        "relationship_prgf": "",
+        "relationship_procedure": "probable",
+        "expected_reaction": "Knee swelling or effusion",
+        "action_taken": "dose_not_changed",
+        "treatment_given": "",
+        "outcome": "recovering",
+        "special_interest": False,
+    }
+    return {**data, **overrides}
+
+
+SERIOUS = {"serious": True, "hospitalisation": True, "grade": 3}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"onset_date": CONSENT - timedelta(days=1)}, "onset_date"),
+        (
+            {
+                "ongoing": False,
+                "end_date": CONSENT + timedelta(days=1),
+                "onset_date": CONSENT + timedelta(days=2),
+            },
+            "end_date",
+        ),
+        ({"ongoing": True, "end_date": CONSENT + timedelta(days=5)}, "end_date"),
+        ({"ongoing": False, "end_date": None}, "end_date"),
+        ({"grade": 5, "outcome": "recovered"}, "outcome"),
+        ({"grade": 4, "outcome": "fatal", "serious": True, "death": True}, "grade"),
+        (
+            {
+                "grade": 5,
+                "outcome": "fatal",
+                "serious": True,
+                "death": False,
+                "medically_important": True,
+            },
+            "death",
+        ),
+        ({"serious": True}, "serious"),
+        ({"hospitalisation": True}, "serious"),
+        ({"serious": True, "hospitalisation": True, "awareness_at": None}, "awareness_at"),
+    ],
+)
+def test_each_rule_refuses_its_case(overrides, field):
+    base = ae_answers(onset_date=CONSENT + timedelta(days=3))
+    if overrides.get("serious") and "awareness_at" not in overrides:
+        base["awareness_at"] = datetime(2026, 1, 14, 9, tzinfo=utc)
+    errors = grading.check({**base, **overrides}, consent_date=CONSENT)
+    assert field in errors
+
+
+def test_a_valid_event_passes_every_rule():
+    assert grading.check(ae_answers(onset_date=CONSENT), consent_date=CONSENT) == {}
+    fatal = ae_answers(
+        onset_date=CONSENT,
+        grade=5,
+        outcome="fatal",
+        serious=True,
+        death=True,
+        awareness_at=datetime(2026, 1, 14, tzinfo=utc),
+        ongoing=False,
+        end_date=CONSENT,
+    )
+    assert grading.check(fatal, consent_date=CONSENT) == {}
+
+
+def test_clocks():
+    aware = datetime(2026, 3, 1, 8, 0, tzinfo=utc)
+    sae = grading.sae_clock(aware)
+    assert sae.due == aware + protocol.SAE_REPORT_WITHIN == datetime(2026, 3, 2, 8, 0, tzinfo=utc)
+    assert not sae.overdue(sae.due) and sae.overdue(sae.due + timedelta(seconds=1))
+    assert grading.susar_clock(aware, fatal_or_life_threatening=True).due == aware + timedelta(
+        days=7
+    )
+    assert grading.susar_clock(aware, fatal_or_life_threatening=False).due == aware + timedelta(
+        days=15
+    )
+
+
+@pytest.mark.parametrize(
+    ("serious", "related", "expected", "susar"),
+    [
+        (True, True, False, True),
+        (True, True, True, False),
+        (True, False, False, False),
+        (False, True, False, False),
+    ],
+)
+def test_susar(serious, related, expected, susar):
+    assert grading.is_susar(serious=serious, related=related, expected=expected) is susar
+
+
+# --- Services -----------------------------------------------------------------------------------
+@pytest.fixture
+def arm_a(lahore, coordinator):
+    return factories.participant_with_visits(site=lahore, arm="A", by=coordinator)
+
+
+@pytest.fixture
+def arm_b(lahore, coordinator):
+    return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
+
+
+def aware():
+    return timezone.now() - timedelta(hours=1)
+
+
+@pytest.mark.django_db
+def test_events_are_numbered_per_participant(arm_a, coordinator):
+    first = services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    second = services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    assert (first.number, second.number) == (1, 2)
+    assert first.created_by == coordinator and first.site == arm_a.site
+
+
+@pytest.mark.django_db
+def test_onset_before_consent_is_refused(arm_a, coordinator):
+    consent_day = timezone.localdate(arm_a.screening.consent.consented_at)
+    with pytest.raises(ValidationError) as error:
+        services.report_adverse_event(
+            participant=arm_a,
+            data=ae_answers(onset_date=consent_day - timedelta(days=1)),
+            by=coordinator,
+        )
+    assert "onset_date" in error.value.message_dict
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_prgf_relationship_only_in_arm_b(arm_a, arm_b, coordinator):
+    with pytest.raises(ValidationError, match="no PRGF"):
+        services.report_adverse_event(
+            participant=arm_a, data=ae_answers(relationship_prgf="possible"), by=coordinator
+        )
+    with pytest.raises(ValidationError, match="relationship to PRGF"):
+        services.report_adverse_event(participant=arm_b, data=ae_answers(), by=coordinator)
+    ae = services.report_adverse_event(
+        participant=arm_b, data=ae_answers(relationship_prgf="unlikely"), by=coordinator
+    )
+    assert ae.relationship_prgf == "unlikely"
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_grade_5_without_a_fatal_outcome(arm_a, coordinator):
+    ae = services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AdverseEvent.objects.filter(pk=ae.pk).update(grade=5)
+
+
+@pytest.mark.django_db
+def test_signing_needs_the_investigators_password_and_a_change_voids_it(
+    arm_a, coordinator, investigator
+):
+    ae = services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    confirmed = {
+        "relationship_secretome": "probable",
+        "relationship_procedure": "probable",
+        "expected_reaction": "",
+    }
+    with pytest.raises(PermissionDenied):
+        services.sign_adverse_event(
+            ae=ae,
+            password=factories.PASSWORD,
+            confirmed=confirmed,
+            version=ae.version,
+            by=coordinator,
+        )
+    with pytest.raises(ValidationError, match="password is not correct"):
+        services.sign_adverse_event(
+            ae=ae, password="wrong", confirmed=confirmed, version=ae.version, by=investigator
+        )
+    signed = services.sign_adverse_event(
+        ae=ae, password=factories.PASSWORD, confirmed=confirmed, version=ae.version, by=investigator
+    )
+    assert signed.is_signed and signed.signed_by == investigator
+    assert signed.signature_meaning == services.SIGNATURE_MEANING
+    assert signed.relationship_secretome == "probable" and not signed.expected
+    assert not AdverseEvent.objects.awaiting_review().exists()
+
+    changed = services.update_adverse_event(
+        ae=signed,
+        data=ae_answers(grade=2),
+        version=signed.version,
+        reason="worse at follow-up",
+        by=coordinator,
+    )
+    assert not changed.is_signed and changed.signed_by is None
+    assert list(AdverseEvent.objects.awaiting_review()) == [changed]
+
+
+@pytest.mark.django_db
+def test_an_update_needs_a_reason_and_fresh_data(arm_a, coordinator):
+    ae = services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    with pytest.raises(ReasonRequired):
+        services.update_adverse_event(
+            ae=ae, data=ae_answers(grade=2), version=ae.version, reason="", by=coordinator
+        )
+    services.update_adverse_event(
+        ae=ae, data=ae_answers(grade=2), version=ae.version, reason="x", by=coordinator
+    )
+    with pytest.raises(CrfConflict):
+        services.update_adverse_event(
+            ae=ae, data=ae_answers(grade=3), version=ae.version, reason="y", by=coordinator
+        )
+
+
+# --- SAE e-mails ---------------------------------------------------------------------------------
+@pytest.fixture
+def worker():
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
+        yield w
+
+
+def wait_for(predicate, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serious_event_emails_investigators_and_safety_contacts_once(
+    worker, arm_a, coordinator, investigator, settings
+):
+    settings.SAFETY_CONTACTS = ["pharmacovigilance@example.org"]
+    ae = services.report_adverse_event(
+        participant=arm_a, data=ae_answers(**SERIOUS, awareness_at=aware()), by=coordinator
+    )
+    assert wait_for(lambda: len(mail.outbox) == 1)
+    message = mail.outbox[0]
+    assert set(message.to) == {investigator.email, "pharmacovigilance@example.org"}
+    assert f"{arm_a.participant_id} AE 1: Knee swelling" in message.subject
+    assert "due by" in message.body
+    # Queued again (a retry, a second worker): nothing more is sent.
+    assert notify_sae.delay(ae.pk).get(timeout=30) is False
+    assert len(mail.outbox) == 1
+    assert SaeNotification.objects.filter(adverse_event=ae).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_sae_email_is_retried_and_sent_exactly_once(
+    worker, arm_a, coordinator, investigator, settings, monkeypatch
+):
+    settings.SAE_NOTIFY_RETRY_SECONDS = 0.2
+    real_send = services.send_mail
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("mail server unreachable")
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(services, "send_mail", flaky)
+    services.report_adverse_event(
+        participant=arm_a, data=ae_answers(**SERIOUS, awareness_at=aware()), by=coordinator
+    )
+    assert wait_for(lambda: len(mail.outbox) == 1)
+    assert len(calls) == 2  # failed once, retried once
+    assert SaeNotification.objects.count() == 1
+    wait_for(lambda: False, seconds=1)  # no late duplicate
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_making_an_event_serious_later_sends_the_email(worker, arm_a, coordinator, investigator):
+    ae = services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    services.update_adverse_event(
+        ae=ae,
+        data=ae_answers(**SERIOUS, awareness_at=aware()),
+        version=ae.version,
+        reason="admitted",
+        by=coordinator,
+    )
+    assert wait_for(lambda: len(mail.outbox) == 1)
+
+
+@pytest.mark.django_db
+def test_an_overdue_sae_is_escalated_once_and_a_signed_one_not(arm_a, coordinator, investigator):
+    late = services.report_adverse_event(
+        participant=arm_a,
+        data=ae_answers(**SERIOUS, awareness_at=timezone.now() - timedelta(hours=25)),
+        by=coordinator,
+    )
+    services.report_adverse_event(
+        participant=arm_a,
+        data=ae_answers(**SERIOUS, awareness_at=timezone.now() - timedelta(hours=2)),
+        by=coordinator,
+    )
+    assert late.sae_overdue()
+    assert services.escalate_overdue_saes() == 1
+    assert services.escalate_overdue_saes() == 0
+    assert "OVERDUE" in mail.outbox[-1].subject
+    assert SaeNotification.objects.filter(kind="escalation").count() == 1
