@@ -95,3 +95,50 @@ class SignatureForm(forms.ModelForm):
 
     def confirmed(self) -> dict:
         return {name: self.cleaned_data[name] for name in REVIEW_FIELDS if name in self.fields}
+
+
+class ListingFilter(forms.Form):
+    site = forms.ModelChoiceField(queryset=None, required=False)
+    arm = forms.ChoiceField(required=False, choices=[("", "All"), ("A", "Arm A"), ("B", "Arm B")])
+    participant = forms.CharField(required=False, max_length=20, label="Participant ID")
+    grade = forms.MultipleChoiceField(
+        required=False,
+        choices=[(g, str(g)) for g in range(1, 6)],
+        widget=forms.CheckboxSelectMultiple,
+        label="CTCAE grade",
+    )
+    serious = forms.ChoiceField(
+        required=False, choices=[("", "All"), ("yes", "Serious"), ("no", "Not serious")]
+    )
+    related = forms.ChoiceField(
+        required=False, choices=[("", "All"), ("yes", "Related"), ("no", "Not related")]
+    )
+    onset_from = forms.DateField(required=False, widget=DATE, label="Onset from")
+    onset_to = forms.DateField(required=False, widget=DATE, label="Onset to")
+    review = forms.ChoiceField(
+        required=False,
+        choices=[("", "All"), ("awaiting", "Awaiting review"), ("signed", "Signed")],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("-onset", "Newest onset first"),
+            ("onset", "Oldest onset first"),
+            ("participant", "Participant"),
+            ("-grade", "Highest grade first"),
+            ("grade", "Lowest grade first"),
+        ],
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = user.sites.all()
+        if not user.sees_arm:
+            del self.fields["arm"]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("onset_from"), cleaned.get("onset_to")
+        if start and end and end < start:
+            self.add_error("onset_to", "The end of the range is before its start.")
+        return cleaned

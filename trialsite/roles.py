@@ -28,6 +28,7 @@ _VIEW_CLINICAL = (
     "outcomes.view_synovialbiomarkers",
     "outcomes.view_xray",
     "outcomes.view_mri",
+    "safety.view_adverseevent",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "outcomes.change_xray",
         "outcomes.add_mri",
         "outcomes.change_mri",
+        "safety.add_adverseevent",
+        "safety.change_adverseevent",
         "accounts.randomize_participant",
         "accounts.answer_query",
     ),

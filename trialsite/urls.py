@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from enrollment import views as enrollment_views
 from outcomes import views as outcomes_views
+from safety import views as safety_views
 from trialsite import views
 from visits import views as visits_views
 
@@ -89,6 +90,17 @@ urlpatterns = [
         name="participant_outcomes",
     ),
     path("outcomes/", outcomes_views.pooled_outcomes, name="pooled_outcomes"),
+    path(
+        "participants/<int:participant_pk>/adverse-events/new/",
+        safety_views.ae_new,
+        name="ae_new",
+    ),
+    path("adverse-events/", safety_views.ae_listing, name="ae_listing"),
+    path("adverse-events/summary/", safety_views.ae_summary, name="ae_summary"),
+    path("adverse-events/review/", safety_views.review_queue, name="review_queue"),
+    path("adverse-events/<int:pk>/", safety_views.ae_detail, name="ae_detail"),
+    path("adverse-events/<int:pk>/edit/", safety_views.ae_edit, name="ae_edit"),
+    path("adverse-events/<int:pk>/sign/", safety_views.ae_sign, name="ae_sign"),
     path("visits/calendar/", visits_views.calendar, name="visit_calendar"),
     path("lots/", visits_views.lot_list, name="lot_list"),
     path("lots/new/", visits_views.lot_new, name="lot_new"),
