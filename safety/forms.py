@@ -1,6 +1,7 @@
 from django import forms
 from django.utils import timezone
 
+from safety import grading
 from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent
 from trialsite import protocol
 from trialsite.crf import CrfMeta, TrackedForm
@@ -58,6 +59,16 @@ class AdverseEventForm(TrackedForm):
         if value and value > timezone.now():
             raise forms.ValidationError("Awareness cannot be in the future.")
         return value
+
+    def clean(self):
+        cleaned = super().clean()
+        # The same rules as the service, so that each message lands next to its field.
+        consent_at = self.participant.screening.consent.consented_at
+        rules = grading.check(cleaned, consent_date=timezone.localdate(consent_at))
+        for field, message in rules.items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, message)
+        return cleaned
 
     def data_values(self) -> dict:
         return {"relationship_prgf": "", **super().data_values()}
