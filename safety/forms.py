@@ -41,6 +41,15 @@ class AdverseEventForm(TrackedForm):
         super().__init__(*args, **kwargs)
         self.participant = participant
         _no_prgf(self, participant)
+        # Seriousness criteria and the special-interest flag are ticks, not yes/no questions.
+        for name in [*grading.SERIOUSNESS_CRITERIA, "special_interest"]:
+            model_field = AdverseEvent._meta.get_field(name)
+            self.fields[name] = forms.BooleanField(
+                required=False,
+                label=model_field.verbose_name[:1].upper() + model_field.verbose_name[1:],
+                help_text=model_field.help_text,
+                initial=getattr(self.instance, name),
+            )
         self.fields["expected_reaction"].choices = [
             ("", "Not an expected reaction"),
             *((r, r) for r in protocol.EXPECTED_REACTIONS),

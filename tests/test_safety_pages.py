@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from safety import services
+from safety import grading, services
 from safety.models import AdverseEvent
 from tests import factories
 from tests.test_safety import SERIOUS, ae_answers
@@ -29,9 +29,16 @@ def arm_b(lahore, coordinator):
     return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
 
 
+CHECKBOXES = {*grading.SERIOUSNESS_CRITERIA, "special_interest"}
+
+
 def form_post(**overrides):
     data = {"version": 0}
     for name, value in ae_answers().items():
+        if name in CHECKBOXES:
+            if value:
+                data[name] = "on"
+            continue
         if value is True:
             value = "yes"
         elif value is False:
