@@ -51,6 +51,72 @@ def listing(user, filters: dict) -> QuerySet[AdverseEvent]:
     return qs.order_by(*SORTS.get(filters.get("sort") or "-onset", SORTS["-onset"]))
 
 
+LISTING_COLUMNS = [
+    ("Participant", lambda ae: ae.participant.participant_id),
+    ("Site", lambda ae: ae.site.code),
+    ("AE", lambda ae: ae.number),
+    ("Term", lambda ae: ae.verbatim_term),
+    ("Onset", lambda ae: ae.onset_date.isoformat()),
+    ("End", lambda ae: ae.end_date.isoformat() if ae.end_date else "ongoing"),
+    ("Location", lambda ae: ae.get_location_display()),
+    ("Grade", lambda ae: ae.grade),
+    ("Serious", lambda ae: "Y" if ae.serious else "N"),
+    ("Seriousness criteria", lambda ae: "; ".join(ae.criteria())),
+    ("Related to secretome", lambda ae: ae.get_relationship_secretome_display()),
+    ("Related to PRGF", lambda ae: ae.get_relationship_prgf_display()),
+    ("Related to procedure", lambda ae: ae.get_relationship_procedure_display()),
+    ("Expected", lambda ae: ae.expected_reaction or "N"),
+    ("SUSAR", lambda ae: "Y" if ae.susar else "N"),
+    ("Action taken", lambda ae: ae.get_action_taken_display()),
+    ("Outcome", lambda ae: ae.get_outcome_display()),
+    ("AESI", lambda ae: "Y" if ae.special_interest else "N"),
+    ("Signed by", lambda ae: ae.signed_by.printed_name if ae.signed_by else ""),
+    ("Signed at (UTC)", lambda ae: ae.signed_at.isoformat() if ae.signed_at else ""),
+]
+
+
+def listing_columns(user) -> list:
+    """(heading, value of an AE) for CSV and PDF listings; the arm only for unblinded users."""
+    columns = list(LISTING_COLUMNS)
+    if user.sees_arm:
+        columns.insert(1, ("Arm", lambda ae: ae.participant.arm))
+    return columns
+
+
+def _relatedness(ae) -> str:
+    parts = [f"secretome {ae.get_relationship_secretome_display().lower()}"]
+    if ae.relationship_prgf:
+        parts.append(f"PRGF {ae.get_relationship_prgf_display().lower()}")
+    parts.append(f"procedure {ae.get_relationship_procedure_display().lower()}")
+    return "; ".join(parts)
+
+
+def _review(ae) -> str:
+    if not ae.is_signed:
+        return "awaiting"
+    return f"signed {ae.signed_at:%Y-%m-%d} by {ae.signed_by.printed_name}"
+
+
+def pdf_columns(user) -> list:
+    """(heading, value, width %) for the printed listing: fewer, wider columns than the CSV."""
+    columns = [
+        ("Participant", lambda ae: ae.participant.participant_id, 9),
+        ("AE", lambda ae: ae.number, 4),
+        ("Term", lambda ae: ae.verbatim_term, 16),
+        ("Onset", lambda ae: ae.onset_date.isoformat(), 10),
+        ("End", lambda ae: ae.end_date.isoformat() if ae.end_date else "ongoing", 10),
+        ("Grade", lambda ae: ae.grade, 6),
+        ("Serious", lambda ae: "; ".join(ae.criteria()) or "no", 12),
+        ("Relatedness", _relatedness, 17),
+        ("Expected", lambda ae: ae.expected_reaction or "no", 10),
+        ("Outcome", lambda ae: ae.get_outcome_display(), 9),
+        ("Review", _review, 11),
+    ]
+    if user.sees_arm:
+        columns.insert(1, ("Arm", lambda ae: ae.participant.arm, 5))
+    return columns
+
+
 @dataclass
 class ArmSummary:
     label: str

@@ -3,14 +3,15 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from enrollment.selectors import visible_participant_or_404
 from safety import selectors, services
 from safety.forms import AdverseEventForm, ListingFilter, SignatureForm
-from safety.models import AdverseEvent
+from safety.models import AdverseEvent, AeListingPdf
 from trialsite.crf import CrfConflict
 from trialsite.crf_views import add_service_errors, conflict_response
 
@@ -144,39 +145,13 @@ def ae_sign(request, pk: int):
     )
 
 
-CSV_COLUMNS = [
-    ("Participant", lambda ae: ae.participant.participant_id),
-    ("Site", lambda ae: ae.site.code),
-    ("AE", lambda ae: ae.number),
-    ("Term", lambda ae: ae.verbatim_term),
-    ("Onset", lambda ae: ae.onset_date.isoformat()),
-    ("End", lambda ae: ae.end_date.isoformat() if ae.end_date else "ongoing"),
-    ("Location", lambda ae: ae.get_location_display()),
-    ("Grade", lambda ae: ae.grade),
-    ("Serious", lambda ae: "Y" if ae.serious else "N"),
-    ("Seriousness criteria", lambda ae: "; ".join(ae.criteria())),
-    ("Related to secretome", lambda ae: ae.get_relationship_secretome_display()),
-    ("Related to PRGF", lambda ae: ae.get_relationship_prgf_display()),
-    ("Related to procedure", lambda ae: ae.get_relationship_procedure_display()),
-    ("Expected", lambda ae: ae.expected_reaction or "N"),
-    ("SUSAR", lambda ae: "Y" if ae.susar else "N"),
-    ("Action taken", lambda ae: ae.get_action_taken_display()),
-    ("Outcome", lambda ae: ae.get_outcome_display()),
-    ("AESI", lambda ae: "Y" if ae.special_interest else "N"),
-    ("Signed by", lambda ae: ae.signed_by.printed_name if ae.signed_by else ""),
-    ("Signed at (UTC)", lambda ae: ae.signed_at.isoformat() if ae.signed_at else ""),
-]
-
-
 @login_required
 @permission_required("safety.view_adverseevent", raise_exception=True)
 def ae_listing(request):
     form = ListingFilter(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
     events = selectors.listing(request.user, filters)
-    columns = list(CSV_COLUMNS)
-    if request.user.sees_arm:
-        columns.insert(1, ("Arm", lambda ae: ae.participant.arm))
+    columns = selectors.listing_columns(request.user)
     if request.GET.get("format") == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="adverse-events.csv"'
@@ -196,3 +171,39 @@ def ae_listing(request):
 @permission_required("safety.view_adverseevent", raise_exception=True)
 def ae_summary(request):
     return render(request, "safety/ae_summary.html", {"groups": selectors.summary(request.user)})
+
+
+@login_required
+@require_POST
+@permission_required("safety.view_adverseevent", raise_exception=True)
+def ae_listing_pdf(request):
+    """Queue a PDF of the listing with the filters the user is looking at."""
+    filters = {
+        key: request.POST.getlist(key) for key in request.POST if key != "csrfmiddlewaretoken"
+    }
+    pdf = services.request_ae_listing_pdf(filters=filters, by=request.user)
+    return redirect("ae_listing_pdf_status", pk=pdf.pk)
+
+
+def _own_pdf(request, pk: int) -> AeListingPdf:
+    return get_object_or_404(AeListingPdf, pk=pk, requested_by=request.user)
+
+
+@login_required
+def ae_listing_pdf_status(request, pk: int):
+    pdf = _own_pdf(request, pk)
+    if request.method == "POST":
+        services.retry_ae_listing_pdf(pdf=pdf, by=request.user)
+        return redirect("ae_listing_pdf_status", pk=pdf.pk)
+    template = "safety/_pdf_status.html" if request.htmx else "safety/pdf_status.html"
+    return render(request, template, {"pdf": pdf})
+
+
+@login_required
+def ae_listing_pdf_download(request, pk: int):
+    pdf = _own_pdf(request, pk)
+    if pdf.status != AeListingPdf.Status.READY:
+        raise Http404("The PDF is not ready.")
+    return FileResponse(
+        pdf.file.open("rb"), as_attachment=True, filename=f"ae-listing-{pdf.pk}.pdf"
+    )

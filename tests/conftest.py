@@ -70,6 +70,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
+def worker():
+    """A real Celery worker (solo pool) on the test Redis, in this process."""
+    from celery.contrib.testing.worker import start_worker
+
+    from trialsite.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
+        yield w
+
+
+@pytest.fixture
 def owner_connection(django_db_setup):
     """A plain connection to the test database as the role that owns the tables."""
     params = connections["default"].settings_dict

@@ -4,7 +4,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.core import mail
 from django.db import connections
@@ -18,12 +17,6 @@ from visits import reminders, services, tasks
 from visits.models import ReminderSent
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker():
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
-        yield w
 
 
 @pytest.fixture

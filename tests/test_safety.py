@@ -5,7 +5,6 @@ from datetime import UTC as utc
 from datetime import date, datetime, timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -16,7 +15,6 @@ from safety.models import AdverseEvent, SaeNotification
 from safety.tasks import notify_sae
 from tests import factories
 from trialsite import protocol
-from trialsite.celery import app
 from trialsite.crf import CrfConflict, ReasonRequired
 
 CONSENT = date(2026, 1, 10)
@@ -244,12 +242,6 @@ def test_an_update_needs_a_reason_and_fresh_data(arm_a, coordinator):
 
 
 # --- SAE e-mails ---------------------------------------------------------------------------------
-@pytest.fixture
-def worker():
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
-        yield w
-
-
 def wait_for(predicate, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

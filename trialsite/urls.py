@@ -97,6 +97,17 @@ urlpatterns = [
     ),
     path("adverse-events/", safety_views.ae_listing, name="ae_listing"),
     path("adverse-events/summary/", safety_views.ae_summary, name="ae_summary"),
+    path("adverse-events/pdf/", safety_views.ae_listing_pdf, name="ae_listing_pdf"),
+    path(
+        "adverse-events/pdf/<int:pk>/",
+        safety_views.ae_listing_pdf_status,
+        name="ae_listing_pdf_status",
+    ),
+    path(
+        "adverse-events/pdf/<int:pk>/download/",
+        safety_views.ae_listing_pdf_download,
+        name="ae_listing_pdf_download",
+    ),
     path("adverse-events/review/", safety_views.review_queue, name="review_queue"),
     path("adverse-events/<int:pk>/", safety_views.ae_detail, name="ae_detail"),
     path("adverse-events/<int:pk>/edit/", safety_views.ae_edit, name="ae_edit"),
