@@ -136,3 +136,15 @@ def participant(lahore):
 @pytest.fixture
 def visit(participant):
     return factories.VisitFactory(participant=participant, code="M1")
+
+
+@pytest.fixture
+def arm_a(lahore, coordinator):
+    """A randomized arm A participant at Lahore with the visit schedule."""
+    return factories.participant_with_visits(site=lahore, arm="A", by=coordinator)
+
+
+@pytest.fixture
+def arm_b(lahore, coordinator):
+    """A randomized arm B participant at Lahore with the visit schedule."""
+    return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)

@@ -20,15 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def screening_post(**overrides) -> dict:
     """The screening form as a browser posts it, for an eligible candidate."""
-    data = {"version": 0}
-    for name, value in factories.eligible_answers().items():
-        if value is True:
-            value = "yes"
-        elif value is False:
-            value = "no"
-        elif value is None:
-            value = ""
-        data[name] = str(value)
+    data = {"version": 0, **factories.as_post(factories.eligible_answers())}
     return {**data, **{k: str(v) for k, v in overrides.items()}}
 
 

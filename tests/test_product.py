@@ -31,16 +31,6 @@ def lot(coordinator, investigator):
     return factories.released_lot(by=coordinator, releaser=investigator)
 
 
-@pytest.fixture
-def arm_a(lahore, coordinator):
-    return factories.participant_with_visits(site=lahore, arm="A", by=coordinator)
-
-
-@pytest.fixture
-def arm_b(lahore, coordinator):
-    return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
-
-
 def prgf_data(participant, day, coordinator, investigator, **overrides):
     drawn = at_site(participant, day, hour=9)
     return {**prgf_answers(drawn=drawn, operator=coordinator, checker=investigator), **overrides}

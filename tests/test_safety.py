@@ -128,16 +128,6 @@ def test_susar(serious, related, expected, susar):
 
 
 # --- Services -----------------------------------------------------------------------------------
-@pytest.fixture
-def arm_a(lahore, coordinator):
-    return factories.participant_with_visits(site=lahore, arm="A", by=coordinator)
-
-
-@pytest.fixture
-def arm_b(lahore, coordinator):
-    return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
-
-
 def aware():
     return timezone.now() - timedelta(hours=1)
 

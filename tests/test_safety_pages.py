@@ -19,34 +19,13 @@ from visits.models import Visit
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def arm_a(lahore, coordinator):
-    return factories.participant_with_visits(site=lahore, arm="A", by=coordinator)
-
-
-@pytest.fixture
-def arm_b(lahore, coordinator):
-    return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
-
-
 CHECKBOXES = {*grading.SERIOUSNESS_CRITERIA, "special_interest"}
 
 
 def form_post(**overrides):
-    data = {"version": 0}
-    for name, value in ae_answers().items():
-        if name in CHECKBOXES:
-            if value:
-                data[name] = "on"
-            continue
-        if value is True:
-            value = "yes"
-        elif value is False:
-            value = "no"
-        elif value is None:
-            value = ""
-        data[name] = str(value)
-    return {**data, **overrides}
+    answers = ae_answers()
+    ticks = {name: "on" for name in CHECKBOXES if answers[name]}
+    return {"version": 0, **factories.as_post(answers, skip=CHECKBOXES), **ticks, **overrides}
 
 
 def report(participant, by, **overrides):
