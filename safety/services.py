@@ -44,7 +44,7 @@ def _check(participant: Participant, data: dict) -> None:
 
 
 def _queue_sae_notice(ae: AdverseEvent) -> None:
-    from safety.tasks import notify_sae
+    from safety.tasks import notify_sae  # tasks import this module
 
     transaction.on_commit(lambda: notify_sae.delay(ae.pk))
 
