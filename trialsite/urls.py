@@ -6,6 +6,7 @@ from enrollment import views as enrollment_views
 from outcomes import views as outcomes_views
 from safety import views as safety_views
 from trialsite import views
+from trialsite.audit import views as audit_views
 from visits import views as visits_views
 
 admin.site.site_header = "trialsite administration"
@@ -95,6 +96,8 @@ urlpatterns = [
         safety_views.ae_new,
         name="ae_new",
     ),
+    path("participants/<int:pk>/audit/", audit_views.participant_audit, name="participant_audit"),
+    path("audit/<str:model>/<int:pk>/", audit_views.record_audit, name="record_audit"),
     path("adverse-events/", safety_views.ae_listing, name="ae_listing"),
     path("adverse-events/summary/", safety_views.ae_summary, name="ae_summary"),
     path("adverse-events/pdf/", safety_views.ae_listing_pdf, name="ae_listing_pdf"),

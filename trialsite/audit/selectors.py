@@ -1,0 +1,83 @@
+"""Reading the audit trail: who changed what, old → new, when and why."""
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.apps import apps
+from django.db.models import Q, QuerySet
+
+from trialsite.audit.models import AuditEvent
+
+HIDDEN_FIELDS = {"id", "version", "modified_at", "modified_by_id", "created_at", "created_by_id"}
+
+
+@cache
+def _models_by_table() -> dict:
+    return {m._meta.db_table: m for m in apps.get_models()}
+
+
+def field_label(table: str, column: str) -> str:
+    model = _models_by_table().get(table)
+    if model is not None:
+        for field in model._meta.concrete_fields:
+            if field.attname == column:
+                return str(field.verbose_name)
+    return column
+
+
+@dataclass(frozen=True)
+class Change:
+    event: AuditEvent
+    field: str
+    label: str
+    old: object
+    new: object
+
+
+def participant_events(participant) -> QuerySet[AuditEvent]:
+    """Every audit row about a participant, their screening and consent included."""
+    screening = participant.screening
+    consent = getattr(screening, "consent", None)
+    rows = Q(participant_id=participant.pk) | Q(
+        table_name="enrollment_screening", row_pk=str(screening.pk)
+    )
+    if consent is not None:
+        rows |= Q(table_name="enrollment_consent", row_pk=str(consent.pk))
+    return AuditEvent.objects.filter(rows)
+
+
+def row_events(table: str, pk) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(table_name=table, row_pk=str(pk))
+
+
+def filtered(events: QuerySet, filters: dict) -> QuerySet[AuditEvent]:
+    if filters.get("table"):
+        events = events.filter(table_name=filters["table"])
+    if filters.get("user"):
+        events = events.filter(username__iexact=filters["user"].strip())
+    if filters.get("since"):
+        events = events.filter(occurred_at__date__gte=filters["since"])
+    if filters.get("until"):
+        events = events.filter(occurred_at__date__lte=filters["until"])
+    if filters.get("field"):
+        events = events.filter(changed_fields__contains=[filters["field"]])
+    return events.order_by("-id")
+
+
+def changes(events, *, field: str = "") -> list[Change]:
+    """One line per changed field; bookkeeping columns (version, timestamps) left out."""
+    lines = []
+    for event in events:
+        for name, old, new in event.changes():
+            if name in HIDDEN_FIELDS or (field and name != field):
+                continue
+            lines.append(Change(event, name, field_label(event.table_name, name), old, new))
+    return lines
+
+
+def tables(events: QuerySet) -> list[tuple[str, str]]:
+    names = events.order_by().values_list("table_name", flat=True).distinct()
+    labels = {
+        t: str(_models_by_table()[t]._meta.verbose_name) for t in names if t in _models_by_table()
+    }
+    return sorted(((t, labels.get(t, t)) for t in names), key=lambda x: x[1])
