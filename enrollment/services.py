@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from enrollment import eligibility, randomization
 from enrollment.models import Consent, Participant, RandomizationList, RandomizationSlot, Screening
+from monitoring.locking import ensure_unlocked
 from trialsite import protocol
 from trialsite.audit import context as audit
 from trialsite.crf import REASON_REQUIRED, CrfConflict, ReasonRequired
@@ -82,6 +83,7 @@ def update_screening(
             raise CrfConflict(current)
         if not reason.strip():
             raise ReasonRequired(REASON_REQUIRED)
+        ensure_unlocked(participant=Participant.objects.filter(screening=current).first())
         for name, value in data.items():
             setattr(current, name, value)
         _save_screening(current, by)
@@ -91,6 +93,7 @@ def update_screening(
 def record_consent(*, screening: Screening, data: dict, by) -> Consent:
     """Record informed consent for a screened candidate (once)."""
     with transaction.atomic(), audit.acting(by=by):
+        ensure_unlocked()  # a locked study takes no new data
         if Consent.objects.filter(screening=screening).exists():
             raise ValidationError("Consent is already recorded for this candidate.")
         consent = Consent(screening=screening, **data)
@@ -108,6 +111,9 @@ def withdraw_consent(
     """Record withdrawal of consent. No new visits or reminders follow."""
     with transaction.atomic(), audit.acting(by=by, reason=note or "consent withdrawn"):
         consent = Consent.objects.select_for_update().get(pk=consent.pk)
+        ensure_unlocked(
+            participant=Participant.objects.filter(screening=consent.screening_id).first()
+        )
         if consent.is_withdrawn:
             raise ValidationError("Consent has already been withdrawn.")
         if withdrawn_on < timezone.localdate(consent.consented_at):
@@ -166,6 +172,7 @@ def randomize_participant(*, screening: Screening, by) -> Participant:
     """
     if not by.has_perm("accounts.randomize_participant"):
         raise PermissionDenied(NOT_ALLOWED)
+    ensure_unlocked()  # no randomization in a locked study
     with transaction.atomic(), audit.acting(by=by):
         screening = Screening.objects.select_for_update().get(pk=screening.pk)
         if Participant.objects.filter(screening=screening).exists():

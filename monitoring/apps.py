@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class MonitoringConfig(AppConfig):
-    """Queries, source data verification, signatures, locks, PDFs and exports (issues 7, 8)."""
+    """Audit viewer and locks now; queries, SDV, signatures, PDFs and exports to come."""
 
     name = "monitoring"
     verbose_name = "Monitoring and data management"

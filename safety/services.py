@@ -18,6 +18,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from enrollment.models import Participant
+from monitoring.locking import ensure_unlocked
 from safety import grading
 from safety.models import AE_FIELDS, AdverseEvent, AeListingPdf, SaeNotification
 from trialsite import protocol, roles
@@ -31,7 +32,8 @@ NOT_ALLOWED_TO_SIGN = "Only an investigator can sign adverse events."
 WRONG_PASSWORD = "The password is not correct; the event was not signed."  # noqa: S105
 
 
-def _check(participant: Participant, data: dict) -> None:
+def _check(participant: Participant, data: dict, ae: AdverseEvent | None = None) -> None:
+    ensure_unlocked(participant=participant, record=ae)
     consent = participant.screening.consent
     errors = grading.check(data, consent_date=timezone.localdate(consent.consented_at))
     has_prgf = next(a for a in protocol.ARMS if a.code == participant.arm).prgf_ml > 0
@@ -72,7 +74,7 @@ def update_adverse_event(
     signature and goes back to the investigator's queue."""
     if not reason.strip():
         raise ReasonRequired(REASON_REQUIRED)
-    _check(ae.participant, data)
+    _check(ae.participant, data, ae)
     with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
         current = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
         if current.version != version:
@@ -99,7 +101,7 @@ def sign_adverse_event(
     if not by.check_password(password):
         raise ValidationError({"password": WRONG_PASSWORD})
     data = {name: getattr(ae, name) for name in AE_FIELDS} | confirmed
-    _check(ae.participant, data)
+    _check(ae.participant, data, ae)
     with transaction.atomic(), audit.acting(by=by, reason=SIGNATURE_MEANING):
         current = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
         if current.version != version:

@@ -138,7 +138,10 @@ def save_crf(
     which is written to the audit trail with each changed row.
     """
     with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
+        from monitoring.locking import ensure_unlocked  # monitoring's models import this module
+
         current = crf_class.objects.select_for_update().filter(visit=visit).first()
+        ensure_unlocked(participant=visit.participant, visit=visit, record=current)
         if (current.version if current else 0) != version:
             if current is None:
                 raise ValueError("version given for a form that does not exist")

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring.locking import ensure_unlocked
 from trialsite import protocol
 from trialsite.audit import context as audit
 from trialsite.crf import save_crf
@@ -91,6 +92,7 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
     """Record the date a visit took place. Outside its window it is accepted as a deviation."""
     if visit_date > site_today(visit.participant.site):
         raise ValidationError({"visit_date": "The visit date cannot be in the future."})
+    ensure_unlocked(participant=visit.participant, visit=visit)
     with transaction.atomic(), audit.acting(by=by, reason=reason):
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         visit.visit_date = visit_date
@@ -116,6 +118,7 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
 def record_missed_visit(*, visit: Visit, reason: str, by) -> Visit:
     if not reason.strip():
         raise ValidationError({"missed_reason": "Say why the visit was missed."})
+    ensure_unlocked(participant=visit.participant, visit=visit)
     with transaction.atomic(), audit.acting(by=by, reason=reason):
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         if visit.visit_date:
@@ -130,6 +133,7 @@ def add_unscheduled_visit(*, participant, visit_date: date, reason: str, by) -> 
         raise ValidationError("This participant has withdrawn consent: no new visits.")
     if not reason.strip():
         raise ValidationError({"unscheduled_reason": "Say why the visit took place."})
+    ensure_unlocked(participant=participant)
     if visit_date > site_today(participant.site):
         raise ValidationError({"visit_date": "The visit date cannot be in the future."})
     with transaction.atomic(), audit.acting(by=by):
