@@ -5,6 +5,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from enrollment import services as enrollment_services
@@ -144,3 +145,48 @@ def test_every_table_with_participant_data_has_the_lock_trigger():
         if any(f.name == "participant" for f in m._meta.fields) and m._meta.managed
     }
     assert with_participant - exempt - protected == set()
+
+
+def test_a_data_manager_locks_and_unlocks_through_the_pages(client, data_manager, vas):
+    client.force_login(data_manager)
+    participant = vas.participant
+    response = client.post(
+        reverse("lock_new"),
+        {
+            "scope": "participant",
+            "participant": participant.pk,
+            "next": f"/participants/{participant.pk}/",
+        },
+    )
+    assert response["Location"] == f"/participants/{participant.pk}/"
+    lock = Lock.objects.get()
+    assert lock.is_active and lock.locked_by == data_manager
+    assert "Locked" in client.get(reverse("lock_list")).content.decode()
+    response = client.post(reverse("lock_lift", args=[lock.pk]), {"reason": ""})
+    assert response.status_code == 400 and response.context["form"].errors["reason"]
+    client.post(reverse("lock_lift", args=[lock.pk]), {"reason": "monitor query resolved"})
+    lock.refresh_from_db()
+    assert not lock.is_active and lock.unlock_reason == "monitor query resolved"
+
+
+def test_an_outside_next_address_is_not_followed(client, data_manager, vas):
+    client.force_login(data_manager)
+    response = client.post(reverse("lock_new"), {"scope": "study", "next": "https://evil.example/"})
+    assert response["Location"] == reverse("lock_list")
+
+
+@pytest.mark.parametrize("persona", ["coordinator", "monitor"])
+def test_other_roles_cannot_lock_through_the_pages(request, client, vas, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.post(reverse("lock_new"), {"scope": "study"}).status_code == 403
+    assert not Lock.objects.exists()
+
+
+def test_a_data_manager_cannot_lock_another_sites_participant(
+    client, data_manager, islamabad, outsider
+):
+    other = factories.participant_with_visits(site=islamabad, by=outsider)
+    client.force_login(data_manager)
+    response = client.post(reverse("lock_new"), {"scope": "participant", "participant": other.pk})
+    assert response.status_code == 404
+    assert not Lock.objects.exists()

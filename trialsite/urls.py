@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from enrollment import views as enrollment_views
+from monitoring import views as monitoring_views
 from outcomes import views as outcomes_views
 from safety import views as safety_views
 from trialsite import views
@@ -98,6 +99,9 @@ urlpatterns = [
     ),
     path("participants/<int:pk>/audit/", audit_views.participant_audit, name="participant_audit"),
     path("audit/<str:model>/<int:pk>/", audit_views.record_audit, name="record_audit"),
+    path("locks/", monitoring_views.lock_list, name="lock_list"),
+    path("locks/new/", monitoring_views.lock_new, name="lock_new"),
+    path("locks/<int:pk>/unlock/", monitoring_views.lock_lift, name="lock_lift"),
     path("adverse-events/", safety_views.ae_listing, name="ae_listing"),
     path("adverse-events/summary/", safety_views.ae_summary, name="ae_summary"),
     path("adverse-events/pdf/", safety_views.ae_listing_pdf, name="ae_listing_pdf"),

@@ -1,0 +1,90 @@
+from django import forms
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from enrollment.models import Participant
+from monitoring import locking
+from monitoring.models import Lock
+from trialsite.crf_views import add_service_errors
+from visits.models import Visit
+
+
+class UnlockForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for unlocking", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+def _visible_locks(user):
+    """Study locks, and locks on participants of the user's sites."""
+    return Lock.objects.filter(participant__isnull=True) | Lock.objects.filter(
+        participant__site_id__in=user.site_ids
+    )
+
+
+@login_required
+@permission_required("monitoring.view_lock", raise_exception=True)
+def lock_list(request):
+    locks = _visible_locks(request.user).select_related("participant", "locked_by", "unlocked_by")
+    return render(request, "monitoring/lock_list.html", {"locks": locks, "form": UnlockForm()})
+
+
+@login_required
+@require_POST
+@permission_required("accounts.lock_data", raise_exception=True)
+def lock_new(request):
+    """Lock what the posted scope names: the study, a participant, a visit or a record."""
+    scope = request.POST.get("scope")
+    user_sites = request.user.site_ids
+    target = {}
+    if scope == Lock.Scope.PARTICIPANT:
+        target["participant"] = get_object_or_404(
+            Participant, pk=request.POST.get("participant"), site_id__in=user_sites
+        )
+    elif scope == Lock.Scope.VISIT:
+        target["visit"] = get_object_or_404(
+            Visit, pk=request.POST.get("visit"), participant__site_id__in=user_sites
+        )
+    elif scope == Lock.Scope.RECORD:
+        try:
+            model = apps.get_model(request.POST.get("model", ""))
+        except (LookupError, ValueError):
+            raise Http404 from None
+        target["record"] = get_object_or_404(
+            model, pk=request.POST.get("pk"), participant__site_id__in=user_sites
+        )
+    elif scope != Lock.Scope.STUDY:
+        raise Http404
+    lock = locking.lock(scope=scope, by=request.user, **target)
+    messages.success(request, f"Locked: {lock.description}.")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("lock_list")
+
+
+@login_required
+@permission_required("accounts.lock_data", raise_exception=True)
+def lock_lift(request, pk: int):
+    lock = get_object_or_404(_visible_locks(request.user), pk=pk)
+    form = UnlockForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            locking.unlock(lock=lock, reason=form.cleaned_data["reason"], by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Unlocked: {lock.description}.")
+            return redirect("lock_list")
+    return render(
+        request,
+        "monitoring/lock_lift.html",
+        {"lock": lock, "form": form},
+        status=400 if form.errors else 200,
+    )
