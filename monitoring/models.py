@@ -73,3 +73,29 @@ class Lock(Audited):
     @property
     def is_active(self) -> bool:
         return self.unlocked_at is None
+
+
+class SourceVerification(Audited):
+    """A monitor's mark that a CRF, at a given version, agrees with the source documents.
+
+    A CRF counts as verified only while its version equals the verified one: any later change
+    clears the mark, and the CRF appears in the re-verification list.
+    """
+
+    table_name = models.CharField(max_length=128)
+    row_pk = models.CharField(max_length=64)
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
+    )
+    version = models.PositiveIntegerField()
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-verified_at"]
+        indexes = [models.Index(fields=["table_name", "row_pk"])]
+
+    def __str__(self) -> str:
+        return f"SDV {self.table_name}#{self.row_pk} v{self.version}"

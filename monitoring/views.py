@@ -9,9 +9,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from enrollment.models import Participant
-from monitoring import locking
+from monitoring import locking, verification
 from monitoring.models import Lock
 from trialsite.crf_views import add_service_errors
+from trialsite.crfs import CRF_PAGES
 from visits.models import Visit
 
 
@@ -87,4 +88,33 @@ def lock_lift(request, pk: int):
         "monitoring/lock_lift.html",
         {"lock": lock, "form": form},
         status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+@permission_required("accounts.verify_source_data", raise_exception=True)
+def verify_record(request, model: str, pk: int):
+    """Mark a CRF source-verified at its current version."""
+    try:
+        model_class = apps.get_model(model)
+    except (LookupError, ValueError):
+        raise Http404 from None
+    if model_class not in {m for m, _ in CRF_PAGES.values()}:
+        raise Http404("Only case report forms are source-verified.")
+    crf = get_object_or_404(model_class, pk=pk, participant__site_id__in=request.user.site_ids)
+    verification.verify_crf(crf=crf, by=request.user)
+    messages.success(request, f"{crf} marked source-verified (version {crf.version}).")
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("reverify_list")
+
+
+@login_required
+@permission_required("accounts.verify_source_data", raise_exception=True)
+def reverify_list(request):
+    """CRFs changed since a monitor verified them."""
+    return render(
+        request, "monitoring/reverify_list.html", {"rows": verification.to_reverify(request.user)}
     )

@@ -148,3 +148,19 @@ def arm_a(lahore, coordinator):
 def arm_b(lahore, coordinator):
     """A randomized arm B participant at Lahore with the visit schedule."""
     return factories.participant_with_visits(site=lahore, arm="B", by=coordinator)
+
+
+@pytest.fixture
+def vas(coordinator, visit):
+    """A complete VAS pain CRF (40 mm) at the `visit` fixture."""
+    from outcomes.models import VasPain
+    from trialsite.crf import save_crf
+
+    return save_crf(
+        crf_class=VasPain,
+        visit=visit,
+        data=factories.vas_answers(),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )

@@ -129,3 +129,13 @@ def as_post(answers: dict, skip=()) -> dict:
         for name, value in answers.items()
         if name not in skip
     }
+
+
+def vas_answers(**overrides) -> dict:
+    return {
+        "assessed_at": timezone.now(),
+        "knee": "R",
+        "score_mm": 40,
+        "method": "paper",
+        **overrides,
+    }

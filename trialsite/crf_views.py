@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import capfirst
 
 from enrollment.selectors import visible_participant_or_404
+from monitoring.verification import last_verification
 from trialsite.crf import CrfConflict, CrfForm, save_crf
 from visits.models import Visit
 
@@ -40,7 +41,13 @@ def edit_crf(
         raise Http404(f"{model._meta.verbose_name} is not collected at {visit.code}.")
     instance = model.objects.filter(visit=visit).first()
     can_edit = request.user.has_perm(_perm(model, "change" if instance else "add"))
-    context = {"participant": participant, "visit": visit, "crf": instance, "can_edit": can_edit}
+    context = {
+        "participant": participant,
+        "visit": visit,
+        "crf": instance,
+        "can_edit": can_edit,
+        "sdv": last_verification(instance) if instance else None,
+    }
 
     if request.method != "POST":
         form = form_class(instance=instance, visit=visit)
