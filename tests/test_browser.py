@@ -51,6 +51,7 @@ def test_each_role_logs_in_through_the_login_page_and_sees_its_home(live_server,
     expect(nav.get_by_role("link", name="Participants")).to_be_visible()
     admin_link = nav.get_by_role("link", name="Users and sites")
     if role == roles.DATA_MANAGER:
+        nav.get_by_role("button", name="Data management").click()
         expect(admin_link).to_be_visible()
     else:
         expect(admin_link).to_have_count(0)

@@ -1,10 +1,13 @@
 """Reading the audit trail: who changed what, old → new, when and why."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from django.apps import apps
+from django.db import models
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from trialsite.audit.models import AuditEvent
 
@@ -16,13 +19,31 @@ def _models_by_table() -> dict:
     return {m._meta.db_table: m for m in apps.get_models()}
 
 
-def field_label(table: str, column: str) -> str:
+def _field(table: str, column: str):
     model = _models_by_table().get(table)
     if model is not None:
         for field in model._meta.concrete_fields:
             if field.attname == column:
-                return str(field.verbose_name)
-    return column
+                return field
+    return None
+
+
+def field_label(table: str, column: str) -> str:
+    field = _field(table, column)
+    return str(field.verbose_name) if field is not None else column
+
+
+def shown(table: str, column: str, value):
+    """A stored value as people read it: answer labels, local date and time."""
+    field = _field(table, column)
+    if value is None or field is None:
+        return value
+    if field.choices:
+        return dict(field.flatchoices).get(value, value)
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+    return value
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,16 @@ def changes(events, *, field: str = "") -> list[Change]:
         for name, old, new in event.changes():
             if name in HIDDEN_FIELDS or (field and name != field):
                 continue
-            lines.append(Change(event, name, field_label(event.table_name, name), old, new))
+            table = event.table_name
+            lines.append(
+                Change(
+                    event,
+                    name,
+                    field_label(table, name),
+                    shown(table, name, old),
+                    shown(table, name, new),
+                )
+            )
     return lines
 
 
