@@ -99,3 +99,56 @@ class SourceVerification(Audited):
 
     def __str__(self) -> str:
         return f"SDV {self.table_name}#{self.row_pk} v{self.version}"
+
+
+class DataQuery(Audited):
+    """A question about one field of a CRF: Open → Answered → Closed (and reopened); kept for
+    ever, with every message."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed"
+
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
+    )
+    table_name = models.CharField(max_length=128)
+    row_pk = models.CharField(max_length=64)
+    field = models.CharField(max_length=64)
+    field_label = models.CharField(max_length=200)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    automatic = models.BooleanField(default=False, help_text="Opened by a soft check.")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [models.Index(fields=["table_name", "row_pk"])]
+
+    def __str__(self) -> str:
+        return f"Query on {self.field_label}: {self.get_state_display()}"
+
+
+class QueryMessage(Audited):
+    class Kind(models.TextChoices):
+        QUESTION = "question", "Question"
+        ANSWER = "answer", "Answer"
+        CLOSE = "close", "Closed"
+        REOPEN = "reopen", "Reopened"
+
+    audit_participant_column = ""
+
+    query = models.ForeignKey(DataQuery, on_delete=models.PROTECT, related_name="messages")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    text = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.by}"

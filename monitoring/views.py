@@ -2,15 +2,15 @@ from django import forms
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from enrollment.models import Participant
-from monitoring import locking, verification
-from monitoring.models import Lock
+from monitoring import locking, queries, verification
+from monitoring.models import DataQuery, Lock
 from trialsite.crf_views import add_service_errors
 from trialsite.crfs import CRF_PAGES
 from visits.models import Visit
@@ -118,3 +118,73 @@ def reverify_list(request):
     return render(
         request, "monitoring/reverify_list.html", {"rows": verification.to_reverify(request.user)}
     )
+
+
+def _back(request, fallback: str):
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect(fallback)
+
+
+@login_required
+@require_POST
+@permission_required("accounts.raise_query", raise_exception=True)
+def query_new(request):
+    try:
+        model_class = apps.get_model(request.POST.get("model", ""))
+    except (LookupError, ValueError):
+        raise Http404 from None
+    if model_class not in {m for m, _ in CRF_PAGES.values()}:
+        raise Http404
+    crf = get_object_or_404(
+        model_class, pk=request.POST.get("pk"), participant__site_id__in=request.user.site_ids
+    )
+    try:
+        queries.raise_query(
+            crf=crf,
+            field=request.POST.get("field", ""),
+            question=request.POST.get("question", ""),
+            by=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Query raised.")
+    return _back(request, "query_list")
+
+
+@login_required
+@require_POST
+def query_action(request, pk: int):
+    query = get_object_or_404(DataQuery, pk=pk, participant__site_id__in=request.user.site_ids)
+    action = {
+        "answer": queries.answer_query,
+        "close": queries.close_query,
+        "reopen": queries.reopen_query,
+    }.get(request.POST.get("action"))
+    if action is None:
+        raise Http404
+    try:
+        action(query=query, text=request.POST.get("text", ""), by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Query updated.")
+    return _back(request, "query_list")
+
+
+@login_required
+def query_list(request):
+    if not (
+        request.user.has_perm("accounts.raise_query")
+        or request.user.has_perm("accounts.answer_query")
+    ):
+        raise PermissionDenied
+    state = request.GET.get("state", "open")
+    rows = DataQuery.objects.filter(participant__site_id__in=request.user.site_ids).select_related(
+        "participant"
+    )
+    if state in DataQuery.State.values:
+        rows = rows.filter(state=state)
+    return render(request, "monitoring/query_list.html", {"rows": rows, "state": state})

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from outcomes import biomarkers, imaging, vas, womac
 from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
+from trialsite import protocol
 from trialsite.crf import CrfForm, CrfMeta
 
 
@@ -32,6 +33,18 @@ class VasPainForm(CrfForm):
             "method": forms.RadioSelect,
         }
         labels = {"knee": "Knee assessed"}
+
+    def soft_checks(self, cleaned: dict) -> dict[str, str]:
+        if self.visit is None or self.visit.code == protocol.BASELINE_VISIT:
+            return {}
+        baseline = (
+            VasPain.objects.filter(
+                participant=self.visit.participant, visit__code=protocol.BASELINE_VISIT
+            )
+            .values_list("score_mm", flat=True)
+            .first()
+        )
+        return vas.soft_checks(cleaned.get("score_mm"), baseline)
 
     def clean_assessed_at(self):
         value = self.cleaned_data["assessed_at"]

@@ -16,5 +16,19 @@ class Method(models.TextChoices):
     ELECTRONIC = "electronic", "Electronic slider"
 
 
+# Soft check: a change from baseline larger than this is possible but worth a second look.
+SOFT_MAX_CHANGE_MM = 50
+
+
+def soft_checks(score: int | None, baseline: int | None) -> dict[str, str]:
+    """Unusual but admissible values: saved after the user confirms, with a query opened."""
+    if score is None or baseline is None or abs(score - baseline) <= SOFT_MAX_CHANGE_MM:
+        return {}
+    return {
+        "score_mm": f"{score} mm differs from the baseline {baseline} mm by more than "
+        f"{SOFT_MAX_CHANGE_MM} mm: check the measurement."
+    }
+
+
 def is_valid_score(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and MIN_MM <= value <= MAX_MM

@@ -240,7 +240,7 @@ class TrackedForm(forms.ModelForm):
 
     def changes_data(self) -> bool:
         """Whether the user changed any item (or the complete mark)."""
-        return bool(set(self.changed_data) - {"version", "reason_for_change"})
+        return bool(set(self.changed_data) - {"version", "reason_for_change", "confirm_unusual"})
 
     def data_values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields}
@@ -257,6 +257,11 @@ class CrfForm(TrackedForm):
         label="Form complete",
         help_text="Tick when every item has been entered and checked against the source.",
     )
+    confirm_unusual = forms.BooleanField(
+        required=False,
+        label="I confirm these values",
+        help_text="Unusual values are saved when confirmed; a query is opened on each.",
+    )
 
     def __init__(self, *args, visit=None, **kwargs):
         self.visit = visit
@@ -271,3 +276,15 @@ class CrfForm(TrackedForm):
     def reason_needed(self) -> bool:
         # A form that was never complete changes without a reason.
         return self.instance.pk is not None and self.instance.is_complete
+
+    def soft_checks(self, cleaned: dict) -> dict[str, str]:
+        """Unusual but admissible values, by field (the CRF's rule module defines them)."""
+        return {}
+
+    def clean(self):
+        cleaned = super().clean()
+        self.warnings = self.soft_checks(cleaned) if not self.errors else {}
+        if self.warnings and not cleaned.get("confirm_unusual"):
+            for field, message in self.warnings.items():
+                self.add_error(field, f"{message} Tick “I confirm these values” to save anyway.")
+        return cleaned

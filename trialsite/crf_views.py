@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import capfirst
 
 from enrollment.selectors import visible_participant_or_404
+from monitoring.queries import queries_for, raise_query
 from monitoring.verification import last_verification
 from trialsite.crf import CrfConflict, CrfForm, save_crf
 from visits.models import Visit
@@ -47,6 +48,7 @@ def edit_crf(
         "crf": instance,
         "can_edit": can_edit,
         "sdv": last_verification(instance) if instance else None,
+        "queries": list(queries_for(instance)) if instance else [],
     }
 
     if request.method != "POST":
@@ -64,7 +66,7 @@ def edit_crf(
             messages.info(request, "Nothing was changed.")
             return redirect(request.path)
         try:
-            save(
+            saved = save(
                 crf_class=model,
                 visit=visit,
                 data=form.data_values(),
@@ -78,6 +80,14 @@ def edit_crf(
         except ValidationError as error:
             add_service_errors(form, error)
         else:
+            for field, message in form.warnings.items():
+                raise_query(
+                    crf=saved,
+                    field=field,
+                    question=f"Soft check: {message}",
+                    by=request.user,
+                    automatic=True,
+                )
             messages.success(request, f"{capfirst(model._meta.verbose_name)} saved.")
             if "save_exit" in request.POST:
                 return redirect("participant_detail", pk=participant.pk)

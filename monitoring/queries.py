@@ -1,0 +1,95 @@
+"""Data queries on CRF fields: Open → Answered → Closed, reopened when needed; nothing deleted.
+
+Monitors and data managers raise and close queries; coordinators and investigators answer them
+(changing the value itself goes through the CRF, with a reason for change). Soft checks open
+queries automatically when a user confirms an unusual value.
+"""
+
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import transaction
+
+from monitoring.models import DataQuery, QueryMessage
+from trialsite.audit import context as audit
+
+State = DataQuery.State
+Kind = QueryMessage.Kind
+
+
+def _field_label(crf, field: str) -> str:
+    return str(crf._meta.get_field(field).verbose_name)
+
+
+def raise_query(*, crf, field: str, question: str, by, automatic: bool = False) -> DataQuery:
+    if not automatic and not by.has_perm("accounts.raise_query"):
+        raise PermissionDenied("Your role cannot raise queries.")
+    if not question.strip():
+        raise ValidationError({"question": "Write the question."})
+    try:
+        label = _field_label(crf, field)
+    except FieldDoesNotExist:
+        raise ValidationError({"field": "Choose a field of this form."}) from None
+    with transaction.atomic(), audit.acting(by=by):
+        query = DataQuery.objects.create(
+            participant_id=crf.participant_id,
+            table_name=crf._meta.db_table,
+            row_pk=str(crf.pk),
+            field=field,
+            field_label=label,
+            automatic=automatic,
+            opened_by=by,
+        )
+        QueryMessage.objects.create(query=query, kind=Kind.QUESTION, text=question.strip(), by=by)
+        return query
+
+
+def _move(query: DataQuery, *, allowed_from: tuple, to: str, kind: str, text: str, by):
+    if not text.strip():
+        raise ValidationError({"text": "Write a message."})
+    with transaction.atomic(), audit.acting(by=by):
+        current = DataQuery.objects.select_for_update().get(pk=query.pk)
+        if current.state not in allowed_from:
+            raise ValidationError(f"This query is {current.get_state_display().lower()}.")
+        current.state = to
+        current.save(update_fields=["state"])
+        QueryMessage.objects.create(query=current, kind=kind, text=text.strip(), by=by)
+        return current
+
+
+def answer_query(*, query: DataQuery, text: str, by) -> DataQuery:
+    if not by.has_perm("accounts.answer_query"):
+        raise PermissionDenied("Your role cannot answer queries.")
+    return _move(
+        query, allowed_from=(State.OPEN,), to=State.ANSWERED, kind=Kind.ANSWER, text=text, by=by
+    )
+
+
+def close_query(*, query: DataQuery, text: str, by) -> DataQuery:
+    if not by.has_perm("accounts.raise_query"):
+        raise PermissionDenied("Your role cannot close queries.")
+    return _move(
+        query,
+        allowed_from=(State.OPEN, State.ANSWERED),
+        to=State.CLOSED,
+        kind=Kind.CLOSE,
+        text=text,
+        by=by,
+    )
+
+
+def reopen_query(*, query: DataQuery, text: str, by) -> DataQuery:
+    if not by.has_perm("accounts.raise_query"):
+        raise PermissionDenied("Your role cannot reopen queries.")
+    return _move(
+        query,
+        allowed_from=(State.ANSWERED, State.CLOSED),
+        to=State.OPEN,
+        kind=Kind.REOPEN,
+        text=text,
+        by=by,
+    )
+
+
+def queries_for(crf):
+    return DataQuery.objects.filter(
+        table_name=crf._meta.db_table, row_pk=str(crf.pk)
+    ).prefetch_related("messages__by")

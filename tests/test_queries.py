@@ -1,0 +1,132 @@
+"""Data queries: Open → Answered → Closed (and reopened), nothing deleted; soft checks."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+
+from monitoring import queries
+from monitoring.models import DataQuery, QueryMessage
+from outcomes.models import VasPain
+from tests import factories
+from tests.test_crf import post_data, url
+from trialsite.crf import save_crf
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_query_state_machine(monitor, coordinator, vas):
+    query = queries.raise_query(crf=vas, field="score_mm", question="Ruler reading?", by=monitor)
+    assert (query.state, query.field_label) == ("open", "VAS pain (mm)")
+    with pytest.raises(ValidationError, match="is open"):
+        queries.reopen_query(query=query, text="x", by=monitor)
+    query = queries.answer_query(query=query, text="Re-measured: 44 mm", by=coordinator)
+    assert query.state == "answered"
+    with pytest.raises(ValidationError, match="is answered"):
+        queries.answer_query(query=query, text="again", by=coordinator)
+    query = queries.reopen_query(query=query, text="Please attach the source", by=monitor)
+    query = queries.answer_query(query=query, text="Source filed", by=coordinator)
+    query = queries.close_query(query=query, text="Resolved", by=monitor)
+    assert query.state == "closed"
+    kinds = list(QueryMessage.objects.filter(query=query).values_list("kind", flat=True))
+    assert kinds == ["question", "answer", "reopen", "answer", "close"]
+
+
+@pytest.mark.parametrize(
+    ("persona", "action"),
+    [
+        ("coordinator", "raise"),
+        ("investigator", "raise"),
+        ("monitor", "answer"),
+        ("coordinator", "close"),
+    ],
+)
+def test_roles(request, monitor, vas, persona, action):
+    user = request.getfixturevalue(persona)
+    query = queries.raise_query(crf=vas, field="score_mm", question="?", by=monitor)
+    with pytest.raises(PermissionDenied):
+        if action == "raise":
+            queries.raise_query(crf=vas, field="score_mm", question="?", by=user)
+        elif action == "answer":
+            queries.answer_query(query=query, text="x", by=user)
+        else:
+            queries.close_query(query=query, text="x", by=user)
+
+
+def test_a_query_needs_a_question_and_a_real_field(monitor, vas):
+    with pytest.raises(ValidationError):
+        queries.raise_query(crf=vas, field="score_mm", question=" ", by=monitor)
+    with pytest.raises(ValidationError):
+        queries.raise_query(crf=vas, field="no_such_field", question="?", by=monitor)
+    assert not DataQuery.objects.exists()
+
+
+def test_queries_through_the_crf_page(client, monitor, coordinator, vas):
+    page = url(vas.visit)
+    client.force_login(monitor)
+    client.post(
+        reverse("query_new"),
+        {
+            "model": "outcomes.VasPain",
+            "pk": vas.pk,
+            "field": "score_mm",
+            "question": "Check ruler",
+            "next": page,
+        },
+    )
+    query = DataQuery.objects.get()
+    client.force_login(coordinator)
+    assert "Check ruler" in client.get(page).content.decode()
+    client.post(
+        reverse("query_action", args=[query.pk]),
+        {"action": "answer", "text": "44 mm", "next": page},
+    )
+    client.force_login(monitor)
+    client.post(
+        reverse("query_action", args=[query.pk]), {"action": "close", "text": "ok", "next": page}
+    )
+    query.refresh_from_db()
+    assert query.state == "closed"
+    listed = client.get(reverse("query_list"), {"state": "closed"}).context["rows"]
+    assert list(listed) == [query]
+
+
+def test_another_site_cannot_touch_a_query(client, monitor, outsider, vas):
+    query = queries.raise_query(crf=vas, field="score_mm", question="?", by=monitor)
+    client.force_login(outsider)
+    response = client.post(
+        reverse("query_action", args=[query.pk]), {"action": "answer", "text": "x"}
+    )
+    assert response.status_code == 404
+
+
+def test_a_soft_check_asks_for_confirmation_then_saves_and_opens_a_query(
+    client, coordinator, arm_a
+):
+    m0 = Visit.objects.get(participant=arm_a, code="M0")
+    save_crf(
+        crf_class=VasPain,
+        visit=m0,
+        data=factories.vas_answers(score_mm=80),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    m1 = Visit.objects.get(participant=arm_a, code="M1")
+    client.force_login(coordinator)
+    response = client.post(url(m1), post_data(score_mm="10"))
+    assert response.status_code == 400
+    assert "differs from the baseline 80 mm" in str(response.context["form"].errors["score_mm"])
+    assert "I confirm these values" in response.content.decode()
+    assert not VasPain.objects.filter(visit=m1).exists()
+    response = client.post(url(m1), post_data(score_mm="10", confirm_unusual="on"))
+    assert response.status_code == 302
+    crf = VasPain.objects.get(visit=m1)
+    query = DataQuery.objects.get()
+    assert (query.row_pk, query.field, query.automatic, query.state) == (
+        str(crf.pk),
+        "score_mm",
+        True,
+        "open",
+    )
+    assert "Soft check" in query.messages.get().text
