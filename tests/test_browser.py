@@ -10,12 +10,14 @@ from playwright.sync_api import Page, expect
 
 from enrollment import randomization, services
 from enrollment.models import Participant
+from monitoring.models import DataQuery
 from outcomes import womac
-from outcomes.models import Womac
+from outcomes.models import VasPain, Womac
 from safety.models import AdverseEvent
 from tests import factories
 from trialsite import roles
 from trialsite.accounts.models import User
+from trialsite.crf import save_crf
 from trialsite.demo import eligible_answers
 from visits.models import Injection
 
@@ -323,3 +325,57 @@ def test_a_coordinator_reports_an_ae_makes_it_serious_and_the_investigator_signs
     page.goto(f"{live_server.url}/adverse-events/{ae.pk}/")
     expect(page.get_by_test_id("signature")).to_contain_text("Signed by Investigator Tester")
     page.screenshot(path=SCREENSHOTS / "ae-signed.png", full_page=True)
+
+
+def test_a_query_round_trip(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    factories.UserFactory(username="monitor", role=roles.MONITOR, sites=[site])
+    participant = factories.participant_with_visits(site=site, by=coordinator)
+    m0 = participant.visits.get(code="M0")
+    save_crf(
+        crf_class=VasPain,
+        visit=m0,
+        data=factories.vas_answers(score_mm=40),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    crf_page = f"{live_server.url}/participants/{participant.pk}/visits/{m0.pk}/vas-pain/"
+
+    log_in(page, live_server.url, "monitor")
+    page.goto(crf_page)
+    page.get_by_text("Raise a query").click()
+    page.get_by_label("Field").select_option(label="VAS pain (mm)")
+    page.get_by_label("Question").fill("The source says 44 mm: please check.")
+    page.get_by_role("button", name="Raise query").click()
+    expect(page.get_by_test_id("queries")).to_contain_text("Open")
+    page.get_by_role("button", name="Monitor").click()
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server.url, "coordinator")
+    page.goto(crf_page)
+    page.get_by_label("VAS pain (mm)").fill("44")
+    page.get_by_label("Reason for change").fill("Transcription error, query 1")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("VAS pain saved.")).to_be_visible()
+    page.get_by_placeholder("Answer").fill("Corrected to 44 mm from the source.")
+    page.get_by_role("button", name="Answer").click()
+    expect(page.get_by_test_id("queries")).to_contain_text("Answered")
+    page.get_by_role("button", name="Coordinator").click()
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server.url, "monitor")
+    page.goto(crf_page)
+    page.get_by_placeholder("Note").fill("Agrees with source.")
+    page.get_by_role("button", name="Close").click()
+    expect(page.get_by_test_id("queries")).to_contain_text("Closed")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "query-closed.png", full_page=True)
+
+    query = DataQuery.objects.get()
+    assert query.state == "closed"
+    assert [m.kind for m in query.messages.all()] == ["question", "answer", "close"]
+    assert VasPain.objects.get(visit=m0).score_mm == 44
