@@ -3,12 +3,14 @@ from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from enrollment.models import Participant
+from monitoring import dashboard as dashboard_grid
 from monitoring import locking, queries, verification
 from monitoring.models import DataQuery, Lock
 from trialsite.crf_views import add_service_errors
@@ -188,3 +190,24 @@ def query_list(request):
     if state in DataQuery.State.values:
         rows = rows.filter(state=state)
     return render(request, "monitoring/query_list.html", {"rows": rows, "state": state})
+
+
+@login_required
+@permission_required("enrollment.view_participant", raise_exception=True)
+def dashboard(request):
+    """Participants × visits with the status of every CRF due, 25 participants a page."""
+    participants = Participant.objects.visible_to(request.user).select_related("site")
+    if request.GET.get("site"):
+        participants = participants.filter(site_id=request.GET["site"])
+    page = Paginator(participants, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/dashboard.html",
+        {
+            "page": page,
+            "rows": dashboard_grid.grid(list(page.object_list), request.user),
+            "codes": dashboard_grid.SCHEDULE,
+            "sites": request.user.sites.all(),
+            "legend": dashboard_grid.LABELS,
+        },
+    )

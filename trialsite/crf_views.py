@@ -7,12 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.text import capfirst
 
 from enrollment.selectors import visible_participant_or_404
 from monitoring.queries import queries_for, raise_query
 from monitoring.verification import last_verification
 from trialsite.crf import CrfConflict, CrfForm, save_crf
+from trialsite.crfs import next_crf_url
 from visits.models import Visit
 
 
@@ -89,6 +91,11 @@ def edit_crf(
                     automatic=True,
                 )
             messages.success(request, f"{capfirst(model._meta.verbose_name)} saved.")
+            if "save_next" in request.POST:
+                return redirect(
+                    next_crf_url(visit, model.crf_name, request.user)
+                    or reverse("participant_detail", args=[participant.pk])
+                )
             if "save_exit" in request.POST:
                 return redirect("participant_detail", pk=participant.pk)
             return redirect(request.path)

@@ -3,6 +3,8 @@
 Listed by hand (no discovery): adding a CRF means adding a line here.
 """
 
+from django.urls import reverse
+
 from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
 from visits.models import Injection, PrgfPreparation
 
@@ -22,3 +24,14 @@ CRF_TITLES = {
     "consent": "Consent",
     "adverse_events": "Adverse events",
 }
+
+
+def next_crf_url(visit, current: str, user) -> str | None:
+    """The page of the next CRF due at `visit` after `current`, or None after the last."""
+    names = [name for name in visit.crfs_due if name in CRF_PAGES]
+    following = names[names.index(current) + 1 :] if current in names else []
+    for name in following:
+        model, url_name = CRF_PAGES[name]
+        if model.is_due_at(visit) and (user.sees_arm or not model.reveals_arm):
+            return reverse(url_name, args=[visit.participant_id, visit.pk])
+    return None
