@@ -8,6 +8,8 @@ from django.views.decorators.http import require_POST
 from enrollment import eligibility, selectors, services
 from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
 from enrollment.models import Consent, Participant, Screening
+from monitoring.models import Signature
+from monitoring.signatures import is_valid
 from trialsite.crf import CrfConflict
 from trialsite.crf_views import add_service_errors, conflict_response
 from trialsite.crfs import CRF_PAGES, CRF_TITLES
@@ -74,6 +76,10 @@ def participant_detail(request, pk: int):
             "consent": participant.screening.consent,
             "timeline": timeline,
             "deviations": participant.deviations.all(),
+            "signatures": [
+                (s, is_valid(s))
+                for s in Signature.objects.filter(participant=participant, visit__isnull=True)
+            ],
             "today": site_today(participant.site),
         },
     )

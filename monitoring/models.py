@@ -152,3 +152,31 @@ class QueryMessage(Audited):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.by}"
+
+
+class Signature(Audited):
+    """An investigator's electronic signature of a visit or of a whole casebook (21 CFR 11.50,
+    11.70): printed name, time and meaning, bound to a SHA-256 of exactly the data signed."""
+
+    MEANING = "Reviewed and approved"
+
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
+    )
+    visit = models.ForeignKey(
+        "visits.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    meaning = models.CharField(max_length=100, default=MEANING)
+    printed_name = models.CharField(max_length=200)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(default=timezone.now)
+    data_hash = models.CharField("SHA-256 of the signed data", max_length=64)
+
+    class Meta:
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        what = self.visit.code if self.visit_id else "casebook"
+        return f"{self.participant} {what} signed by {self.printed_name}"

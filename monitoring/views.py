@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from enrollment.models import Participant
 from monitoring import dashboard as dashboard_grid
-from monitoring import locking, queries, verification
+from monitoring import locking, queries, signatures, verification
 from monitoring.models import DataQuery, Lock
 from trialsite.crf_views import add_service_errors
 from trialsite.crfs import CRF_PAGES
@@ -211,3 +211,43 @@ def dashboard(request):
             "legend": dashboard_grid.LABELS,
         },
     )
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Signing means: reviewed and approved. The signature is bound to the data as "
+        "they are now; any later change invalidates it.",
+    )
+
+
+@login_required
+@require_POST
+@permission_required("accounts.sign_records", raise_exception=True)
+def sign_records(request, participant_pk: int):
+    """Sign a visit (visit posted) or the participant's whole casebook."""
+    participant = get_object_or_404(
+        Participant, pk=participant_pk, site_id__in=request.user.site_ids
+    )
+    visit = None
+    if request.POST.get("visit"):
+        visit = get_object_or_404(Visit, pk=request.POST["visit"], participant=participant)
+    form = SignForm(request.POST)
+    if form.is_valid():
+        try:
+            signatures.sign(
+                participant=participant,
+                visit=visit,
+                password=form.cleaned_data["password"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            what = f"Visit {visit.code}" if visit else "Casebook"
+            messages.success(request, f"{what} signed.")
+    else:
+        messages.error(request, "Enter your password to sign.")
+    return _back(request, "dashboard")

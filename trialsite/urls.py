@@ -100,6 +100,11 @@ urlpatterns = [
     path("participants/<int:pk>/audit/", audit_views.participant_audit, name="participant_audit"),
     path("audit/<str:model>/<int:pk>/", audit_views.record_audit, name="record_audit"),
     path("dashboard/", monitoring_views.dashboard, name="dashboard"),
+    path(
+        "participants/<int:participant_pk>/sign/",
+        monitoring_views.sign_records,
+        name="sign_records",
+    ),
     path("locks/", monitoring_views.lock_list, name="lock_list"),
     path("sdv/", monitoring_views.reverify_list, name="reverify_list"),
     path("queries/", monitoring_views.query_list, name="query_list"),

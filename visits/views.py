@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from enrollment.selectors import visible_participant_or_404
+from monitoring.models import Signature
+from monitoring.signatures import is_valid
 from trialsite.crf_views import add_service_errors, edit_crf
 from visits import services
 from visits.forms import (
@@ -82,6 +84,10 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
             "date_form": date_form,
             "missed_form": missed_form,
             "today": services.site_today(participant.site),
+            "signatures": [
+                (s, is_valid(s))
+                for s in Signature.objects.filter(visit=visit).select_related("participant")
+            ],
         },
         status=400 if forms_with_errors else 200,
     )
