@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.urls import reverse
 
-from monitoring.models import DataQuery, Lock, SourceVerification
+from monitoring.models import DataQuery, Lock, Signature, SourceVerification
 from trialsite import protocol
 from trialsite.crfs import CRF_PAGES, CRF_TITLES
 from visits.models import Visit
 
-NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, LOCKED = (
+NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, SIGNED, LOCKED = (
     "not_started",
     "in_progress",
     "complete",
     "verified",
+    "signed",
     "locked",
 )
 LABELS = {
@@ -24,6 +25,7 @@ LABELS = {
     IN_PROGRESS: "In progress",
     COMPLETE: "Complete",
     VERIFIED: "Source-verified",
+    SIGNED: "Signed",
     LOCKED: "Locked",
 }
 SCHEDULE = [v.code for v in protocol.VISIT_SCHEDULE]
@@ -53,7 +55,7 @@ def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
     for name, (model, _) in CRF_PAGES.items():
         tables[name] = model._meta.db_table
         for crf in model.objects.filter(participant_id__in=ids).only(
-            "id", "participant_id", "visit_id", "status", "version"
+            "id", "participant_id", "visit_id", "status", "version", "modified_at"
         ):
             saved[(name, crf.visit_id)] = crf
     verified = {
@@ -70,6 +72,11 @@ def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
             Q(scope=Lock.Scope.STUDY) | Q(participant_id__in=ids) | Q(visit__participant_id__in=ids)
         )
     )
+    # Latest signature time per visit (casebook signatures count for every visit). The page of
+    # the visit checks the hash; here a CRF saved after the signature is simply not "signed".
+    signed_at = {}
+    for s in Signature.objects.filter(participant_id__in=ids).order_by("signed_at"):
+        signed_at[(s.participant_id, s.visit_id)] = s.signed_at
     study_locked = any(lock.scope == Lock.Scope.STUDY for lock in locks)
     locked_participants = {lock.participant_id for lock in locks if lock.scope == "participant"}
     locked_visits = {lock.visit_id for lock in locks if lock.scope == "visit"}
@@ -93,6 +100,11 @@ def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
                     continue
                 crf = saved.get((name, visit.pk))
                 key = (tables[name], str(crf.pk)) if crf else None
+                times = (
+                    signed_at.get((participant.pk, visit.pk)),
+                    signed_at.get((participant.pk, None)),
+                )
+                signed = max((t for t in times if t), default=None)
                 if crf is None:
                     status = NOT_STARTED
                 elif (
@@ -102,6 +114,8 @@ def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
                     or key in locked_rows
                 ):
                     status = LOCKED
+                elif signed is not None and crf.modified_at <= signed:
+                    status = SIGNED
                 elif verified.get(key) == crf.version:
                     status = VERIFIED
                 elif crf.is_complete:

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring import locking, queries, verification
+from monitoring import locking, queries, signatures, verification
 from outcomes.models import VasPain
 from tests import factories
 from tests.test_crf import post_data
@@ -79,3 +79,17 @@ def test_save_and_next_form_goes_to_the_next_crf_of_the_visit(client, coordinato
         reverse("womac", args=[arm_a.pk, m1.pk]), {**womac_post(), "save_next": ""}
     )
     assert response["Location"] == reverse("participant_detail", args=[arm_a.pk])
+
+
+def test_a_signed_visit_shows_as_signed_until_a_form_changes(
+    client, monitor, investigator, coordinator, vas
+):
+    signatures.sign(
+        participant=vas.participant, visit=vas.visit, password=factories.PASSWORD, by=investigator
+    )
+    client.force_login(monitor)
+    m1 = cells_of(client.get(reverse("dashboard")), vas.participant, "M1")
+    assert m1["VAS pain"].status == "signed"
+    change_vas(vas, coordinator)
+    m1 = cells_of(client.get(reverse("dashboard")), vas.participant, "M1")
+    assert m1["VAS pain"].status == "complete"
