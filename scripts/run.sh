@@ -27,6 +27,8 @@ trap 'exit 0' INT TERM
 
 DATABASE_URL="$MIGRATION_DATABASE_URL" "$VENV/bin/python" manage.py migrate --no-input -v 0
 logins=$("$VENV/bin/python" manage.py seed_demo)
+# Static files are served by WhiteNoise from STATIC_ROOT, also when DEBUG is false.
+"$VENV/bin/python" manage.py collectstatic --no-input -v 0
 
 "$VENV/bin/celery" -A trialsite worker --loglevel=INFO --concurrency=2 >"$DATA/worker.log" 2>&1 &
 pids+=($!)

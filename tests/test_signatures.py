@@ -63,9 +63,14 @@ def test_signing_through_the_visit_page_and_the_invalidation_shows(
         {"visit": vas.visit_id, "password": factories.PASSWORD, "next": page},
     )
     html = client.get(page).content.decode()
-    assert "Valid</span>" in html and "Investigator Tester" in html
+    section = html[html.index('data-testid="signatures"') :]
+    assert "<title>" not in section.split("</section>")[0]
+    assert "Valid</span>" in section and "Investigator Tester" in section
     change_vas(vas, coordinator)
-    assert "Invalidated: data changed after signing" in client.get(page).content.decode()
+    html = client.get(page).content.decode()
+    section = html[html.index('data-testid="signatures"') :]
+    assert "Invalidated: data changed after signing" in section
+    assert html.index("</title>") < html.index('data-testid="signatures"')
     client.force_login(coordinator)
     response = client.post(reverse("sign_records", args=[vas.participant_id]), {"password": "x"})
     assert response.status_code == 403
