@@ -40,7 +40,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return LABELS[self.status]
+        return LABELS.get(self.status, "")
 
 
 def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
@@ -94,7 +94,8 @@ def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
             for name in visit.crfs_due:
                 model, url_name = CRF_PAGES.get(name, (None, None))
                 if model is None:
-                    cells[code].append(Cell(CRF_TITLES.get(name, name), NOT_STARTED, None, 0))
+                    # No page yet (screening and consent live on the screening page).
+                    cells[code].append(Cell(CRF_TITLES.get(name, name), "", None, 0))
                     continue
                 if not model.is_due_at(visit) or (model.reveals_arm and not user.sees_arm):
                     continue
