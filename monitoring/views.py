@@ -24,6 +24,17 @@ class UnlockForm(forms.Form):
     )
 
 
+def _crf_or_404(request, model_label: str, pk):
+    """A CRF ("app_label.Model", pk) of a participant at the user's sites, or 404."""
+    try:
+        model = apps.get_model(model_label)
+    except (LookupError, ValueError):
+        raise Http404("No such form.") from None
+    if model not in {m for m, _ in CRF_PAGES.values()}:
+        raise Http404("Only case report forms.")
+    return get_object_or_404(model, pk=pk, participant__site_id__in=request.user.site_ids)
+
+
 def _visible_locks(user):
     """Study locks, and locks on participants of the user's sites."""
     return Lock.objects.filter(participant__isnull=True) | Lock.objects.filter(
@@ -55,21 +66,14 @@ def lock_new(request):
             Visit, pk=request.POST.get("visit"), participant__site_id__in=user_sites
         )
     elif scope == Lock.Scope.RECORD:
-        try:
-            model = apps.get_model(request.POST.get("model", ""))
-        except (LookupError, ValueError):
-            raise Http404 from None
-        target["record"] = get_object_or_404(
-            model, pk=request.POST.get("pk"), participant__site_id__in=user_sites
+        target["record"] = _crf_or_404(
+            request, request.POST.get("model", ""), request.POST.get("pk")
         )
     elif scope != Lock.Scope.STUDY:
         raise Http404
     lock = locking.lock(scope=scope, by=request.user, **target)
     messages.success(request, f"Locked: {lock.description}.")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        return redirect(next_url)
-    return redirect("lock_list")
+    return _back(request, "lock_list")
 
 
 @login_required
@@ -98,19 +102,10 @@ def lock_lift(request, pk: int):
 @permission_required("accounts.verify_source_data", raise_exception=True)
 def verify_record(request, model: str, pk: int):
     """Mark a CRF source-verified at its current version."""
-    try:
-        model_class = apps.get_model(model)
-    except (LookupError, ValueError):
-        raise Http404 from None
-    if model_class not in {m for m, _ in CRF_PAGES.values()}:
-        raise Http404("Only case report forms are source-verified.")
-    crf = get_object_or_404(model_class, pk=pk, participant__site_id__in=request.user.site_ids)
+    crf = _crf_or_404(request, model, pk)
     verification.verify_crf(crf=crf, by=request.user)
     messages.success(request, f"{crf} marked source-verified (version {crf.version}).")
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        return redirect(next_url)
-    return redirect("reverify_list")
+    return _back(request, "reverify_list")
 
 
 @login_required
@@ -133,15 +128,7 @@ def _back(request, fallback: str):
 @require_POST
 @permission_required("accounts.raise_query", raise_exception=True)
 def query_new(request):
-    try:
-        model_class = apps.get_model(request.POST.get("model", ""))
-    except (LookupError, ValueError):
-        raise Http404 from None
-    if model_class not in {m for m, _ in CRF_PAGES.values()}:
-        raise Http404
-    crf = get_object_or_404(
-        model_class, pk=request.POST.get("pk"), participant__site_id__in=request.user.site_ids
-    )
+    crf = _crf_or_404(request, request.POST.get("model", ""), request.POST.get("pk"))
     try:
         queries.raise_query(
             crf=crf,
