@@ -180,3 +180,20 @@ class Signature(Audited):
     def __str__(self) -> str:
         what = self.visit.code if self.visit_id else "casebook"
         return f"{self.participant} {what} signed by {self.printed_name}"
+
+
+class ExportLog(models.Model):
+    """Who exported or downloaded what, and when (every export and PDF download)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    by_name = models.CharField(max_length=150, help_text="User name, or the system account.")
+    what = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.what} by {self.by_name} at {self.at:%Y-%m-%d %H:%M}"

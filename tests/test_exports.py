@@ -1,0 +1,33 @@
+"""CSV exports: one file per CRF with codes and labels, a data dictionary, and a log entry."""
+
+import csv
+
+import pytest
+from django.core.management import call_command
+
+from monitoring.models import ExportLog
+from trialsite.crfs import CRF_PAGES
+
+pytestmark = pytest.mark.django_db
+
+
+def read(path):
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_export_csv_writes_every_crf_and_the_dictionary(tmp_path, vas, capsys):
+    call_command("export_csv", "--out", str(tmp_path))
+    files = {p.name for p in tmp_path.iterdir()}
+    assert files == {f"{name}.csv" for name in CRF_PAGES} | {"data_dictionary.csv"}
+    (row,) = read(tmp_path / "vas_pain.csv")
+    assert row["participant_id"] == vas.participant.participant_id
+    assert (row["visit"], row["status"], row["version"]) == ("M1", "complete", "1")
+    assert (row["score_mm"], row["knee"], row["knee_label"]) == ("40", "R", "Right")
+    assert read(tmp_path / "womac.csv") == []
+    dictionary = read(tmp_path / "data_dictionary.csv")
+    knee = next(d for d in dictionary if d["form"] == "vas_pain" and d["column"] == "knee")
+    assert knee["codes"] == "L=Left; R=Right" and knee["required"] == "Y"
+    assert any(d["form"] == "womac" and d["column"] == "p1" for d in dictionary)
+    log = ExportLog.objects.get()
+    assert log.what.startswith("CSV export") and log.by_name.startswith("command line")
