@@ -233,6 +233,12 @@ CELERY_BEAT_SCHEDULE["sae-escalation"] = {
 # Remind coordinators this many days before a visit window opens.
 VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)
 
+# The official CDISC ODM 1.3.2 schema (MIT licence) used to validate exports; not copied into
+# the repository.
+ODM_SCHEMA_DIR = Path(
+    env.str("ODM_SCHEMA_DIR", default=str(BASE_DIR.parent / "shared" / "odm" / "ODM1-3-2"))
+)
+
 # --- The study ------------------------------------------------------------------------------
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")
 
