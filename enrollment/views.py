@@ -105,8 +105,7 @@ def screening_new(request):
     site = _user_site(request)
     form = ScreeningForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.data_values().items()}
-        screening = services.screen_candidate(site=site, data=data, by=request.user)
+        screening = services.screen_candidate(site=site, data=form.data_values(), by=request.user)
         messages.success(request, f"Screening {screening.screening_number} saved.")
         return redirect("screening_detail", pk=screening.pk)
     return _screening_form(request, form, site=site, screening=None)

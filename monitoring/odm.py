@@ -236,6 +236,10 @@ def _subject(xf, participant, system_user: str) -> None:
         for name, (model, _) in CRF_PAGES.items():
             for crf in model.objects.filter(participant=participant).select_related("visit"):
                 crfs.setdefault(crf.visit.code, []).append((name, model, crf))
+        # The latest audit row of each form, in one query per participant.
+        last_audit = {}
+        for event in AuditEvent.objects.filter(participant_id=participant.pk).order_by("id"):
+            last_audit[(event.table_name, event.row_pk)] = event
         signatures = {
             s.visit_id: s
             for s in Signature.objects.filter(participant=participant, visit__isnull=False)
@@ -258,13 +262,7 @@ def _subject(xf, participant, system_user: str) -> None:
                         xf.write(el)
                 for name, model, crf in forms:
                     with xf.element(q("FormData"), FormOID=_oid("F", name)):
-                        last = (
-                            AuditEvent.objects.filter(
-                                table_name=model._meta.db_table, row_pk=str(crf.pk)
-                            )
-                            .order_by("-id")
-                            .first()
-                        )
+                        last = last_audit.get((model._meta.db_table, str(crf.pk)))
                         if last is not None:
                             _audit_record(xf, last, location, system_user)
                         with xf.element(q("ItemGroupData"), ItemGroupOID=_oid("IG", name)):

@@ -63,6 +63,12 @@ class AdverseEventForm(TrackedForm):
             raise forms.ValidationError("The onset cannot be in the future.")
         return value
 
+    def clean_end_date(self):
+        value = self.cleaned_data["end_date"]
+        if value and value > timezone.localdate():
+            raise forms.ValidationError("The end date cannot be in the future.")
+        return value
+
     def clean_awareness_at(self):
         value = self.cleaned_data["awareness_at"]
         if value and value > timezone.now():

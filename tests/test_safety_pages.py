@@ -250,3 +250,14 @@ def test_summary_by_arm(client, coordinator, monitor, arm_a, arm_b, lahore):
     assert a.by_grade[1] == 2 and b.by_grade[3] == 1
     assert (a.related, a.not_related) == (1, 1)
     assert a.injection_site == {"M0": 1, "M6": 0} and b.injection_site == {"M0": 0, "M6": 0}
+
+
+def test_an_end_date_in_the_future_is_refused(client, coordinator, arm_a):
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("ae_new", args=[arm_a.pk]),
+        form_post(ongoing="no", end_date="2999-01-01"),
+    )
+    assert response.status_code == 400
+    assert "cannot be in the future" in str(response.context["form"].errors["end_date"])
+    assert not AdverseEvent.objects.exists()
