@@ -1,4 +1,4 @@
-.PHONY: run test install lint fmt lock
+.PHONY: run test bench install lint fmt lock
 
 # Install missing Debian packages and the locked Python dependencies.
 install:
@@ -11,6 +11,10 @@ run:
 # Throwaway PostgreSQL and Redis, ruff, migration check and the whole suite.
 test:
 	scripts/test.sh
+
+# Speed and memory of PDFs and exports against their targets (throwaway services).
+bench:
+	scripts/bench.sh
 
 lint: install
 	.venv/bin/ruff check .

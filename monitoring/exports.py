@@ -3,12 +3,12 @@ data dictionary. Rows are streamed from the database in chunks, so memory stays 
 
 import csv
 import io
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.db import models
 
-from monitoring.models import ExportLog
 from trialsite.crf import Crf
 from trialsite.crfs import CRF_PAGES
 
@@ -61,9 +61,10 @@ def rows(model, participants=None) -> Iterator[list[str]]:
         yield row
 
 
-def dictionary_rows() -> Iterator[list[str]]:
+def dictionary_rows(names=None) -> Iterator[list[str]]:
     yield ["form", "column", "label", "type", "codes", "required"]
-    for name, (model, _) in CRF_PAGES.items():
+    for name in names or CRF_PAGES:
+        model, _ = CRF_PAGES[name]
         for field in data_fields(model):
             codes = (
                 "; ".join(f"{code}={label}" for code, label in field.flatchoices)
@@ -91,19 +92,59 @@ def csv_lines(lines) -> Iterator[str]:
         buffer.truncate()
 
 
-def export_csv(out: Path, *, by_name: str, user=None) -> list[Path]:
-    """Write every CRF's CSV and the data dictionary into `out`; the export is logged."""
+def no_progress(done: int, total: int, label: str) -> None:
+    pass
+
+
+def export_csv(
+    out: Path,
+    *,
+    participants=None,
+    names=None,
+    progress: Callable[[int, int, str], None] = no_progress,
+) -> list[Path]:
+    """Write each CRF's CSV (all CRFs, or `names`) and the data dictionary into `out`."""
     out.mkdir(parents=True, exist_ok=True)
+    names = list(names or CRF_PAGES)
     written = []
-    for name, (model, _) in CRF_PAGES.items():
+    for number, name in enumerate(names):
+        progress(number, len(names) + 1, f"Writing {name}.csv")
         path = out / f"{name}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
-            handle.writelines(csv_lines([header(model)]))
-            handle.writelines(csv_lines(rows(model)))
+            _write_crf(handle, name, participants)
         written.append(path)
     path = out / "data_dictionary.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
-        handle.writelines(csv_lines(dictionary_rows()))
+        handle.writelines(csv_lines(dictionary_rows(names)))
     written.append(path)
-    ExportLog.objects.create(user=user, by_name=by_name, what=f"CSV export ({len(written)} files)")
     return written
+
+
+def export_csv_zip(
+    path: Path,
+    *,
+    participants=None,
+    names=None,
+    progress: Callable[[int, int, str], None] = no_progress,
+) -> Path:
+    """The same files in one ZIP archive, each streamed into it row by row."""
+    names = list(names or CRF_PAGES)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for number, name in enumerate(names):
+            progress(number, len(names) + 1, f"Writing {name}.csv")
+            with _member(archive, f"{name}.csv") as handle:
+                _write_crf(handle, name, participants)
+        with _member(archive, "data_dictionary.csv") as handle:
+            handle.writelines(csv_lines(dictionary_rows(names)))
+    return path
+
+
+def _member(archive: zipfile.ZipFile, name: str) -> io.TextIOWrapper:
+    """A text file written straight into the archive (streamed, never held in memory)."""
+    return io.TextIOWrapper(archive.open(name, "w"), encoding="utf-8", newline="")
+
+
+def _write_crf(handle, name: str, participants) -> None:
+    model, _ = CRF_PAGES[name]
+    handle.writelines(csv_lines([header(model)]))
+    handle.writelines(csv_lines(rows(model, participants)))

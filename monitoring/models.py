@@ -1,4 +1,5 @@
-"""Data locks (and, later, queries, source data verification and signatures)."""
+"""Locks, source data verification, queries, signatures, and the documents and exports
+rendered from the data (with the log of who exported or downloaded what)."""
 
 from django.conf import settings
 from django.db import models
@@ -191,9 +192,83 @@ class ExportLog(models.Model):
     by_name = models.CharField(max_length=150, help_text="User name, or the system account.")
     what = models.CharField(max_length=200)
     at = models.DateTimeField(default=timezone.now)
+    document = models.ForeignKey(
+        "Document", on_delete=models.PROTECT, null=True, blank=True, related_name="log"
+    )
 
     class Meta:
         ordering = ["-at"]
 
     def __str__(self) -> str:
         return f"{self.what} by {self.by_name} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Document(models.Model):
+    """A PDF or an export file, rendered by a Celery task and kept in Django's storage.
+
+    `key` names what was asked for (kind, parameters and requester); `data_version` is the
+    fingerprint of the audit trail the file was made from, so a file whose data have changed
+    since is known to be stale. At most one rendering of a key is in flight at a time.
+    """
+
+    class Kind(models.TextChoices):
+        BLANK_CRF = "blank_crf", "Blank annotated CRF"
+        VISIT_CRFS = "visit_crfs", "Completed CRFs of a visit"
+        CASEBOOK = "casebook", "Participant casebook"
+        AE_LISTING = "ae_listing", "Adverse event listing"
+        CSV_EXPORT = "csv_export", "CSV export"
+        ODM_EXPORT = "odm_export", "CDISC ODM 1.3.2 export"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "In progress"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    IN_FLIGHT = (Status.QUEUED, Status.RENDERING)
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    params = models.JSONField(default=dict)
+    key = models.CharField(max_length=64, db_index=True)
+    title = models.CharField(max_length=200)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    data_version = models.CharField(max_length=64, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    progress_label = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="documents/%Y/%m/", blank=True)
+    filename = models.CharField(max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=models.Q(status__in=["queued", "rendering"]),
+                name="monitoring_document_one_in_flight",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status in self.IN_FLIGHT
+
+    @property
+    def percent(self) -> int:
+        if not self.progress_total:
+            return 0
+        return min(100, round(100 * self.progress_done / self.progress_total))

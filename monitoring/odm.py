@@ -7,6 +7,7 @@ streamed rather than built in memory. Validated against the official XSD in test
 (settings.ODM_SCHEMA_DIR).
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 from django.db import models
@@ -14,8 +15,8 @@ from django.utils import timezone
 from lxml import etree
 
 from enrollment.models import Participant
-from monitoring.exports import data_fields
-from monitoring.models import ExportLog, Signature
+from monitoring.exports import data_fields, no_progress
+from monitoring.models import Signature
 from trialsite import protocol
 from trialsite.accounts.models import User
 from trialsite.audit.models import AuditEvent
@@ -72,7 +73,11 @@ def _translated(xf, tag: str, text: str) -> None:
         xf.write(el)
 
 
-def _metadata(xf) -> None:
+def _pages(names) -> list[tuple[str, type]]:
+    return [(name, CRF_PAGES[name][0]) for name in (names or CRF_PAGES)]
+
+
+def _metadata(xf, names) -> None:
     with xf.element(
         q("MetaDataVersion"), OID=MDV_OID, Name=f"Protocol {protocol.PROTOCOL_VERSION}"
     ):
@@ -95,18 +100,18 @@ def _metadata(xf) -> None:
                 Type="Scheduled",
             ):
                 for name in visit.crfs:
-                    if name in CRF_PAGES:
+                    if name in dict(_pages(names)):
                         xf.write(
                             etree.Element(q("FormRef"), FormOID=_oid("F", name), Mandatory="No")
                         )
-        for name, (model, _) in CRF_PAGES.items():
+        for name, model in _pages(names):
             with xf.element(
                 q("FormDef"), OID=_oid("F", name), Name=model.crf_title, Repeating="No"
             ):
                 xf.write(
                     etree.Element(q("ItemGroupRef"), ItemGroupOID=_oid("IG", name), Mandatory="Yes")
                 )
-        for name, (model, _) in CRF_PAGES.items():
+        for name, model in _pages(names):
             with xf.element(
                 q("ItemGroupDef"), OID=_oid("IG", name), Name=model.crf_title, Repeating="No"
             ):
@@ -117,7 +122,7 @@ def _metadata(xf) -> None:
                             "ItemRef", ItemOID=_oid("IT", name, field.attname), Mandatory=mandatory
                         )
                     )
-        for name, (model, _) in CRF_PAGES.items():
+        for name, model in _pages(names):
             for field in data_fields(model):
                 with xf.element(
                     "ItemDef",
@@ -132,7 +137,7 @@ def _metadata(xf) -> None:
                                 q("CodeListRef"), CodeListOID=_oid("CL", name, field.attname)
                             )
                         )
-        for name, (model, _) in CRF_PAGES.items():
+        for name, model in _pages(names):
             for field in data_fields(model):
                 if not field.choices:
                     continue
@@ -191,10 +196,18 @@ def _audit_record(xf, event: AuditEvent, location: str, system_user: str) -> Non
                 xf.write(el)
 
 
-def write_odm(path: Path, *, by_name: str, user=None, participants=None) -> Path:
-    """Write the ODM 1.3.2 snapshot of the study (or of `participants`) to `path`."""
+def write_odm(
+    path: Path,
+    *,
+    participants=None,
+    names=None,
+    progress: Callable[[int, int, str], None] = no_progress,
+) -> Path:
+    """Write the ODM 1.3.2 snapshot of the study (or of `participants`; all CRFs, or `names`)
+    to `path`."""
     participants = participants if participants is not None else Participant.objects.all()
     participants = participants.select_related("site").order_by("participant_id")
+    total = participants.count()
     users = list(User.objects.order_by("pk"))
     system_user = _oid("USR", users[0].pk) if users else "USR.SYSTEM"
     now = timezone.now().isoformat()
@@ -219,21 +232,21 @@ def write_odm(path: Path, *, by_name: str, user=None, participants=None) -> Path
                         el = etree.Element(q(tag))
                         el.text = text
                         xf.write(el)
-                _metadata(xf)
+                _metadata(xf, names)
             _admin(xf, users, Site.objects.order_by("code"))
             with xf.element(q("ClinicalData"), StudyOID=STUDY_OID, MetaDataVersionOID=MDV_OID):
-                for participant in participants.iterator(chunk_size=200):
-                    _subject(xf, participant, system_user)
-    ExportLog.objects.create(user=user, by_name=by_name, what=f"ODM 1.3.2 export {path.name}")
+                for number, participant in enumerate(participants.iterator(chunk_size=200)):
+                    progress(number, total, f"Writing participant {number + 1} of {total}")
+                    _subject(xf, participant, system_user, names)
     return path
 
 
-def _subject(xf, participant, system_user: str) -> None:
+def _subject(xf, participant, system_user: str, names) -> None:
     location = _oid("LOC", participant.site.code)
     with xf.element(q("SubjectData"), SubjectKey=participant.participant_id):
         xf.write(etree.Element(q("SiteRef"), LocationOID=location))
         crfs = {}
-        for name, (model, _) in CRF_PAGES.items():
+        for name, model in _pages(names):
             for crf in model.objects.filter(participant=participant).select_related("visit"):
                 crfs.setdefault(crf.visit.code, []).append((name, model, crf))
         # The latest audit row of each form, in one query per participant.

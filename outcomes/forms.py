@@ -66,11 +66,14 @@ class WomacForm(CrfForm):
         }
 
     def sections(self):
-        """(title, bound fields) for Pain, Stiffness and Physical function."""
+        """The knee, then (title, bound fields) for Pain, Stiffness and Physical function."""
         titles = {"pain": "Pain", "stiffness": "Stiffness", "function": "Physical function"}
         return [
-            (titles[name], [self[code.lower()] for code in codes])
-            for name, codes in womac.SUBSCALES.items()
+            ("", [self["knee"]]),
+            *(
+                (titles[name], [self[code.lower()] for code in codes])
+                for name, codes in womac.SUBSCALES.items()
+            ),
         ]
 
 

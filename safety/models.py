@@ -216,31 +216,3 @@ class SaeNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} notice for {self.adverse_event}"
-
-
-class AeListingPdf(models.Model):
-    """A PDF of the AE listing, rendered by WeasyPrint in a Celery task."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RENDERING = "rendering", "Rendering"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    requested_at = models.DateTimeField(default=timezone.now)
-    # The listing's filter parameters, as in the page's query string.
-    filters = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    file = models.FileField(upload_to="pdf/ae-listings/", blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-requested_at"]
-
-    def __str__(self) -> str:
-        return f"AE listing PDF {self.pk} ({self.status})"

@@ -5,27 +5,21 @@ Each write runs in one transaction and takes `by=` the acting user; e-mails are 
 Celery after commit.
 """
 
-import hashlib
-from urllib.parse import urlencode
-
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.http import QueryDict
 from django.utils import timezone
 
 from enrollment.models import Participant
 from monitoring.locking import ensure_unlocked
 from safety import grading
-from safety.models import AE_FIELDS, AdverseEvent, AeListingPdf, SaeNotification
+from safety.models import AE_FIELDS, AdverseEvent, SaeNotification
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.audit import context as audit
 from trialsite.crf import REASON_REQUIRED, CrfConflict, ReasonRequired
-from trialsite.pdf import render_pdf
 
 SIGNATURE_MEANING = "Reviewed and approved: causality and expectedness confirmed"
 NOT_ALLOWED_TO_SIGN = "Only an investigator can sign adverse events."
@@ -182,71 +176,3 @@ def escalate_overdue_saes(now=None) -> int:
         for ae in candidates
         if ae.sae_overdue(now)
     )
-
-
-# --- PDF listing ---------------------------------------------------------------------------------
-def request_ae_listing_pdf(*, filters: dict, by) -> AeListingPdf:
-    """Queue a PDF of the AE listing with these filters; the page polls its status."""
-    from safety.tasks import render_ae_listing_pdf
-
-    with transaction.atomic():
-        pdf = AeListingPdf.objects.create(requested_by=by, filters=filters)
-        transaction.on_commit(lambda: render_ae_listing_pdf.delay(pdf.pk))
-    return pdf
-
-
-def render_ae_listing(pdf_id: int) -> AeListingPdf:
-    """Render a queued listing PDF with WeasyPrint and store it with its SHA-256."""
-    from safety.forms import ListingFilter
-    from safety.selectors import listing, pdf_columns
-
-    pdf = AeListingPdf.objects.select_related("requested_by").get(pk=pdf_id)
-    if pdf.status == AeListingPdf.Status.READY:
-        return pdf
-    user = pdf.requested_by
-    AeListingPdf.objects.filter(pk=pdf.pk).update(status=AeListingPdf.Status.RENDERING)
-    try:
-        form = ListingFilter(QueryDict(urlencode(pdf.filters, doseq=True)), user=user)
-        filters = form.cleaned_data if form.is_valid() else {}
-        columns = pdf_columns(user)
-        rows = [[value(ae) for _, value, _ in columns] for ae in listing(user, filters)]
-        content = render_pdf(
-            "pdf/safety/ae_listing.html",
-            {
-                "title": "Adverse event listing",
-                "header_right": "AE listing",
-                "orientation": "landscape",
-                "columns": [
-                    (name, round(width * 100 / sum(w for *_, w in columns), 1))
-                    for name, _, width in columns
-                ],
-                "rows": rows,
-                "filters_text": ", ".join(f"{k}: {v}" for k, v in sorted(filters.items()) if v)
-                or "All adverse events at your sites",
-            },
-            by=user,
-        )
-    except Exception as error:  # a failed render says so and can be retried
-        AeListingPdf.objects.filter(pk=pdf.pk).update(
-            status=AeListingPdf.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
-        )
-        raise
-    pdf.file.save(f"ae-listing-{pdf.pk}.pdf", ContentFile(content), save=False)
-    pdf.sha256 = hashlib.sha256(content).hexdigest()
-    pdf.status = AeListingPdf.Status.READY
-    pdf.error = ""
-    pdf.finished_at = timezone.now()
-    pdf.save(update_fields=["file", "sha256", "status", "error", "finished_at"])
-    return pdf
-
-
-def retry_ae_listing_pdf(*, pdf: AeListingPdf, by) -> AeListingPdf:
-    from safety.tasks import render_ae_listing_pdf
-
-    if pdf.status != AeListingPdf.Status.FAILED:
-        return pdf
-    with transaction.atomic():
-        AeListingPdf.objects.filter(pk=pdf.pk).update(status=AeListingPdf.Status.QUEUED, error="")
-        transaction.on_commit(lambda: render_ae_listing_pdf.delay(pdf.pk))
-    pdf.refresh_from_db()
-    return pdf

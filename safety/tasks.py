@@ -20,9 +20,3 @@ def notify_sae(self, ae_id: int) -> bool:
 def escalate_overdue_saes() -> int:
     """Every 15 minutes (Celery beat): e-mail once about each overdue SAE assessment."""
     return services.escalate_overdue_saes()
-
-
-@shared_task(acks_late=True)
-def render_ae_listing_pdf(pdf_id: int) -> str:
-    """Render the AE listing PDF (WeasyPrint); a failure is recorded on the request."""
-    return services.render_ae_listing(pdf_id).sha256

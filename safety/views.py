@@ -3,15 +3,14 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from enrollment.selectors import visible_participant_or_404
 from safety import selectors, services
 from safety.forms import AdverseEventForm, ListingFilter, SignatureForm
-from safety.models import AdverseEvent, AeListingPdf
+from safety.models import AdverseEvent
 from trialsite.crf import CrfConflict
 from trialsite.crf_views import add_service_errors, conflict_response
 
@@ -171,39 +170,3 @@ def ae_listing(request):
 @permission_required("safety.view_adverseevent", raise_exception=True)
 def ae_summary(request):
     return render(request, "safety/ae_summary.html", {"groups": selectors.summary(request.user)})
-
-
-@login_required
-@require_POST
-@permission_required("safety.view_adverseevent", raise_exception=True)
-def ae_listing_pdf(request):
-    """Queue a PDF of the listing with the filters the user is looking at."""
-    filters = {
-        key: request.POST.getlist(key) for key in request.POST if key != "csrfmiddlewaretoken"
-    }
-    pdf = services.request_ae_listing_pdf(filters=filters, by=request.user)
-    return redirect("ae_listing_pdf_status", pk=pdf.pk)
-
-
-def _own_pdf(request, pk: int) -> AeListingPdf:
-    return get_object_or_404(AeListingPdf, pk=pk, requested_by=request.user)
-
-
-@login_required
-def ae_listing_pdf_status(request, pk: int):
-    pdf = _own_pdf(request, pk)
-    if request.method == "POST":
-        services.retry_ae_listing_pdf(pdf=pdf, by=request.user)
-        return redirect("ae_listing_pdf_status", pk=pdf.pk)
-    template = "safety/_pdf_status.html" if request.htmx else "safety/pdf_status.html"
-    return render(request, template, {"pdf": pdf})
-
-
-@login_required
-def ae_listing_pdf_download(request, pk: int):
-    pdf = _own_pdf(request, pk)
-    if pdf.status != AeListingPdf.Status.READY:
-        raise Http404("The PDF is not ready.")
-    return FileResponse(
-        pdf.file.open("rb"), as_attachment=True, filename=f"ae-listing-{pdf.pk}.pdf"
-    )

@@ -379,3 +379,53 @@ def test_a_query_round_trip(live_server, page):
     assert query.state == "closed"
     assert [m.kind for m in query.messages.all()] == ["question", "answer", "close"]
     assert VasPain.objects.get(visit=m0).score_mm == 44
+
+
+def test_a_monitor_asks_for_a_casebook_keeps_working_and_downloads_it(
+    live_server, page, worker, settings, tmp_path
+):
+    import hashlib
+
+    from monitoring.models import Document, ExportLog
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    monitor = factories.UserFactory(username="monitor", role=roles.MONITOR, sites=[site])
+    participant = factories.participant_with_visits(site=site, arm="B", by=coordinator)
+    save_crf(
+        crf_class=VasPain,
+        visit=participant.visits.get(code="M0"),
+        data=factories.vas_answers(),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    log_in(page, live_server.url, "monitor")
+    page.goto(f"{live_server.url}/participants/{participant.pk}/")
+    page.get_by_role("button", name="Casebook PDF").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Casebook of {participant}")
+    expect(page.get_by_test_id("document-status")).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "document-progress.png", full_page=True)
+
+    # The monitor keeps working; the bar at the top says when the casebook is ready.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Participants × visits")
+    tray = page.get_by_test_id("document-tray")
+    expect(tray).to_contain_text("is ready: download", timeout=90_000)
+    page.screenshot(path=SCREENSHOTS / "document-ready-tray.png")
+    with page.expect_download() as info:
+        tray.get_by_role("link", name=f"Casebook of {participant} is ready: download").click()
+    download = info.value
+    content = Path(download.path()).read_bytes()
+    document = Document.objects.get()
+    assert content.startswith(b"%PDF") and hashlib.sha256(content).hexdigest() == document.sha256
+    assert download.suggested_filename == f"casebook-{participant}.pdf"
+    assert ExportLog.objects.get().user == monitor
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Downloads").click()
+    expect(page.get_by_test_id("documents")).to_contain_text("Ready")
+    page.screenshot(path=SCREENSHOTS / "documents.png", full_page=True)

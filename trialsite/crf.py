@@ -225,6 +225,13 @@ class TrackedForm(forms.ModelForm):
         if not self.reason_needed():
             del self.fields["reason_for_change"]
 
+    def sections(self) -> list[tuple[str, list]]:
+        """The form's items in screen order, as (section title, bound fields).
+
+        The page and the PDF CRFs both lay the form out from this, so their order is one.
+        """
+        return [("", [self[name] for name in self._meta.fields if name in self.fields])]
+
     def reason_needed(self) -> bool:
         return self.instance.pk is not None
 

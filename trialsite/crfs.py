@@ -5,7 +5,9 @@ Listed by hand (no discovery): adding a CRF means adding a line here.
 
 from django.urls import reverse
 
+from outcomes.forms import MriForm, SynovialBiomarkersForm, VasPainForm, WomacForm, XrayForm
 from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
+from visits.forms import InjectionForm, PrgfPreparationForm
 from visits.models import Injection, PrgfPreparation
 
 CRF_PAGES = {
@@ -16,6 +18,17 @@ CRF_PAGES = {
     "mri": (Mri, "mri"),
     "injection": (Injection, "injection"),
     "prgf_preparation": (PrgfPreparation, "prgf_preparation"),
+}
+
+# The form of each CRF: its page, and the PDF CRFs, lay the items out from form.sections().
+CRF_FORMS = {
+    "vas_pain": VasPainForm,
+    "womac": WomacForm,
+    "biomarkers": SynovialBiomarkersForm,
+    "xray": XrayForm,
+    "mri": MriForm,
+    "injection": InjectionForm,
+    "prgf_preparation": PrgfPreparationForm,
 }
 
 # Titles of the CRFs that have no page yet (later issues build them).

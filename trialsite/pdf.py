@@ -3,15 +3,33 @@
 Templates get their data ready-made and never query the database.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 
-def render_pdf(template: str, context: dict, *, by) -> bytes:
+@dataclass(frozen=True)
+class Pdf:
+    content: bytes
+    pages: int
+
+
+def render_pdf(
+    template: str,
+    context: dict,
+    *,
+    by,
+    zone=None,
+    laid_out: Callable[[int], None] = lambda pages: None,
+) -> Pdf:
+    """Render `template` with `context`; times are printed in `zone` (the site's), and
+    `laid_out` hears the page count before the file is written."""
     from weasyprint import HTML  # imported here: loading WeasyPrint takes about a second
 
-    now = timezone.localtime(timezone.now(), timezone.get_default_timezone())
+    now = timezone.localtime(timezone.now(), zone or timezone.get_default_timezone())
     html = render_to_string(
         template,
         {
@@ -21,4 +39,6 @@ def render_pdf(template: str, context: dict, *, by) -> bytes:
             **context,
         },
     )
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    document = HTML(string=html, base_url=str(settings.BASE_DIR)).render()
+    laid_out(len(document.pages))
+    return Pdf(document.write_pdf(), len(document.pages))

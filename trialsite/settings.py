@@ -240,6 +240,10 @@ ODM_SCHEMA_DIR = Path(
 )
 
 # --- The study ------------------------------------------------------------------------------
+# A PDF or export still rendering after this many seconds is given up as failed (and can be
+# retried); the Celery task is stopped at the same limit.
+DOCUMENT_RENDER_TIME_LIMIT = 30 * 60
+
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")
 
 LOGGING = {

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from monitoring.exports import export_csv
+from monitoring.models import ExportLog
 
 
 class Command(BaseCommand):
@@ -13,5 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="Folder to write into.")
 
     def handle(self, *args, out, **options):
-        for path in export_csv(Path(out), by_name=f"command line ({getpass.getuser()})"):
+        written = export_csv(Path(out))
+        ExportLog.objects.create(
+            by_name=f"command line ({getpass.getuser()})",
+            what=f"CSV export ({len(written)} files) to {out}",
+        )
+        for path in written:
             self.stdout.write(str(path))

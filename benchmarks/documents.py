@@ -1,0 +1,298 @@
+"""Speed and memory of the PDFs and exports, against the targets of the PDFs-and-exports issue:
+
+- a 2-page completed CRF in at most 0.6 s;
+- casebooks at 10 pages per second or more, with the time per page at about 100 pages at most
+  1.3 times the time per page at about 20 pages;
+- CSV and ODM exports of 1,000 synthetic participants with peak memory growth of 100 MB or less.
+
+Each figure is printed with its ratio to a baseline measured in the same process (a one-line
+PDF; an export of 10 participants), so runs on different machines compare. Everything is made
+inside one transaction that is rolled back. Run with `make bench`; exits 1 if a target is missed.
+"""
+
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from enrollment.models import Participant  # noqa: E402
+from monitoring import documents, exports, odm  # noqa: E402
+from outcomes.models import VasPain, Womac  # noqa: E402
+from outcomes.services import record_womac  # noqa: E402
+from safety import services as safety_services  # noqa: E402
+from tests import factories  # noqa: E402
+from trialsite import roles  # noqa: E402
+from trialsite.crf import save_crf  # noqa: E402
+from trialsite.pdf import render_pdf  # noqa: E402
+from visits.models import Visit  # noqa: E402
+
+CRF_SECONDS = 0.6
+PAGES_PER_SECOND = 10
+PER_PAGE_RATIO = 1.3
+MEMORY_MB = 100
+
+
+def best_of(runs: int, action) -> tuple[float, object]:
+    """The fastest of `runs` timings (the least disturbed by the machine), and the result."""
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def peak_growth_mb(action) -> float:
+    """Peak resident memory during `action` above the resident memory before it (Linux)."""
+
+    def status(key: str) -> int:
+        text = Path("/proc/self/status").read_text()
+        return int(re.search(rf"{key}:\s+(\d+)", text).group(1))
+
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
+    before = status("VmRSS")
+    action()
+    return (status("VmHWM") - before) / 1024
+
+
+# --- Data ----------------------------------------------------------------------------------------
+def staff():
+    site = factories.SiteFactory(code="BEN", name="Benchmark site")
+    coordinator = factories.UserFactory(
+        username="bench-coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    monitor = factories.UserFactory(username="bench-monitor", role=roles.MONITOR, sites=[site])
+    return site, coordinator, monitor
+
+
+def enter_forms(participant, by, *, changes: int = 0) -> None:
+    """VAS and WOMAC at every visit that collects them; `changes` corrections of each VAS."""
+    for visit in Visit.objects.filter(participant=participant):
+        if VasPain.is_due_at(visit):
+            vas = save_crf(
+                crf_class=VasPain,
+                visit=visit,
+                data=factories.vas_answers(),
+                version=0,
+                complete=True,
+                by=by,
+            )
+            for n in range(changes):
+                vas = save_crf(
+                    crf_class=VasPain,
+                    visit=visit,
+                    data=factories.vas_answers(score_mm=30 + n % 40),
+                    version=vas.version,
+                    complete=True,
+                    reason=f"correction {n + 1}",
+                    by=by,
+                )
+        if Womac.is_due_at(visit):
+            answers = {
+                f"{c}{i}": 1 for c, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)
+            }
+            record_womac(
+                crf_class=Womac,
+                visit=visit,
+                data={"knee": "R", **answers},
+                version=0,
+                complete=True,
+                by=by,
+            )
+
+
+def casebook_participant(site, by, *, adverse_events: int, changes: int):
+    participant = factories.participant_with_visits(site=site, arm="A", by=by)
+    enter_forms(participant, by, changes=changes)
+    for n in range(adverse_events):
+        safety_services.report_adverse_event(
+            participant=participant,
+            data={
+                "verbatim_term": f"Knee swelling {n + 1}",
+                "onset_date": timezone.localdate(),
+                "onset_time": None,
+                "ongoing": True,
+                "end_date": None,
+                "location": "index_knee",
+                "grade": 1,
+                "serious": False,
+                **dict.fromkeys(safety_services.grading.SERIOUSNESS_CRITERIA, False),
+                "awareness_at": None,
+                "relationship_secretome": "possible",
+                "relationship_prgf": "",
+                "relationship_procedure": "probable",
+                "expected_reaction": "Knee swelling or effusion",
+                "action_taken": "dose_not_changed",
+                "treatment_given": "",
+                "outcome": "not_recovered",
+            },
+            by=by,
+        )
+    return participant
+
+
+def clone(template, rows: list[dict]) -> list:
+    """Copies of a saved row with some fields changed, inserted in one statement."""
+    model = type(template)
+    values = {
+        f.attname: getattr(template, f.attname)
+        for f in model._meta.concrete_fields
+        if f.attname != "id"
+    }
+    return model.objects.bulk_create([model(**{**values, **row}) for row in rows], batch_size=500)
+
+
+def synthetic_study(site, by, count: int) -> None:
+    """`count` participants with the visit schedule and VAS and WOMAC at each visit, copied
+    in bulk from one participant entered through the services."""
+    template = casebook_participant(site, by, adverse_events=0, changes=0)
+    screenings = clone(
+        template.screening, [{"screening_number": f"BEN-S{n:05d}"} for n in range(count)]
+    )
+    participants = clone(
+        template,
+        [
+            {"participant_id": f"BEN-{n:05d}", "screening_id": s.pk}
+            for n, s in enumerate(screenings)
+        ],
+    )
+    visits = list(Visit.objects.filter(participant=template))
+    new_visits = clone(
+        visits[0],
+        [
+            {
+                **{
+                    f: getattr(v, f)
+                    for f in ("code", "sequence", "target_date", "window_opens", "window_closes")
+                },
+                "participant_id": p.pk,
+            }
+            for p in participants
+            for v in visits
+        ],
+    )
+    by_key = {(v.participant_id, v.code): v.pk for v in new_visits}
+    for model in (VasPain, Womac):
+        for crf in model.objects.filter(participant=template):
+            clone(
+                crf,
+                [
+                    {"participant_id": p.pk, "visit_id": by_key[(p.pk, crf.visit.code)]}
+                    for p in participants
+                ],
+            )
+
+
+# --- Measurements --------------------------------------------------------------------------------
+def measure_pdfs(site, coordinator, monitor) -> list[bool]:
+    from weasyprint import HTML
+
+    HTML(string="<p>warm-up</p>").write_pdf()  # the first rendering loads fonts
+    baseline, _ = best_of(5, lambda: render_pdf("pdf/base.html", {"title": "Baseline"}, by=monitor))
+    print(f"baseline: a one-line PDF page in {baseline:.3f} s")
+
+    participant = casebook_participant(site, coordinator, adverse_events=0, changes=0)
+    visit = Visit.objects.get(participant=participant, code="M0")
+    with tempfile.TemporaryDirectory() as folder:
+        seconds, built = best_of(
+            5,
+            lambda: documents.KINDS["visit_crfs"].build(
+                {"visit": visit.pk}, monitor, lambda *a: None, Path(folder)
+            ),
+        )
+    crf_ok = built.pages == 2 and seconds <= CRF_SECONDS
+    print(
+        f"completed CRF, {built.pages} pages: {seconds:.3f} s = {seconds / baseline:.1f} × baseline"
+        f" (target ≤ {CRF_SECONDS} s) {'ok' if crf_ok else 'MISSED'}"
+    )
+
+    small = casebook_participant(site, coordinator, adverse_events=0, changes=0)
+    large = casebook_participant(site, coordinator, adverse_events=60, changes=20)
+    per_page = {}
+    for name, who in (("small", small), ("large", large)):
+        with tempfile.TemporaryDirectory() as folder:
+            seconds, built = best_of(
+                3,
+                lambda who=who, folder=folder: documents.KINDS["casebook"].build(
+                    {"participant": who.pk}, monitor, lambda *a: None, Path(folder)
+                ),
+            )
+        per_page[name] = (seconds / built.pages, built.pages, seconds)
+    rates_ok = True
+    for each, pages, seconds in per_page.values():
+        rate = 1 / each
+        ok = rate >= PAGES_PER_SECOND
+        rates_ok &= ok
+        print(
+            f"casebook, {pages} pages: {seconds:.2f} s, {rate:.1f} pages/s, "
+            f"{each / baseline:.2f} × baseline per page (target ≥ {PAGES_PER_SECOND} pages/s) "
+            f"{'ok' if ok else 'MISSED'}"
+        )
+    ratio = per_page["large"][0] / per_page["small"][0]
+    ratio_ok = ratio <= PER_PAGE_RATIO
+    print(
+        f"casebook time per page, {per_page['large'][1]} vs {per_page['small'][1]} pages: "
+        f"{ratio:.2f} (target ≤ {PER_PAGE_RATIO}) {'ok' if ratio_ok else 'MISSED'}"
+    )
+    return [crf_ok, rates_ok, ratio_ok]
+
+
+def measure_exports(site, coordinator, monitor, count: int) -> list[bool]:
+    participants = Participant.objects.filter(site=site)
+
+    def run(kind: str, limit: int) -> float:
+        chosen = participants.order_by("participant_id")[:limit]
+        chosen = participants.filter(pk__in=list(chosen.values_list("pk", flat=True)))
+        with tempfile.TemporaryDirectory() as folder:
+            if kind == "csv":
+                action = lambda: exports.export_csv_zip(Path(folder) / "x.zip", participants=chosen)  # noqa: E731
+            else:
+                action = lambda: odm.write_odm(Path(folder) / "x.xml", participants=chosen)  # noqa: E731
+            return peak_growth_mb(action)
+
+    results = []
+    for kind in ("csv", "odm"):
+        baseline = statistics.median(run(kind, 10) for _ in range(3))
+        start = time.perf_counter()
+        growth = run(kind, count)
+        seconds = time.perf_counter() - start
+        ok = growth <= MEMORY_MB
+        results.append(ok)
+        print(
+            f"{kind.upper()} export of {participants.count()} participants: {seconds:.1f} s, "
+            f"peak memory growth {growth:.1f} MB; 10 participants: {baseline:.1f} MB "
+            f"(ratio {growth / max(baseline, 0.1):.1f}; target ≤ {MEMORY_MB} MB) "
+            f"{'ok' if ok else 'MISSED'}"
+        )
+    return results
+
+
+def main() -> int:
+    count = int(os.environ.get("BENCH_PARTICIPANTS", "1000"))
+    with transaction.atomic():
+        site, coordinator, monitor = staff()
+        passed = measure_pdfs(site, coordinator, monitor)
+        start = time.perf_counter()
+        synthetic_study(site, coordinator, count - 4)  # with the 4 made above
+        print(f"(made {count} synthetic participants in {time.perf_counter() - start:.1f} s)")
+        passed += measure_exports(site, coordinator, monitor, count)
+        transaction.set_rollback(True)
+    print("all targets met" if all(passed) else "some targets MISSED")
+    return 0 if all(passed) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

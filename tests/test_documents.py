@@ -1,0 +1,417 @@
+"""PDFs (blank and completed CRFs, casebooks, AE listing) and exports made in the background:
+content and order, page furniture, de-duplication, staleness, failure and retry, permissions,
+and the log of every export and download."""
+
+import csv
+import hashlib
+import io
+import re
+import subprocess
+import zipfile
+
+import pytest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from lxml import etree
+
+from monitoring import casebook, documents, locking, queries, signatures
+from monitoring.models import Document, ExportLog
+from outcomes.models import VasPain, Womac
+from safety import services as safety_services
+from tests import factories
+from tests.test_locks import change_vas
+from tests.test_outcomes import add_womac
+from tests.test_safety import ae_answers, wait_for
+from trialsite.crf import save_crf
+from trialsite.crfs import CRF_FORMS, CRF_PAGES
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+ARM_ROW = re.compile(r"^\s*Arm\s{2,}\S", re.MULTILINE)
+NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def pdf_text(document: Document) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", document.file.path, "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def make(kind: str, data: dict, by, capture) -> Document:
+    """Ask for a document and render it here (the queued Celery task is captured, not run)."""
+    with capture(execute=False) as callbacks:
+        document = documents.request_document(kind=kind, data=data, by=by)
+    assert len(callbacks) <= 1
+    return documents.render_document(document.pk)
+
+
+@pytest.fixture
+def entered(arm_b, coordinator):
+    """An arm B participant with VAS and WOMAC entered at baseline."""
+    visit = Visit.objects.get(participant=arm_b, code="M0")
+    vas = save_crf(
+        crf_class=VasPain,
+        visit=visit,
+        data=factories.vas_answers(score_mm=63),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    womac = add_womac(arm_b, "M0", 2, coordinator)
+    return visit, vas, womac
+
+
+def in_order(text: str, needles: list[str]) -> bool:
+    position = -1
+    for needle in needles:
+        found = text.find(needle, position + 1)
+        if found < 0:
+            return False
+        position = found
+    return True
+
+
+def screen_field_names(html: str) -> list[str]:
+    """The item names of a CRF page's form, in document order (controls left out)."""
+    form = html[html.index('<form method="post" novalidate class="crf-form">') :]
+    names = []
+    for name in re.findall(r'name="([a-z0-9_]+)"', form):
+        if (
+            name
+            not in casebook.CONTROL_FIELDS
+            | {"csrfmiddlewaretoken", "save", "save_next", "save_exit"}
+            and name not in names
+        ):
+            names.append(name)
+    return names
+
+
+def test_every_crf_has_its_form_and_the_page_lays_it_out_from_its_sections(
+    client, coordinator, entered
+):
+    visit, *_ = entered
+    client.force_login(coordinator)
+    for name, (model, url_name) in CRF_PAGES.items():
+        form_class = CRF_FORMS[name]
+        assert form_class._meta.model is model
+        if not model.is_due_at(visit):
+            continue
+        page = client.get(reverse(url_name, args=[visit.participant_id, visit.pk])).content.decode()
+        form = form_class(visit=visit)
+        sections = [b.name for _, bounds in form.sections() for b in bounds]
+        assert screen_field_names(page) == sections, name
+
+
+def test_the_completed_crf_pdf_prints_the_values_in_screen_order(
+    client, monitor, entered, django_capture_on_commit_callbacks
+):
+    visit, vas, womac = entered
+    document = make("visit_crfs", {"visit": visit.pk}, monitor, django_capture_on_commit_callbacks)
+    assert document.status == "ready", document.error
+    text = pdf_text(document)
+    # Every page: study, site, participant, page X of Y, time of generation.
+    pages = text.split("\f")[:-1]
+    assert len(pages) == document.pages >= 2
+    for number, page in enumerate(pages, start=1):
+        assert "NCT07157891" in page and "Site: LHR" in page
+        assert f"Participant: {visit.participant.participant_id}" in page
+        assert f"Page {number} of {len(pages)}" in page and "generated 20" in page
+    # The VAS items in the order of the page, each with its value.
+    client.force_login(monitor)
+    page = client.get(reverse("vas_pain", args=[visit.participant_id, visit.pk])).content.decode()
+    form = CRF_FORMS["vas_pain"](instance=vas, visit=visit)
+    labels = [str(form[name].label) for name in screen_field_names(page)]
+    assert in_order(text, labels)
+    assert in_order(text, [labels[0], "PKT", labels[1], "Right (R)", labels[2], "63"])
+    # WOMAC: the knee, then the pain items, stiffness, function, in the page's order.
+    womac_labels = [
+        str(CRF_FORMS["womac"](instance=womac)[n].label)
+        for n in ["knee", "p1", "p5", "s1", "s2", "f1", "f17"]
+    ]
+    assert in_order(text[text.index("WOMAC") :], [label[:20] for label in womac_labels])
+    assert "2 Moderate" in text and "Moderate (2)" not in text
+
+
+def test_a_blank_crf_shows_each_item_with_its_code_and_answer_codes(
+    coordinator, lahore, django_capture_on_commit_callbacks
+):
+    for name in CRF_PAGES:
+        document = make(
+            "blank_crf", {"form": name}, coordinator, django_capture_on_commit_callbacks
+        )
+        assert document.status == "ready", document.error
+        assert document.file.name.endswith(f"blank-crf-{name}.pdf")
+    document = Document.objects.get(params={"form": "womac"})
+    text = pdf_text(document)
+    assert "Participant: ________" in text and "Page 1 of" in text
+    assert in_order(
+        text, ["knee", "Pain", "p1", "p5", "Stiffness", "s1", "Physical function", "f1"]
+    )
+    assert "None [0]" in text and "Extreme [4]" in text
+    vas_text = pdf_text(Document.objects.get(params={"form": "vas_pain"}))
+    assert in_order(vas_text, ["assessed_at", "knee", "score_mm", "method"])
+
+
+def test_the_casebook_holds_visits_adverse_events_queries_signatures_and_the_audit_trail(
+    monitor, investigator, coordinator, entered, django_capture_on_commit_callbacks
+):
+    visit, vas, _ = entered
+    participant = visit.participant
+    safety_services.report_adverse_event(
+        participant=participant,
+        data=ae_answers(verbatim_term="Knee effusion", relationship_prgf="unlikely"),
+        by=coordinator,
+    )
+    query = queries.raise_query(
+        crf=vas, field="score_mm", question="Please check the score.", by=monitor
+    )
+    queries.answer_query(query=query, text="Checked against the paper form.", by=coordinator)
+    change_vas(vas, coordinator, score=58)
+    signatures.sign(
+        participant=participant, visit=visit, password=factories.PASSWORD, by=investigator
+    )
+    document = make(
+        "casebook", {"participant": participant.pk}, monitor, django_capture_on_commit_callbacks
+    )
+    assert document.status == "ready", document.error
+    text = pdf_text(document)
+    assert in_order(
+        text,
+        [
+            f"Casebook of participant {participant.participant_id}",
+            "Screening",
+            "Visit M0",
+            "VAS pain",
+            "58",
+            "Visit M1",
+            "Adverse events",
+            "AE 1: Knee effusion",
+            "Queries",
+            "Please check the score.",
+            "Checked against the paper form.",
+            "Signatures",
+            "Appendix: audit trail",
+            "correction",
+        ],
+    )
+    assert ARM_ROW.search(text) and "Injection" in text
+    assert document.pages >= 10 and f"Page {document.pages} of {document.pages}" in text
+
+
+def test_a_blinded_reader_gets_no_arm_in_the_casebook(
+    lahore, entered, django_capture_on_commit_callbacks
+):
+    visit, *_ = entered
+    reader = factories.UserFactory(username="reader", role="Monitor", sites=[lahore])
+    reader.is_blinded_assessor = True
+    reader.save()
+    document = make(
+        "casebook",
+        {"participant": visit.participant_id},
+        reader,
+        django_capture_on_commit_callbacks,
+    )
+    text = pdf_text(document)
+    assert "Casebook of participant" in text
+    assert not ARM_ROW.search(text) and "Injection" not in text and "PRGF preparation" not in text
+
+
+def test_templates_get_ready_data_and_never_query(monitor, entered, django_assert_num_queries):
+    visit, *_ = entered
+    data = casebook.casebook(visit.participant, monitor)
+    head = casebook.header(visit.participant, monitor)
+    with django_assert_num_queries(0):
+        html = render_to_string("pdf/casebook.html", {"title": "Casebook", **head, **data})
+    assert "VAS pain" in html
+
+
+def test_asking_twice_renders_once(monitor, entered, django_capture_on_commit_callbacks):
+    visit, *_ = entered
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = documents.request_document(
+            kind="casebook", data={"participant": visit.participant_id}, by=monitor
+        )
+        second = documents.request_document(
+            kind="casebook", data={"participant": visit.participant_id}, by=monitor
+        )
+    assert first.pk == second.pk and len(callbacks) == 1
+    # The task delivered twice: the second delivery finds it claimed and does nothing.
+    documents.render_document(first.pk)
+    rendered = documents.render_document(first.pk)
+    assert rendered.attempts == 1 and rendered.status == "ready"
+    # Asked again with unchanged data: the ready file is reused.
+    again = documents.request_document(
+        kind="casebook", data={"participant": visit.participant_id}, by=monitor
+    )
+    assert again.pk == first.pk and Document.objects.count() == 1
+
+
+def test_a_stale_file_is_made_again_when_downloaded(
+    client, monitor, coordinator, entered, django_capture_on_commit_callbacks
+):
+    visit, vas, _ = entered
+    document = make("visit_crfs", {"visit": visit.pk}, monitor, django_capture_on_commit_callbacks)
+    assert not documents.is_stale(document)
+    change_vas(vas, coordinator, score=71)
+    assert documents.is_stale(document)
+    client.force_login(monitor)
+    status = client.get(reverse("document_status", args=[document.pk])).content.decode()
+    assert "The data changed after this file was made" in status
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.get(reverse("document_download", args=[document.pk]))
+    fresh = Document.objects.exclude(pk=document.pk).get()
+    assert response["Location"] == reverse("document_status", args=[fresh.pk])
+    assert "71" in pdf_text(documents.render_document(fresh.pk))
+    assert not ExportLog.objects.exists()  # nothing was downloaded yet
+    earlier = client.get(reverse("document_download", args=[document.pk]) + "?earlier=1")
+    assert b"".join(earlier.streaming_content).startswith(b"%PDF")
+    assert ExportLog.objects.get().document == document
+
+
+def test_a_download_is_logged_and_matches_its_sha256(
+    client, monitor, entered, django_capture_on_commit_callbacks
+):
+    visit, *_ = entered
+    document = make(
+        "casebook",
+        {"participant": visit.participant_id},
+        monitor,
+        django_capture_on_commit_callbacks,
+    )
+    client.force_login(monitor)
+    tray = client.get(reverse("document_tray")).content.decode()
+    assert "is ready: download" in tray
+    response = client.get(reverse("document_download", args=[document.pk]))
+    content = b"".join(response.streaming_content)
+    assert hashlib.sha256(content).hexdigest() == document.sha256
+    log = ExportLog.objects.get()
+    assert (log.user, log.document) == (monitor, document) and "Downloaded Casebook" in log.what
+    assert "is ready" not in client.get(reverse("document_tray")).content.decode()
+
+
+def test_a_failed_render_says_so_and_can_be_retried(
+    client, monitor, entered, monkeypatch, django_capture_on_commit_callbacks
+):
+    visit, *_ = entered
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(casebook, "casebook", broken)
+    document = make(
+        "casebook",
+        {"participant": visit.participant_id},
+        monitor,
+        django_capture_on_commit_callbacks,
+    )
+    assert document.status == "failed" and "renderer crashed" in document.error
+    client.force_login(monitor)
+    page = client.get(reverse("document_status", args=[document.pk])).content.decode()
+    assert "could not be made" in page and "Try again" in page
+    assert "failed" in client.get(reverse("document_tray")).content.decode()
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("document_status", args=[document.pk]))
+    retry = Document.objects.exclude(pk=document.pk).get()
+    assert response["Location"] == reverse("document_status", args=[retry.pk])
+    assert len(callbacks) == 1 and documents.render_document(retry.pk).status == "ready"
+
+
+def test_who_may_ask_for_what(client, coordinator, monitor, entered, islamabad):
+    visit, *_ = entered
+    client.force_login(coordinator)
+    for kind, data in (
+        ("casebook", {"participant": visit.participant_id}),
+        ("visit_crfs", {"visit": visit.pk}),
+        ("csv_export", {}),
+        ("odm_export", {}),
+    ):
+        response = client.post(reverse("document_request"), {"kind": kind, **data})
+        assert response.status_code == 403, kind
+    assert (
+        client.post(reverse("document_request"), {"kind": "blank_crf", "form": "womac"}).status_code
+        == 302
+    )
+    assert (
+        client.post(reverse("document_request"), {"kind": "blank_crf", "form": "nope"}).status_code
+        == 404
+    )
+    assert client.post(reverse("document_request"), {"kind": "nope"}).status_code == 404
+    other = factories.UserFactory(username="monitor-isb", role="Monitor", sites=[islamabad])
+    client.force_login(other)
+    assert (
+        client.post(
+            reverse("document_request"), {"kind": "casebook", "participant": visit.participant_id}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            reverse("document_request"), {"kind": "casebook", "participant": "x"}
+        ).status_code
+        == 404
+    )
+    document = Document.objects.get()  # the coordinator's blank CRF
+    assert client.get(reverse("document_status", args=[document.pk])).status_code == 404
+    assert client.get(reverse("document_download", args=[document.pk])).status_code == 404
+    assert Document.objects.count() == 1
+
+
+def _csv(archive: zipfile.ZipFile, name: str) -> list[dict]:
+    return list(csv.DictReader(io.TextIOWrapper(archive.open(name), encoding="utf-8")))
+
+
+def test_an_export_of_a_locked_study_equals_its_data(
+    data_manager, entered, settings, django_capture_on_commit_callbacks
+):
+    visit, vas, womac = entered
+    locking.lock(scope="study", by=data_manager)
+    csv_export = make("csv_export", {}, data_manager, django_capture_on_commit_callbacks)
+    odm_export = make("odm_export", {}, data_manager, django_capture_on_commit_callbacks)
+    assert csv_export.status == odm_export.status == "ready"
+    with zipfile.ZipFile(csv_export.file.path) as archive:
+        assert set(archive.namelist()) == {f"{n}.csv" for n in CRF_PAGES} | {"data_dictionary.csv"}
+        (vas_row,) = _csv(archive, "vas_pain.csv")
+        (womac_row,) = _csv(archive, "womac.csv")
+    stored = VasPain.objects.get()
+    assert (vas_row["score_mm"], vas_row["knee"], vas_row["version"]) == (
+        str(stored.score_mm),
+        stored.knee,
+        str(stored.version),
+    )
+    stored_womac = Womac.objects.get()
+    assert all(womac_row[f"p{i}"] == str(getattr(stored_womac, f"p{i}")) for i in range(1, 6))
+    schema = etree.XMLSchema(etree.parse(str(settings.ODM_SCHEMA_DIR / "ODM1-3-2.xsd")))
+    xml = etree.parse(odm_export.file.path)
+    assert schema.validate(xml), schema.error_log
+    values = dict(
+        (item.get("ItemOID"), item.get("Value"))
+        for item in xml.xpath("//odm:FormData[@FormOID='F.WOMAC']//odm:ItemData", namespaces=NS)
+    )
+    assert values["IT.WOMAC.P1"] == str(stored_womac.p1) and values["IT.WOMAC.KNEE"] == "R"
+    logged = ExportLog.objects.filter(user=data_manager).values_list("document_id", flat=True)
+    assert set(logged) == {csv_export.pk, odm_export.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_render_task_runs_once_in_a_real_worker_when_asked_twice(
+    worker, client, monitor, entered
+):
+    visit, *_ = entered
+    client.force_login(monitor)
+    data = {"kind": "casebook", "participant": visit.participant_id}
+    first = client.post(reverse("document_request"), data)
+    second = client.post(reverse("document_request"), data)
+    assert first["Location"] == second["Location"]
+    assert wait_for(lambda: Document.objects.get().status == "ready", seconds=90)
+    document = Document.objects.get()
+    assert document.attempts == 1 and document.progress_label == "Ready"
