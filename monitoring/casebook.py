@@ -290,20 +290,26 @@ def _queries(participant, zone) -> list[dict]:
 
 
 def _audit(participant, zone) -> list[dict]:
-    events = participant_events(participant).order_by("id")
-    return [
-        {
-            "at": _local(c.event.occurred_at, zone),
-            "who": c.event.actor,
-            "what": c.event.subject,
-            "action": c.event.get_action_display(),
-            "field": c.label,
-            "old": "" if c.old is None else str(c.old),
-            "new": "" if c.new is None else str(c.new),
-            "reason": c.event.reason or "",
-        }
-        for c in changes(events)
-    ]
+    """One entry per audited change of a record, with each item changed: "label: old → new"."""
+    entries: dict[int, dict] = {}
+    for c in changes(participant_events(participant).order_by("id")):
+        event = c.event
+        entry = entries.setdefault(
+            event.pk,
+            {
+                "at": _local(event.occurred_at, zone),
+                "who": event.actor,
+                "what": f"{event.subject} · {event.get_action_display()}",
+                "reason": event.reason or "",
+                "changes": [],
+            },
+        )
+        new = "" if c.new is None else str(c.new)
+        if c.old is None or event.action == "INSERT":
+            entry["changes"].append(f"{c.label}: {new}")
+        else:
+            entry["changes"].append(f"{c.label}: {c.old} → {new}")
+    return list(entries.values())
 
 
 def casebook(

@@ -415,3 +415,26 @@ def test_the_render_task_runs_once_in_a_real_worker_when_asked_twice(
     assert wait_for(lambda: Document.objects.get().status == "ready", seconds=90)
     document = Document.objects.get()
     assert document.attempts == 1 and document.progress_label == "Ready"
+
+
+def test_the_ae_listing_pdf_keeps_the_filters_and_order_of_the_page(
+    client, monitor, coordinator, arm_a, django_capture_on_commit_callbacks
+):
+    for term in ("Knee effusion", "Headache", "Injection-site pain"):
+        safety_services.report_adverse_event(
+            participant=arm_a, data=ae_answers(verbatim_term=term), by=coordinator
+        )
+    client.force_login(monitor)
+    listing = client.get(reverse("ae_listing")).content.decode()
+    assert 'name="kind" value="ae_listing"' in listing
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            reverse("document_request"), {"kind": "ae_listing", "related": "yes", "sort": "onset"}
+        )
+    document = Document.objects.get()
+    assert response["Location"] == reverse("document_status", args=[document.pk])
+    assert len(callbacks) == 1 and document.params["filters"]["sort"] == ["onset"]
+    text = pdf_text(documents.render_document(document.pk))
+    assert "Adverse event listing" in text and "Page 1 of 1" in text
+    assert text.index("Knee effusion") < text.index("Headache") < text.index("Injection-site pain")
+    assert arm_a.participant_id in text and "Site: LHR" in text
