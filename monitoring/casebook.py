@@ -15,9 +15,8 @@ from django import forms
 
 from enrollment.forms import ScreeningForm
 from enrollment.models import Participant
-from monitoring.models import DataQuery, Signature
+from monitoring.models import DataQuery, Signature, SourceVerification
 from monitoring.signatures import is_valid
-from monitoring.verification import last_verification
 from safety.forms import AdverseEventForm
 from safety.models import AdverseEvent
 from trialsite.audit.selectors import changes, participant_events
@@ -156,7 +155,38 @@ def _form_meta(crf, sdv) -> str:
     return "; ".join(parts)
 
 
-def visit_forms(visit: Visit, user) -> list[FormData]:
+class Records:
+    """A participant's CRFs, source verifications and signatures, each read once (a query per
+    CRF type, one for verifications, one for signatures), whatever the number of visits."""
+
+    def __init__(self, participant):
+        self.crfs = {}
+        for name, (model, _) in CRF_PAGES.items():
+            for crf in model.objects.filter(participant=participant).select_related(
+                "site", "modified_by"
+            ):
+                self.crfs[(name, crf.visit_id)] = crf
+        self.verifications = {}
+        for sdv in SourceVerification.objects.filter(participant=participant).select_related(
+            "verified_by"
+        ):  # newest first: the first one per record is its last verification
+            self.verifications.setdefault((sdv.table_name, sdv.row_pk), sdv)
+        zone = participant.site.zone
+        self.signatures = [
+            (s.visit_id, _signature(s, zone))
+            for s in Signature.objects.filter(participant=participant)
+            .select_related("visit", "participant")
+            .order_by("signed_at")
+        ]
+
+    def verification(self, crf):
+        return self.verifications.get((crf._meta.db_table, str(crf.pk)))
+
+    def signatures_of(self, visit) -> list[dict]:
+        return [signature for visit_id, signature in self.signatures if visit_id == visit.pk]
+
+
+def visit_forms(visit: Visit, user, records: Records) -> list[FormData]:
     """Every CRF due at the visit that the user may see: entered ones with their values."""
     zone = visit.participant.site.zone
     result = []
@@ -166,11 +196,7 @@ def visit_forms(visit: Visit, user) -> list[FormData]:
         model, _ = CRF_PAGES[name]
         if not model.is_due_at(visit) or (model.reveals_arm and not user.sees_arm):
             continue
-        crf = (
-            model.objects.filter(visit=visit)
-            .select_related("site", "modified_by", "participant")
-            .first()
-        )
+        crf = records.crfs.get((name, visit.pk))
         if crf is None:
             result.append(
                 FormData(name, model.crf_title, _oid(name), [], status="Not entered", entered=False)
@@ -184,7 +210,7 @@ def visit_forms(visit: Visit, user) -> list[FormData]:
                 _oid(name),
                 layout(form, zone),
                 status=CrfStatus(crf.status).label,
-                meta=_form_meta(crf, last_verification(crf)),
+                meta=_form_meta(crf, records.verification(crf)),
             )
         )
     return result
@@ -210,8 +236,8 @@ def _signature(signature: Signature, zone) -> dict:
     }
 
 
-def visit_data(visit: Visit, user) -> VisitData:
-    zone = visit.participant.site.zone
+def visit_data(visit: Visit, user, records: Records | None = None) -> VisitData:
+    records = records or Records(visit.participant)
     window = visit.window
     if visit.visit_date:
         done = f"Done {visit.visit_date.isoformat()}"
@@ -229,15 +255,12 @@ def visit_data(visit: Visit, user) -> VisitData:
             else "unscheduled"
         ),
         done=done,
-        forms=visit_forms(visit, user),
-        signatures=[
-            _signature(s, zone)
-            for s in Signature.objects.filter(visit=visit).select_related("visit", "participant")
-        ],
+        forms=visit_forms(visit, user, records),
+        signatures=records.signatures_of(visit),
     )
 
 
-def header(participant: Participant, user) -> dict:
+def header(participant: Participant) -> dict:
     """What every page of a participant's PDF carries at its top."""
     return {
         "site": f"{participant.site.code} – {participant.site.name}",
@@ -246,7 +269,7 @@ def header(participant: Participant, user) -> dict:
     }
 
 
-def _adverse_events(participant, user, zone) -> list[dict]:
+def _adverse_events(participant, zone) -> list[dict]:
     events = []
     adverse_events = AdverseEvent.objects.filter(participant=participant).select_related(
         "signed_by"
@@ -347,21 +370,17 @@ def casebook(
         status="Eligible" if screening.eligible else "Not eligible",
         meta=f"Version {screening.version}",
     )
+    records = Records(participant)
     visit_list = []
     for number, visit in enumerate(visits, start=1):
         progress(number - 1, steps, f"Collecting visit {visit.code} ({number} of {len(visits)})")
-        visit_list.append(visit_data(visit, user))
+        visit_list.append(visit_data(visit, user, records))
     progress(len(visits), steps, "Collecting adverse events and queries")
-    adverse_events = _adverse_events(participant, user, zone)
+    adverse_events = _adverse_events(participant, zone)
     queries = _queries(participant, zone)
     progress(len(visits) + 1, steps, "Collecting the audit trail")
     audit = _audit(participant, zone)
-    signatures = [
-        _signature(s, zone)
-        for s in Signature.objects.filter(participant=participant)
-        .select_related("visit", "participant")
-        .order_by("signed_at")
-    ]
+    signatures = [signature for _, signature in records.signatures]
     progress(len(visits) + 2, steps, "Laying out the pages")
     return {
         "summary": summary,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -69,8 +70,6 @@ def _state(events) -> str:
 
 
 def _user_zone(user):
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(user.time_zone or settings.TIME_ZONE)
 
 
@@ -144,7 +143,7 @@ def _visit_build(params, user, progress, path) -> Built:
     participant = visible_participant_or_404(user, visit.participant_id)
     progress(0, 2, f"Collecting visit {visit.code}")
     data = casebook.visit_data(visit, user)
-    head = casebook.header(participant, user)
+    head = casebook.header(participant)
     return _pdf(
         "pdf/visit_crfs.html",
         {"title": f"CRFs, visit {visit.code}", "visit": data, **head},
@@ -167,7 +166,7 @@ def _participant(params) -> Participant:
 
 def _casebook_build(params, user, progress, path) -> Built:
     participant = visible_participant_or_404(user, params["participant"])
-    head = casebook.header(participant, user)
+    head = casebook.header(participant)
     steps = {"total": 1}
 
     def collecting(done, total, label):
@@ -398,9 +397,7 @@ def retry_document(*, document: Document, by) -> Document:
     """Ask again for a document whose rendering failed."""
     if document.status != Document.Status.FAILED:
         return document
-    if not by.has_perm(KINDS[document.kind].permission):
-        raise PermissionDenied("Your role cannot make this document.")
-    return _queue(document.kind, document.params, by)
+    return regenerate_document(document=document, by=by)
 
 
 class _Reporter:
@@ -476,15 +473,30 @@ def render_document(document_id: int) -> Document:
     return document
 
 
+def _current_version(document: Document) -> str | None:
+    try:
+        return KINDS[document.kind].fingerprint(document.params, document.requested_by)
+    except (Participant.DoesNotExist, Visit.DoesNotExist):
+        return None
+
+
 def is_stale(document: Document) -> bool:
     """Whether the data changed after the document was made."""
     if document.status != Document.Status.READY:
         return False
-    spec = KINDS[document.kind]
-    try:
-        return spec.fingerprint(document.params, document.requested_by) != document.data_version
-    except (Participant.DoesNotExist, Visit.DoesNotExist):
-        return True
+    return _current_version(document) != document.data_version
+
+
+def recent_documents(user, limit: int = 30) -> list[tuple[Document, bool]]:
+    """The user's latest documents, each with whether it is stale (one fingerprint per key)."""
+    recent = list(Document.objects.filter(requested_by=user).select_related("requested_by")[:limit])
+    versions: dict[str, str | None] = {}
+    for document in recent:
+        if document.status == Document.Status.READY and document.key not in versions:
+            versions[document.key] = _current_version(document)
+    return [
+        (d, d.status == Document.Status.READY and versions[d.key] != d.data_version) for d in recent
+    ]
 
 
 def regenerate_document(*, document: Document, by) -> Document:

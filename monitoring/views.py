@@ -241,14 +241,6 @@ def sign_records(request, participant_pk: int):
 
 
 # --- PDFs and exports ----------------------------------------------------------------------------
-def _document_context(user) -> dict:
-    recent = list(Document.objects.filter(requested_by=user).select_related("requested_by")[:30])
-    return {
-        "documents": [(d, documents.is_stale(d)) for d in recent],
-        "in_flight": any(d.in_flight for d in recent),
-    }
-
-
 @login_required
 def document_list(request):
     """The user's PDFs and exports, blank CRFs for the site binder, and the data exports."""
@@ -256,9 +248,13 @@ def document_list(request):
     blank_forms = [
         (name, CRF_PAGES[name][0].crf_title) for name in documents.visible_crf_names(request.user)
     ]
-    return render(
-        request, template, {**_document_context(request.user), "blank_forms": blank_forms}
-    )
+    recent = documents.recent_documents(request.user)
+    context = {
+        "documents": recent,
+        "in_flight": any(d.in_flight for d, _ in recent),
+        "blank_forms": blank_forms,
+    }
+    return render(request, template, context)
 
 
 @login_required

@@ -228,7 +228,7 @@ def test_a_blinded_reader_gets_no_arm_in_the_casebook(
 def test_templates_get_ready_data_and_never_query(monitor, entered, django_assert_num_queries):
     visit, *_ = entered
     data = casebook.casebook(visit.participant, monitor)
-    head = casebook.header(visit.participant, monitor)
+    head = casebook.header(visit.participant)
     with django_assert_num_queries(0):
         html = render_to_string("pdf/casebook.html", {"title": "Casebook", **head, **data})
     assert "VAS pain" in html
@@ -266,6 +266,7 @@ def test_a_stale_file_is_made_again_when_downloaded(
     client.force_login(monitor)
     status = client.get(reverse("document_status", args=[document.pk])).content.decode()
     assert "The data changed after this file was made" in status
+    assert "Out of date" in client.get(reverse("document_list")).content.decode()
     with django_capture_on_commit_callbacks(execute=False):
         response = client.get(reverse("document_download", args=[document.pk]))
     fresh = Document.objects.exclude(pk=document.pk).get()
@@ -438,3 +439,31 @@ def test_the_ae_listing_pdf_keeps_the_filters_and_order_of_the_page(
     assert "Adverse event listing" in text and "Page 1 of 1" in text
     assert text.index("Knee effusion") < text.index("Headache") < text.index("Injection-site pain")
     assert arm_a.participant_id in text and "Site: LHR" in text
+
+
+def test_the_casebook_reads_the_same_number_of_queries_whatever_the_visits(
+    monitor, coordinator, entered
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    visit, *_ = entered
+    participant = visit.participant
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            casebook.casebook(participant, monitor)
+        return len(captured)
+
+    queries()  # the first call fills caches (labels, permissions)
+    before = queries()
+    for code in ("M1", "M3", "M6", "M9"):
+        save_crf(
+            crf_class=VasPain,
+            visit=Visit.objects.get(participant=participant, code=code),
+            data=factories.vas_answers(),
+            version=0,
+            complete=True,
+            by=coordinator,
+        )
+    assert queries() == before
