@@ -6,7 +6,9 @@
 - CSV and ODM exports of 1,000 synthetic participants with peak memory growth of 100 MB or less.
 
 Each figure is printed with its ratio to a baseline measured in the same process (a one-line
-PDF; an export of 10 participants), so runs on different machines compare. Everything is made
+PDF; an export of 10 participants), so runs on different machines compare. Casebooks are laid
+out in parts on PDF_PROCESSES processes (trialsite/pdf.py), as the worker does; the large one
+is also timed in one process, for comparison. Everything is made
 inside one transaction that is rolled back. Run with `make bench`; exits 1 if a target is missed.
 """
 
@@ -27,7 +29,9 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
+from django.test import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from enrollment.models import Participant  # noqa: E402
@@ -245,6 +249,18 @@ def measure_pdfs(site, coordinator, monitor) -> list[bool]:
             f"{each / baseline:.2f} × baseline per page (target ≥ {PAGES_PER_SECOND} pages/s) "
             f"{'ok' if ok else 'MISSED'}"
         )
+    with override_settings(PDF_PROCESSES=1), tempfile.TemporaryDirectory() as folder:
+        seconds, built = best_of(
+            1,
+            lambda: documents.KINDS["casebook"].build(
+                {"participant": large.pk}, monitor, lambda *a: None, Path(folder)
+            ),
+        )
+    print(
+        f"(the {built.pages}-page casebook laid out in one process: {seconds:.2f} s, "
+        f"{built.pages / seconds:.1f} pages/s; in parts on {settings.PDF_PROCESSES} processes "
+        f"{seconds / per_page['large'][2]:.1f} × faster)"
+    )
     ratio = per_page["large"][0] / per_page["small"][0]
     ratio_ok = ratio <= PER_PAGE_RATIO
     print(

@@ -26,6 +26,12 @@ from visits.models import Visit
 
 CONTROL_FIELDS = {"version", "mark_complete", "reason_for_change", "confirm_unusual"}
 
+# A long casebook is laid out in parts on several processes (trialsite/pdf.py), cut where a
+# page starts anyway: each visit, and a new page after this many adverse events and after
+# about this many lines of the audit trail.
+ADVERSE_EVENTS_PER_PART = 8
+AUDIT_LINES_PER_PART = 250
+
 
 @dataclass
 class Item:
@@ -312,6 +318,18 @@ def _queries(participant, zone) -> list[dict]:
     ]
 
 
+def _parts(items: list, weight: Callable[[object], int], limit: int) -> list[list]:
+    """`items` cut into consecutive runs of at most `limit` weight (a heavier item alone)."""
+    parts, current, load = [], [], 0
+    for item in items:
+        if current and load + weight(item) > limit:
+            parts.append(current)
+            current, load = [], 0
+        current.append(item)
+        load += weight(item)
+    return [*parts, current] if current else parts
+
+
 def _audit(participant, zone) -> list[dict]:
     """One entry per audited change of a record, with each item changed: "label: old → new"."""
     entries: dict[int, dict] = {}
@@ -387,7 +405,11 @@ def casebook(
         "screening": screening_form,
         "visits": visit_list,
         "adverse_events": adverse_events,
+        "adverse_event_parts": _parts(adverse_events, lambda ae: 1, ADVERSE_EVENTS_PER_PART),
         "queries": queries,
         "signatures": signatures,
         "audit": audit,
+        "audit_parts": _parts(
+            audit, lambda entry: max(2, len(entry["changes"])), AUDIT_LINES_PER_PART
+        ),
     }

@@ -151,6 +151,27 @@ def arm_b(lahore, coordinator):
 
 
 @pytest.fixture
+def entered(arm_b, coordinator):
+    """An arm B participant with VAS (63 mm) and WOMAC entered at baseline: (visit, vas, womac)."""
+    from outcomes.models import VasPain
+    from tests.test_outcomes import add_womac
+    from trialsite.crf import save_crf
+    from visits.models import Visit
+
+    visit = Visit.objects.get(participant=arm_b, code="M0")
+    vas = save_crf(
+        crf_class=VasPain,
+        visit=visit,
+        data=factories.vas_answers(score_mm=63),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    womac = add_womac(arm_b, "M0", 2, coordinator)
+    return visit, vas, womac
+
+
+@pytest.fixture
 def vas(coordinator, visit):
     """A complete VAS pain CRF (40 mm) at the `visit` fixture."""
     from outcomes.models import VasPain

@@ -20,7 +20,6 @@ from outcomes.models import VasPain, Womac
 from safety import services as safety_services
 from tests import factories
 from tests.test_locks import change_vas
-from tests.test_outcomes import add_womac
 from tests.test_safety import ae_answers, wait_for
 from trialsite.crf import save_crf
 from trialsite.crfs import CRF_FORMS, CRF_PAGES
@@ -52,22 +51,6 @@ def make(kind: str, data: dict, by, capture) -> Document:
         document = documents.request_document(kind=kind, data=data, by=by)
     assert len(callbacks) <= 1
     return documents.render_document(document.pk)
-
-
-@pytest.fixture
-def entered(arm_b, coordinator):
-    """An arm B participant with VAS and WOMAC entered at baseline."""
-    visit = Visit.objects.get(participant=arm_b, code="M0")
-    vas = save_crf(
-        crf_class=VasPain,
-        visit=visit,
-        data=factories.vas_answers(score_mm=63),
-        version=0,
-        complete=True,
-        by=coordinator,
-    )
-    womac = add_womac(arm_b, "M0", 2, coordinator)
-    return visit, vas, womac
 
 
 def in_order(text: str, needles: list[str]) -> bool:

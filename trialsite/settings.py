@@ -6,6 +6,7 @@ development only: DEBUG is off unless asked for, and production refuses to start
 real SECRET_KEY.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -243,6 +244,10 @@ ODM_SCHEMA_DIR = Path(
 # A PDF or export still rendering after this many seconds is given up as failed (and can be
 # retried); the Celery task is stopped at the same limit.
 DOCUMENT_RENDER_TIME_LIMIT = 30 * 60
+# Long PDFs (from this many characters of HTML) are laid out on this many processes at once
+# (trialsite/pdf.py); 1 lays every PDF out in the worker's own process.
+PDF_PROCESSES = env.int("PDF_PROCESSES", default=os.cpu_count() or 1)
+PDF_PARALLEL_FROM_CHARS = 30_000
 
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")
 
@@ -251,4 +256,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint tells each page it lays out at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

@@ -1,0 +1,171 @@
+"""Long PDFs laid out in parts on several processes: the same pages, text, page numbers and
+bookmarks as one rendering of the whole; the forked children's results and failures."""
+
+import io
+import os
+import subprocess
+
+import pikepdf
+import pytest
+from django.utils import timezone
+
+from monitoring import casebook
+from safety import services as safety_services
+from tests.test_safety import ae_answers
+from trialsite import forking, pdf
+
+pytestmark = pytest.mark.django_db
+
+
+def layout_text(content: bytes, tmp_path) -> list[str]:
+    """Each page's text as pdftotext lays it out, with positions kept as spaces."""
+    path = tmp_path / "out.pdf"
+    path.write_bytes(content)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return text.split("\f")[:-1]
+
+
+def outline(content: bytes) -> list:
+    """The bookmark tree: (title, page index, children) for each entry."""
+    with pikepdf.Pdf.open(io.BytesIO(content)) as document:
+        pages = {page.objgen: index for index, page in enumerate(document.pages)}
+        with document.open_outline() as tree:
+
+            def walk(items):
+                return [
+                    (
+                        item.title,
+                        pages[(item.destination or item.action.D)[0].objgen],
+                        walk(item.children),
+                    )
+                    for item in items
+                ]
+
+            return walk(tree.root)
+
+
+def render_casebook(participant, user, *, processes: int, settings) -> pdf.Pdf:
+    settings.PDF_PROCESSES = processes
+    settings.PDF_PARALLEL_FROM_CHARS = 0
+    head = casebook.header(participant)
+    return pdf.render_pdf(
+        "pdf/casebook.html",
+        {"title": "Casebook", **head, **casebook.casebook(participant, user)},
+        by=user,
+        zone=head["zone"],
+    )
+
+
+def test_a_casebook_laid_out_in_parts_is_the_casebook_laid_out_whole(
+    monitor,
+    coordinator,
+    entered,
+    settings,
+    monkeypatch,
+    tmp_path,
+):
+    visit, *_ = entered
+    participant = visit.participant
+    for number in range(casebook.ADVERSE_EVENTS_PER_PART + 2):  # two parts of adverse events
+        safety_services.report_adverse_event(
+            participant=participant,
+            data=ae_answers(
+                verbatim_term=f"Knee effusion {number + 1}", relationship_prgf="unlikely"
+            ),
+            by=coordinator,
+        )
+    generated = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: generated)  # the same minute on both
+    whole = render_casebook(participant, monitor, processes=1, settings=settings)
+
+    calls = []
+
+    def counted(work, processes):
+        calls.append((len(work), processes))
+        return forking.forked(work, processes)
+
+    def not_whole(*args):
+        raise AssertionError("laid out whole")
+
+    monkeypatch.setattr(pdf, "forked", counted)
+    monkeypatch.setattr(pdf, "_render_whole", not_whole)
+    laid_out = []
+    settings.PDF_PROCESSES = 3
+    head = casebook.header(participant)
+    parts = pdf.render_pdf(
+        "pdf/casebook.html",
+        {"title": "Casebook", **head, **casebook.casebook(participant, monitor)},
+        by=monitor,
+        zone=head["zone"],
+        laid_out=laid_out.append,
+    )
+    # Groups of parts on three processes, then the page numbers on three.
+    assert len(calls) == 2 and calls[0][0] >= 4 and calls[1] == (3, 3)
+    assert parts.pages == whole.pages == laid_out[0] >= 12
+    # The same text at the same places on every page, page numbers included.
+    whole_pages = layout_text(whole.content, tmp_path)
+    assert layout_text(parts.content, tmp_path) == whole_pages
+    for number, page in enumerate(whole_pages, start=1):
+        assert f"Page {number} of {whole.pages}" in page
+    # The same bookmarks, nested the same way, to the same pages.
+    assert outline(parts.content) == outline(whole.content)
+    chapters = [title for title, *_ in outline(whole.content)[0][2]]
+    assert chapters[:2] == ["Contents", "Screening"] and chapters[2].startswith("Visit SCR")
+    # The document information of the whole.
+    with pikepdf.open(io.BytesIO(parts.content)) as document:
+        assert str(document.docinfo["/Title"]) == "Casebook"
+
+
+def test_every_ninth_adverse_event_and_a_long_audit_trail_start_a_page(
+    monitor,
+    coordinator,
+    entered,
+    settings,
+    tmp_path,
+):
+    visit, *_ = entered
+    for number in range(casebook.ADVERSE_EVENTS_PER_PART + 1):
+        safety_services.report_adverse_event(
+            participant=visit.participant,
+            data=ae_answers(
+                verbatim_term=f"Knee effusion {number + 1}", relationship_prgf="unlikely"
+            ),
+            by=coordinator,
+        )
+    data = casebook.casebook(visit.participant, monitor)
+    assert [len(part) for part in data["adverse_event_parts"]] == [8, 1]
+    lines = [max(2, len(entry["changes"])) for entry in data["audit"]]
+    assert sum(lines) > casebook.AUDIT_LINES_PER_PART and len(data["audit_parts"]) >= 2
+    for part in data["audit_parts"]:
+        assert sum(max(2, len(entry["changes"])) for entry in part) <= max(
+            casebook.AUDIT_LINES_PER_PART, max(lines)
+        )
+    assert [entry for part in data["audit_parts"] for entry in part] == data["audit"]
+    pages = layout_text(
+        render_casebook(visit.participant, monitor, processes=1, settings=settings).content,
+        tmp_path,
+    )
+    starts = [page for page in pages if "AE 9: Knee effusion 9" in page]
+    assert len(starts) == 1
+    body = starts[0].split("\n", 2)[2].lstrip()  # past the running head
+    assert body.startswith("AE 9: Knee effusion 9")
+
+
+def test_groups_are_consecutive_parts_of_about_equal_length():
+    parts = ["a" * n for n in (5, 40, 3, 3, 30, 10, 1, 25)]
+    grouped = pdf.groups(parts, 4)
+    assert "".join(grouped) == "".join(parts) and len(grouped) <= 5
+    assert all(grouped)
+    assert pdf.groups(["x"], 4) == ["x"]
+
+
+def test_forked_calls_return_in_order_and_a_failure_is_raised_here():
+    assert forking.forked([(pow, (2, n)) for n in range(7)], 3) == [2**n for n in range(7)]
+    big = forking.forked([(bytes, (300_000,))], 2)  # more than a pipe holds at once
+    assert big == [bytes(300_000)]
+    with pytest.raises(forking.ChildFailed, match="ValueError: invalid literal"):
+        forking.forked([(pow, (2, 3)), (int, ("x",))], 2)
+    with pytest.raises(forking.ChildFailed, match="exit code 3"):
+        forking.forked([(os._exit, (3,))], 1)
