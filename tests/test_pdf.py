@@ -4,15 +4,19 @@ bookmarks as one rendering of the whole; the forked children's results and failu
 import io
 import os
 import subprocess
+import sys
 
 import pikepdf
 import pytest
+from django.db import connections
 from django.utils import timezone
 
-from monitoring import casebook
+from monitoring import casebook, documents
+from monitoring.models import Document
 from safety import services as safety_services
-from tests.test_safety import ae_answers
+from tests.test_safety import ae_answers, wait_for
 from trialsite import forking, pdf
+from trialsite.celery import app
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +50,15 @@ def outline(content: bytes) -> list:
             return walk(tree.root)
 
 
+def report_adverse_events(participant, count: int, by) -> None:
+    for number in range(1, count + 1):
+        safety_services.report_adverse_event(
+            participant=participant,
+            data=ae_answers(verbatim_term=f"Knee effusion {number}", relationship_prgf="unlikely"),
+            by=by,
+        )
+
+
 def render_casebook(participant, user, *, processes: int, settings) -> pdf.Pdf:
     settings.PDF_PROCESSES = processes
     settings.PDF_PARALLEL_FROM_CHARS = 0
@@ -68,14 +81,7 @@ def test_a_casebook_laid_out_in_parts_is_the_casebook_laid_out_whole(
 ):
     visit, *_ = entered
     participant = visit.participant
-    for number in range(casebook.ADVERSE_EVENTS_PER_PART + 2):  # two parts of adverse events
-        safety_services.report_adverse_event(
-            participant=participant,
-            data=ae_answers(
-                verbatim_term=f"Knee effusion {number + 1}", relationship_prgf="unlikely"
-            ),
-            by=coordinator,
-        )
+    report_adverse_events(participant, casebook.ADVERSE_EVENTS_PER_PART + 2, coordinator)
     generated = timezone.now()
     monkeypatch.setattr(timezone, "now", lambda: generated)  # the same minute on both
     whole = render_casebook(participant, monitor, processes=1, settings=settings)
@@ -126,14 +132,7 @@ def test_every_ninth_adverse_event_and_a_long_audit_trail_start_a_page(
     tmp_path,
 ):
     visit, *_ = entered
-    for number in range(casebook.ADVERSE_EVENTS_PER_PART + 1):
-        safety_services.report_adverse_event(
-            participant=visit.participant,
-            data=ae_answers(
-                verbatim_term=f"Knee effusion {number + 1}", relationship_prgf="unlikely"
-            ),
-            by=coordinator,
-        )
+    report_adverse_events(visit.participant, casebook.ADVERSE_EVENTS_PER_PART + 1, coordinator)
     data = casebook.casebook(visit.participant, monitor)
     assert [len(part) for part in data["adverse_event_parts"]] == [8, 1]
     lines = [max(2, len(entry["changes"])) for entry in data["audit"]]
@@ -165,7 +164,53 @@ def test_forked_calls_return_in_order_and_a_failure_is_raised_here():
     assert forking.forked([(pow, (2, n)) for n in range(7)], 3) == [2**n for n in range(7)]
     big = forking.forked([(bytes, (300_000,))], 2)  # more than a pipe holds at once
     assert big == [bytes(300_000)]
-    with pytest.raises(forking.ChildFailed, match="ValueError: invalid literal"):
+    with pytest.raises(forking.ChildFailed, match="^ValueError: invalid literal") as failed:
         forking.forked([(pow, (2, 3)), (int, ("x",))], 2)
+    assert "Traceback" in failed.value.__notes__[0] and "Traceback" not in str(failed.value)
     with pytest.raises(forking.ChildFailed, match="exit code 3"):
         forking.forked([(os._exit, (3,))], 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_casebook_is_laid_out_in_parts_by_a_prefork_worker(
+    monitor, coordinator, entered, settings, tmp_path
+):
+    """As in production: Celery's prefork pool, whose workers are daemonic processes."""
+    visit, *_ = entered
+    report_adverse_events(visit.participant, casebook.ADVERSE_EVENTS_PER_PART + 1, coordinator)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    database = connections["default"].settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}"
+        ),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PDF_PROCESSES": "2",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "--pool=prefork"]
+    options = ["--concurrency=1", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
+    app.control.purge()  # only this test's task for the worker
+    log = tmp_path / "worker.log"
+    with log.open("w") as output:
+        worker = subprocess.Popen(
+            [*command, *options], env=env, cwd=settings.BASE_DIR, stdout=output, stderr=output
+        )
+    try:
+        document = documents.request_document(
+            kind="casebook", data={"participant": visit.participant_id}, by=monitor
+        )
+        assert wait_for(
+            lambda: Document.objects.get(pk=document.pk).status in {"ready", "failed"},
+            seconds=120,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    document.refresh_from_db()
+    assert document.status == "ready", document.error
+    logged = log.read_text()
+    assert f"Laid out {document.pages} pages in " in logged and "parts on 2 processes" in logged
+    pages = layout_text(document.file.read(), tmp_path)
+    assert f"Page {document.pages} of {document.pages}" in pages[-1]

@@ -18,7 +18,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 class ChildFailed(RuntimeError):
-    """A call failed in its child process; the message carries the child's traceback."""
+    """A call failed in its child process: the message is the child's error, and a note on
+    the exception carries the child's traceback."""
 
 
 def forked(calls: list[tuple[Callable, tuple]], processes: int) -> list:
@@ -67,7 +68,10 @@ def _outcome(received: bytes, status: int):
     except Exception:
         raise ChildFailed(f"A child process ended with exit code {code} and no result.") from None
     if kind != "ok":
-        raise ChildFailed(value)
+        summary, child_traceback = value
+        error = ChildFailed(summary)
+        error.add_note(f"In the child process:\n{child_traceback}")  # logged with the error
+        raise error
     return value
 
 
@@ -80,7 +84,7 @@ def _run_child(function: Callable, args: tuple, write_end: int) -> None:
         outcome = ("ok", function(*args))
         code = 0
     except BaseException as error:  # noqa: BLE001 - everything is reported to the parent
-        outcome = ("failed", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+        outcome = ("failed", (f"{type(error).__name__}: {error}", traceback.format_exc()))
     try:
         with os.fdopen(write_end, "wb") as pipe:
             pickle.dump(outcome, pipe, protocol=pickle.HIGHEST_PROTOCOL)

@@ -11,6 +11,7 @@ bookmarks are rebuilt. The pages are the same as one rendering of the whole woul
 """
 
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from trialsite.forking import forked
+
+logger = logging.getLogger(__name__)
 
 PART_BREAK = "<!--part-->"
 
@@ -112,6 +115,7 @@ def _render_in_parts(html: str, processes: int, laid_out: Callable[[int], None])
     laid = forked([(_lay_out_part, (f"{opening}{bodies[i]}</body>",)) for i in order], processes)
     parts = [part for _, part in sorted(zip(order, laid, strict=True), key=lambda pair: pair[0])]
     total = sum(p.pages for p in parts)
+    logger.info("Laid out %d pages in %d parts on %d processes", total, len(parts), processes)
     laid_out(total)
     numbers = [f"Page {n} of {total}" for n in range(1, total + 1)]
     step = -(-total // processes)
