@@ -14,6 +14,7 @@ inside one transaction that is rolled back. Run with `make bench`; exits 1 if a 
 
 import ctypes
 import gc
+import logging
 import os
 import re
 import statistics
@@ -28,6 +29,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
 import django  # noqa: E402
 
 django.setup()
+for quiet in ("trialsite.pdf", "pikepdf"):  # their INFO lines would interleave with the figures
+    logging.getLogger(quiet).setLevel(logging.WARNING)
 
 from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
