@@ -7,7 +7,7 @@ streamed rather than built in memory. Validated against the official XSD in test
 (settings.ODM_SCHEMA_DIR).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.db import models
@@ -235,28 +235,61 @@ def write_odm(
                 _metadata(xf, names)
             _admin(xf, users, Site.objects.order_by("code"))
             with xf.element(q("ClinicalData"), StudyOID=STUDY_OID, MetaDataVersionOID=MDV_OID):
-                for number, participant in enumerate(participants.iterator(chunk_size=200)):
-                    progress(number, total, f"Writing participant {number + 1} of {total}")
-                    _subject(xf, participant, system_user, names)
+                number = 0
+                for chunk in _chunks(participants.iterator(chunk_size=CHUNK), CHUNK):
+                    records = _Records(chunk, names)
+                    for participant in chunk:
+                        progress(number, total, f"Writing participant {number + 1} of {total}")
+                        _subject(xf, participant, records, system_user)
+                        number += 1
     return path
 
 
-def _subject(xf, participant, system_user: str, names) -> None:
+# Participants are read this many at a time: a few queries per chunk, not per participant.
+CHUNK = 200
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Records:
+    """The CRFs of some participants by participant and visit, the latest audit row of each
+    CRF, and each visit's latest signature: one query per CRF, one for the audit trail, one
+    for the signatures."""
+
+    def __init__(self, participants: list, names) -> None:
+        ids = [p.pk for p in participants]
+        self.crfs: dict[int, dict[str, list]] = {}
+        for name, model in _pages(names):
+            rows = model.objects.filter(participant_id__in=ids).select_related("visit")
+            for crf in rows.order_by("pk"):
+                visits = self.crfs.setdefault(crf.participant_id, {})
+                visits.setdefault(crf.visit.code, []).append((name, model, crf))
+        latest = (
+            AuditEvent.objects.filter(participant_id__in=ids)
+            .order_by("table_name", "row_pk", "-id")
+            .distinct("table_name", "row_pk")
+            .only("id", "occurred_at", "table_name", "row_pk", "user_id", "reason")
+        )
+        self.last_audit = {(e.table_name, e.row_pk): e for e in latest}
+        signatures = Signature.objects.filter(participant_id__in=ids, visit__isnull=False)
+        self.signatures = {s.visit_id: s for s in signatures.order_by("signed_at", "pk")}
+
+
+def _subject(xf, participant, records: _Records, system_user: str) -> None:
     location = _oid("LOC", participant.site.code)
     with xf.element(q("SubjectData"), SubjectKey=participant.participant_id):
         xf.write(etree.Element(q("SiteRef"), LocationOID=location))
-        crfs = {}
-        for name, model in _pages(names):
-            for crf in model.objects.filter(participant=participant).select_related("visit"):
-                crfs.setdefault(crf.visit.code, []).append((name, model, crf))
-        # The latest audit row of each form, in one query per participant.
-        last_audit = {}
-        for event in AuditEvent.objects.filter(participant_id=participant.pk).order_by("id"):
-            last_audit[(event.table_name, event.row_pk)] = event
-        signatures = {
-            s.visit_id: s
-            for s in Signature.objects.filter(participant=participant, visit__isnull=False)
-        }
+        crfs = records.crfs.get(participant.pk, {})
+        last_audit, signatures = records.last_audit, records.signatures
         for visit in protocol.VISIT_SCHEDULE:
             forms = crfs.get(visit.code, [])
             if not forms:

@@ -1,16 +1,22 @@
-"""CSV exports: one file per CRF with codes and labels, a data dictionary, and a log entry."""
+"""CSV exports (one file per CRF with codes and labels, a data dictionary) and the ODM export,
+each with a log entry."""
 
 import csv
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from lxml import etree
 
-from monitoring import signatures
+from monitoring import odm, signatures
 from monitoring.models import ExportLog
+from outcomes.models import VasPain
 from tests import factories
 from tests.test_locks import change_vas
+from trialsite.crf import save_crf
 from trialsite.crfs import CRF_PAGES
+from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +65,48 @@ def test_the_odm_export_is_valid_against_the_official_xsd(
         "//odm:StudyEventData/odm:Signature/odm:SignatureRef/@SignatureOID", namespaces=ns
     ) == ["SD.REVIEW"]
     assert ExportLog.objects.filter(what__startswith="ODM").exists()
+
+
+def test_the_odm_export_reads_participants_in_chunks_each_with_its_own_data(
+    tmp_path, arm_a, arm_b, coordinator, monkeypatch
+):
+    for participant, score in ((arm_a, 21), (arm_b, 67)):
+        vas = save_crf(
+            crf_class=VasPain,
+            visit=Visit.objects.get(participant=participant, code="M0"),
+            data=factories.vas_answers(score_mm=score),
+            version=0,
+            complete=True,
+            by=coordinator,
+        )
+    change_vas(vas, coordinator, score=68)  # arm B's: its latest audit row has the reason
+
+    def written(chunk: int) -> tuple[etree._ElementTree, int]:
+        monkeypatch.setattr(odm, "CHUNK", chunk)
+        out = tmp_path / f"study-{chunk}.xml"
+        with CaptureQueriesContext(connection) as queries:
+            odm.write_odm(out)
+        return etree.parse(str(out)), len(queries)
+
+    one_at_a_time, queries_one = written(1)
+    both_at_once, queries_both = written(200)
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    for document in (one_at_a_time, both_at_once):
+        subjects = {
+            s.get("SubjectKey"): s for s in document.xpath("//odm:SubjectData", namespaces=ns)
+        }
+        assert set(subjects) == {arm_a.participant_id, arm_b.participant_id}
+
+        def score(key, subjects=subjects):
+            path = ".//odm:ItemData[@ItemOID='IT.VAS_PAIN.SCORE_MM']/@Value"
+            return subjects[key].xpath(path, namespaces=ns)
+
+        assert score(arm_a.participant_id) == ["21"] and score(arm_b.participant_id) == ["68"]
+        reasons = "odm:AuditRecord/odm:ReasonForChange/text()"
+        forms = {
+            key: subject.xpath(f".//odm:FormData[@FormOID='F.VAS_PAIN']/{reasons}", namespaces=ns)
+            for key, subject in subjects.items()
+        }
+        assert forms == {arm_a.participant_id: [], arm_b.participant_id: ["correction"]}
+    # The queries grow with the chunks, not with the participants in a chunk.
+    assert queries_both < queries_one
