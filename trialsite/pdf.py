@@ -92,7 +92,8 @@ def _render_whole(html: str, laid_out: Callable[[int], None]) -> Pdf:
 
 # --- In parts ------------------------------------------------------------------------------------
 def groups(parts: list[str], count: int) -> list[str]:
-    """Consecutive parts joined into at most `count` groups of roughly equal length."""
+    """Consecutive parts joined into about `count` groups of roughly equal length (a group
+    closes once the next part would take it past its share by more than half that part)."""
     target = sum(len(p) for p in parts) / count
     grouped, current = [], ""
     for part in parts:
