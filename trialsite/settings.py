@@ -245,8 +245,9 @@ ODM_SCHEMA_DIR = Path(
 # retried); the Celery task is stopped at the same limit.
 DOCUMENT_RENDER_TIME_LIMIT = 30 * 60
 # Long PDFs (from this many characters of HTML) are laid out on this many processes at once
-# (trialsite/pdf.py); 1 lays every PDF out in the worker's own process.
-PDF_PROCESSES = env.int("PDF_PROCESSES", default=os.cpu_count() or 1)
+# (trialsite/pdf.py); 1 lays every PDF out in the worker's own process. By default the CPU
+# count, at most 4: a casebook has a few dozen parts, and each process costs a fixed start.
+PDF_PROCESSES = env.int("PDF_PROCESSES", default=min(os.cpu_count() or 1, 4))
 PDF_PARALLEL_FROM_CHARS = 30_000
 
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")
