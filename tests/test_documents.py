@@ -36,12 +36,12 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def pdf_text(document: Document) -> str:
+def pdf_text(document: Document | str) -> str:
+    """The text of a document's PDF (or of the PDF at a path), as pdftotext lays it out:
+    positions kept as spaces, pages separated by form feeds."""
+    path = document if isinstance(document, str) else document.file.path
     return subprocess.run(
-        ["pdftotext", "-layout", document.file.path, "-"],
-        capture_output=True,
-        text=True,
-        check=True,
+        ["pdftotext", "-layout", path, "-"], capture_output=True, text=True, check=True
     ).stdout
 
 

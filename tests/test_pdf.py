@@ -14,6 +14,7 @@ from django.utils import timezone
 from monitoring import casebook, documents
 from monitoring.models import Document
 from safety import services as safety_services
+from tests.test_documents import pdf_text
 from tests.test_safety import ae_answers, wait_for
 from trialsite import forking, pdf
 from trialsite.celery import app
@@ -22,13 +23,10 @@ pytestmark = pytest.mark.django_db
 
 
 def layout_text(content: bytes, tmp_path) -> list[str]:
-    """Each page's text as pdftotext lays it out, with positions kept as spaces."""
+    """Each page's text as pdftotext lays it out."""
     path = tmp_path / "out.pdf"
     path.write_bytes(content)
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
-    return text.split("\f")[:-1]
+    return pdf_text(str(path)).split("\f")[:-1]
 
 
 def outline(content: bytes) -> list:
