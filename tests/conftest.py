@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from tests import factories
+from tests import factories, helpers
 from trialsite import roles
 
 # Playwright's sync API leaves an asyncio loop marked "running" in the main thread; without
@@ -154,7 +154,7 @@ def arm_b(lahore, coordinator):
 def entered(arm_b, coordinator):
     """An arm B participant with VAS (63 mm) and WOMAC entered at baseline: (visit, vas, womac)."""
     from outcomes.models import VasPain
-    from tests.test_outcomes import add_womac
+    from tests.helpers import add_womac
     from trialsite.crf import save_crf
     from visits.models import Visit
 
@@ -162,7 +162,7 @@ def entered(arm_b, coordinator):
     vas = save_crf(
         crf_class=VasPain,
         visit=visit,
-        data=factories.vas_answers(score_mm=63),
+        data=helpers.vas_answers(score_mm=63),
         version=0,
         complete=True,
         by=coordinator,
@@ -180,7 +180,7 @@ def vas(coordinator, visit):
     return save_crf(
         crf_class=VasPain,
         visit=visit,
-        data=factories.vas_answers(),
+        data=helpers.vas_answers(),
         version=0,
         complete=True,
         by=coordinator,

@@ -119,23 +119,3 @@ def released_lot(*, by, releaser, **kwargs):
     new_lot = lot(by=by, **kwargs)
     record_passing_release_tests(new_lot, on=timezone.localdate(), by=by)
     return visit_services.decide_lot_release(lot=new_lot, release=True, note="", by=releaser)
-
-
-def as_post(answers: dict, skip=()) -> dict:
-    """Answers as a browser posts them: yes/no for booleans, "" for None, text otherwise."""
-    words = {True: "yes", False: "no", None: ""}
-    return {
-        name: words[value] if value is None or isinstance(value, bool) else str(value)
-        for name, value in answers.items()
-        if name not in skip
-    }
-
-
-def vas_answers(**overrides) -> dict:
-    return {
-        "assessed_at": timezone.now(),
-        "knee": "R",
-        "score_mm": 40,
-        "method": "paper",
-        **overrides,
-    }

@@ -1,6 +1,6 @@
 """Visits: windows from randomization and M0, deviations, missed and unscheduled visits, pages."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from enrollment import services as enrollment_services
 from tests import factories
-from trialsite.demo import injection_answers
+from tests.helpers import inject, visit
 from visits import schedule, services
-from visits.models import Deviation, Injection, Visit
+from visits.models import Deviation, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -24,32 +24,6 @@ def participant(lahore, coordinator):
 @pytest.fixture
 def lot(coordinator, investigator):
     return factories.released_lot(by=coordinator, releaser=investigator)
-
-
-def visit(participant, code) -> Visit:
-    return Visit.objects.get(participant=participant, code=code)
-
-
-def at_site(participant, day, hour=10):
-    """An aware datetime at `hour` o'clock on `day` in the participant's site zone."""
-    return datetime.combine(day, time(hour), tzinfo=participant.site.zone)
-
-
-def injection_data(participant, lot, day, **overrides):
-    data = injection_answers(injected_at=at_site(participant, day), lot=lot, arm="A")
-    return {**data, **overrides}
-
-
-def inject(participant, lot, day, by, code="M0", version=0, **overrides):
-    return services.record_injection(
-        crf_class=Injection,
-        visit=visit(participant, code),
-        data=injection_data(participant, lot, day, **overrides),
-        version=version,
-        complete=True,
-        reason="corrected" if version else "",
-        by=by,
-    )
 
 
 def test_visits_are_created_at_randomization_with_provisional_windows(participant):

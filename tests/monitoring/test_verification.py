@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from monitoring import verification
 from monitoring.models import SourceVerification
-from tests.test_crf import url
-from tests.test_locks import change_vas
+from tests.helpers import change_vas
+from tests.helpers import vas_url as url
 
 pytestmark = pytest.mark.django_db
 

@@ -5,13 +5,15 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import Page, expect
 
-from enrollment import services
+from enrollment import randomization, services
 from enrollment.models import Consent, Participant, Screening
-from tests import factories
-from tests.test_randomization import LIST_CSV
-from trialsite import protocol
+from tests import factories, helpers
+from tests.helpers import LIST_CSV, log_in, screenshot
+from trialsite import protocol, roles
 from trialsite.audit.models import AuditEvent
+from trialsite.demo import eligible_answers
 from visits.models import Visit
 from visits.services import create_visit_schedule
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def screening_post(**overrides) -> dict:
     """The screening form as a browser posts it, for an eligible candidate."""
-    data = {"version": 0, **factories.as_post(factories.eligible_answers())}
+    data = {"version": 0, **helpers.as_post(factories.eligible_answers())}
     return {**data, **{k: str(v) for k, v in overrides.items()}}
 
 
@@ -273,3 +275,83 @@ def test_the_home_page_shows_enrollment_against_the_target(client, coordinator, 
     response = client.get(reverse("home"))
     assert response.context["enrollment"] == {"randomized": 1, "target": 25}
     assert "of 25" in response.content.decode()
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+# The yes/no answers of an eligible candidate.
+YES_NO_ANSWERS = {k: v for k, v in eligible_answers().items() if isinstance(v, bool)}
+
+
+def fill_screening(page: Page, *, vas: int, dob: str = "1980-03-01") -> None:
+    page.get_by_label("Screening date").fill(timezone.localdate().isoformat())
+    page.get_by_label("Date of birth").fill(dob)
+    page.check("#id_sex_1")  # male
+    page.get_by_label("Height (cm)").fill("168.5")
+    page.get_by_label("Weight (kg)").fill("77")
+    page.check("#id_index_knee_1")  # right
+    page.check("#id_kl_grade_left_1")
+    page.check("#id_kl_grade_right_2")
+    for name, yes in YES_NO_ANSWERS.items():
+        page.check(f"#id_{name}_{0 if yes else 1}")
+    page.get_by_label("VAS pain of the index knee (mm)").fill(str(vas))
+    page.get_by_label("VAS pain of the index knee (mm)").blur()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_coordinator_screens_consents_and_randomizes(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    factories.UserFactory(username="coordinator", role=roles.COORDINATOR, sites=[site])
+    services.import_randomization_list(
+        content=randomization.to_csv(randomization.make_list(seed=9, size=30)).encode(),
+        file_name="list.csv",
+        imported_by="test",
+    )
+    log_in(page, live_server.url, "coordinator")
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Screening").click()
+
+    # An ineligible candidate: the panel says why while the form is filled.
+    page.get_by_role("link", name="New screening").click()
+    fill_screening(page, vas=12)
+    result = page.get_by_test_id("eligibility-result")
+    expect(result).to_have_text("Not eligible")
+    expect(page.locator("#eligibility")).to_contain_text("VAS pain 12 mm is below 20 mm.")
+    expect(page.get_by_text("BMI 27.1")).to_be_visible()
+    page.get_by_role("button", name="Save screening").click()
+    expect(page.get_by_test_id("decision")).to_have_text("Not eligible")
+    expect(page.get_by_text("Not eligible: cannot be randomized.")).to_be_visible()
+
+    # An eligible candidate.
+    page.get_by_role("navigation", name="breadcrumb").get_by_role(
+        "link", name="Screening log"
+    ).click()
+    page.get_by_role("link", name="New screening").click()
+    fill_screening(page, vas=64)
+    expect(page.get_by_test_id("eligibility-result")).to_have_text("Eligible")
+    screenshot(page, "screening-eligible.png")
+    page.get_by_role("button", name="Save screening").click()
+    expect(page.get_by_test_id("decision")).to_have_text("Eligible")
+
+    page.get_by_role("link", name="Record consent").click()
+    page.get_by_label("Date and time of consent").fill(
+        timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    )
+    page.get_by_label("Consent obtained by").select_option(label="Coordinator Tester")
+    page.check("#id_copy_given_0")
+    page.get_by_role("button", name="Record consent").click()
+    expect(page.get_by_text("Consent recorded.")).to_be_visible()
+
+    page.get_by_role("button", name="Randomize").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("LHR-001")
+    participant = Participant.objects.get()
+    expect(page.get_by_text(f"Arm {participant.arm}:")).to_be_visible()
+    assert participant.slot.sequence == 1
+    screenshot(page, "participant-randomized.png")
+
+    nav.get_by_role("link", name="Screening").click()
+    expect(page.get_by_test_id("consort-assessed")).to_have_text("2")
+    expect(page.get_by_test_id("consort-randomized")).to_have_text("1")
+    screenshot(page, "screening-log.png")

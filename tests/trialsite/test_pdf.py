@@ -14,8 +14,7 @@ from django.utils import timezone
 from monitoring import casebook, documents
 from monitoring.models import Document
 from safety import services as safety_services
-from tests.test_documents import pdf_text
-from tests.test_safety import ae_answers, wait_for
+from tests.helpers import ae_answers, pdf_text, wait_for
 from trialsite import forking, pdf
 from trialsite.celery import app
 

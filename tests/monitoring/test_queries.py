@@ -3,12 +3,16 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from monitoring import queries
 from monitoring.models import DataQuery, QueryMessage
 from outcomes.models import VasPain
-from tests import factories
-from tests.test_crf import post_data, url
+from tests import factories, helpers
+from tests.helpers import log_in, screenshot
+from tests.helpers import vas_post as post_data
+from tests.helpers import vas_url as url
+from trialsite import roles
 from trialsite.crf import save_crf
 from visits.models import Visit
 
@@ -107,7 +111,7 @@ def test_a_soft_check_asks_for_confirmation_then_saves_and_opens_a_query(
     save_crf(
         crf_class=VasPain,
         visit=m0,
-        data=factories.vas_answers(score_mm=80),
+        data=helpers.vas_answers(score_mm=80),
         version=0,
         complete=True,
         by=coordinator,
@@ -130,3 +134,61 @@ def test_a_soft_check_asks_for_confirmation_then_saves_and_opens_a_query(
         "open",
     )
     assert "Soft check" in query.messages.get().text
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_query_round_trip(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    factories.UserFactory(username="monitor", role=roles.MONITOR, sites=[site])
+    participant = factories.participant_with_visits(site=site, by=coordinator)
+    m0 = participant.visits.get(code="M0")
+    save_crf(
+        crf_class=VasPain,
+        visit=m0,
+        data=helpers.vas_answers(score_mm=40),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    crf_page = f"{live_server.url}/participants/{participant.pk}/visits/{m0.pk}/vas-pain/"
+
+    log_in(page, live_server.url, "monitor")
+    page.goto(crf_page)
+    page.get_by_text("Raise a query").click()
+    page.get_by_label("Field").select_option(label="VAS pain (mm)")
+    page.get_by_label("Question").fill("The source says 44 mm: please check.")
+    page.get_by_role("button", name="Raise query").click()
+    expect(page.get_by_test_id("queries")).to_contain_text("Open")
+    page.get_by_role("button", name="Monitor").click()
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server.url, "coordinator")
+    page.goto(crf_page)
+    page.get_by_label("VAS pain (mm)").fill("44")
+    page.get_by_label("Reason for change").fill("Transcription error, query 1")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("VAS pain saved.")).to_be_visible()
+    page.get_by_placeholder("Answer").fill("Corrected to 44 mm from the source.")
+    page.get_by_role("button", name="Answer").click()
+    expect(page.get_by_test_id("queries")).to_contain_text("Answered")
+    page.get_by_role("button", name="Coordinator").click()
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server.url, "monitor")
+    page.goto(crf_page)
+    page.get_by_placeholder("Note").fill("Agrees with source.")
+    page.get_by_role("button", name="Close").click()
+    expect(page.get_by_test_id("queries")).to_contain_text("Closed")
+    screenshot(page, "query-closed.png")
+
+    query = DataQuery.objects.get()
+    assert query.state == "closed"
+    assert [m.kind for m in query.messages.all()] == ["question", "answer", "close"]
+    assert VasPain.objects.get(visit=m0).score_mm == 44

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from outcomes.models import VasPain
-from tests.test_crf import post_data, url
+from tests.helpers import vas_post as post_data
+from tests.helpers import vas_url as url
 
 pytestmark = pytest.mark.django_db
 

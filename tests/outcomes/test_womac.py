@@ -4,12 +4,15 @@ import pytest
 from django.urls import reverse
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from playwright.sync_api import expect
 
 from outcomes import womac
 from outcomes.models import Womac
 from outcomes.womac import CODES, SUBSCALES, WomacError, score
 from tests import factories
-from trialsite import protocol
+from tests.helpers import log_in, screenshot
+from tests.helpers import womac_post as post_data
+from trialsite import protocol, roles
 from trialsite.audit.models import AuditEvent
 from visits.models import Visit
 
@@ -122,11 +125,6 @@ def test_no_score_goes_down_when_one_answer_goes_up(items, code):
 
 
 # --- The CRF --------------------------------------------------------------------------------------
-def post_data(version=0, **overrides):
-    data = {"version": version, "knee": "R", **{c.lower(): "2" for c in CODES}}
-    return {**data, **overrides}
-
-
 @pytest.fixture
 def m1(lahore, coordinator):
     participant = factories.participant_with_visits(site=lahore, by=coordinator)
@@ -191,3 +189,48 @@ def test_the_form_lists_the_items_in_form_order_with_answer_labels(client, coord
         "3 Severe",
         "4 Extreme",
     ]
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    participant = factories.participant_with_visits(site=site, by=coordinator)
+    m1 = participant.visits.get(code="M1")
+    wanted = {code: (i * 3) % 5 for i, code in enumerate(womac.CODES)}
+
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}/participants/{participant.pk}/visits/{m1.pk}/womac/")
+    # The first question takes the focus; from here on only keys are pressed.
+    expect(page.locator("#id_knee_0")).to_be_focused()
+    page.keyboard.press("ArrowRight")  # knee: Left -> Right
+    for code in womac.CODES:
+        page.keyboard.press("Tab")
+        if wanted[code] == 0:
+            page.keyboard.press("Space")
+        for _ in range(wanted[code]):
+            page.keyboard.press("ArrowRight")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")  # form complete
+    screenshot(page, "womac-keyboard.png")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # Save
+    expect(page.get_by_text("WOMAC saved.")).to_be_visible()
+    expect(page.get_by_test_id("womac-scores")).to_be_visible()
+
+    crf = Womac.objects.get(visit=m1)
+    assert crf.knee == "R" and crf.is_complete
+    assert crf.items() == wanted
+    expected = womac.score(wanted)
+    assert (crf.pain, crf.stiffness, crf.function, crf.total) == (
+        expected.pain,
+        expected.stiffness,
+        expected.function,
+        expected.total,
+    )

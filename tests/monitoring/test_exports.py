@@ -12,8 +12,8 @@ from lxml import etree
 from monitoring import odm, signatures
 from monitoring.models import ExportLog
 from outcomes.models import VasPain
-from tests import factories
-from tests.test_locks import change_vas
+from tests import factories, helpers
+from tests.helpers import change_vas
 from trialsite.crf import save_crf
 from trialsite.crfs import CRF_PAGES
 from visits.models import Visit
@@ -74,7 +74,7 @@ def test_the_odm_export_reads_participants_in_chunks_each_with_its_own_data(
         vas = save_crf(
             crf_class=VasPain,
             visit=Visit.objects.get(participant=participant, code="M0"),
-            data=factories.vas_answers(score_mm=score),
+            data=helpers.vas_answers(score_mm=score),
             version=0,
             complete=True,
             by=coordinator,

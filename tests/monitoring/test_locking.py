@@ -14,26 +14,14 @@ from monitoring.models import Lock
 from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories
-from tests.test_crf import post_data, url
-from tests.test_safety import ae_answers
+from tests.helpers import ae_answers, change_vas
+from tests.helpers import vas_post as post_data
+from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
-from trialsite.crf import save_crf
 from visits import services as visit_services
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
-
-
-def change_vas(vas, by, score=55):
-    return save_crf(
-        crf_class=VasPain,
-        visit=vas.visit,
-        data=factories.vas_answers(score_mm=score),
-        version=vas.version,
-        complete=True,
-        reason="correction",
-        by=by,
-    )
 
 
 @pytest.mark.parametrize("scope", ["study", "participant", "visit", "record"])

@@ -4,27 +4,14 @@ import pytest
 from django.utils import timezone
 
 from outcomes.models import VasPain
+from tests.helpers import vas_post as post_data
+from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
 from trialsite.crf import CrfConflict, CrfStatus, ReasonRequired, save_crf
 
 pytestmark = pytest.mark.django_db
 
 DATA = {"assessed_at": timezone.now(), "knee": "R", "score_mm": 40, "method": "paper"}
-
-
-def url(visit) -> str:
-    return f"/participants/{visit.participant_id}/visits/{visit.pk}/vas-pain/"
-
-
-def post_data(**overrides) -> dict:
-    data = {
-        "version": 0,
-        "assessed_at": "2026-01-10T10:00",
-        "knee": "R",
-        "score_mm": "40",
-        "method": "paper",
-    }
-    return {**data, **overrides}
 
 
 def test_a_new_crf_gets_participant_site_status_who_and_version(coordinator, visit):

@@ -9,8 +9,7 @@ from monitoring import signatures
 from monitoring.models import Signature
 from safety import services as safety_services
 from tests import factories
-from tests.test_locks import change_vas
-from tests.test_safety import ae_answers
+from tests.helpers import ae_answers, change_vas
 
 pytestmark = pytest.mark.django_db
 

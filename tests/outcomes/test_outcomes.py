@@ -9,11 +9,10 @@ from django.utils import timezone
 
 from enrollment import services as enrollment_services
 from outcomes import charts, derived
-from outcomes.models import VasPain, Womac
-from outcomes.services import record_womac
+from outcomes.models import VasPain
 from tests import factories
+from tests.helpers import add_vas, add_womac
 from trialsite import protocol, roles
-from trialsite.crf import save_crf
 from visits.models import Visit
 
 
@@ -55,27 +54,6 @@ def test_a_chart_carries_its_numbers():
 
 
 # --- With the database --------------------------------------------------------------------------
-def add_vas(participant, code, score, by):
-    visit = Visit.objects.get(participant=participant, code=code)
-    return save_crf(
-        crf_class=VasPain,
-        visit=visit,
-        data={"assessed_at": timezone.now(), "knee": "R", "score_mm": score, "method": "paper"},
-        version=0,
-        complete=True,
-        by=by,
-    )
-
-
-def add_womac(participant, code, value, by):
-    visit = Visit.objects.get(participant=participant, code=code)
-    data = {
-        "knee": "R",
-        **{f"{c}{i}": value for c, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)},
-    }
-    return record_womac(crf_class=Womac, visit=visit, data=data, version=0, complete=True, by=by)
-
-
 def circles(svg: str) -> dict[tuple[str, str], dict]:
     found = {}
     for match in re.finditer(r"<circle [^>]*>", svg):

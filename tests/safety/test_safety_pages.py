@@ -9,11 +9,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from safety import grading, services
 from safety.models import AdverseEvent
-from tests import factories
-from tests.test_safety import SERIOUS, ae_answers
+from tests import factories, helpers
+from tests.helpers import SERIOUS, ae_answers, log_in, screenshot
+from trialsite import roles
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +27,7 @@ CHECKBOXES = {*grading.SERIOUSNESS_CRITERIA, "special_interest"}
 def form_post(**overrides):
     answers = ae_answers()
     ticks = {name: "on" for name in CHECKBOXES if answers[name]}
-    return {"version": 0, **factories.as_post(answers, skip=CHECKBOXES), **ticks, **overrides}
+    return {"version": 0, **helpers.as_post(answers, skip=CHECKBOXES), **ticks, **overrides}
 
 
 def report(participant, by, **overrides):
@@ -261,3 +263,68 @@ def test_an_end_date_in_the_future_is_refused(client, coordinator, arm_a):
     assert response.status_code == 400
     assert "cannot be in the future" in str(response.context["form"].errors["end_date"])
     assert not AdverseEvent.objects.exists()
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_coordinator_reports_an_ae_makes_it_serious_and_the_investigator_signs(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    factories.UserFactory(username="investigator", role=roles.INVESTIGATOR, sites=[site])
+    participant = factories.participant_with_visits(
+        site=site, arm="A", by=coordinator, participant_id="LHR-001"
+    )
+    today = timezone.localtime(timezone.now(), site.zone)
+
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}/participants/{participant.pk}/")
+    page.get_by_role("link", name="Report adverse event").click()
+    page.get_by_label("Adverse event (verbatim term)").fill("Knee effusion")
+    page.fill("#id_onset_date", today.date().isoformat())
+    page.check("#id_ongoing_0")
+    page.check("#id_location_0")
+    page.check("#id_grade_1")  # grade 2
+    page.check("#id_serious_1")  # not serious yet
+    page.check("#id_relationship_secretome_2")  # possible
+    page.check("#id_relationship_procedure_3")  # probable
+    page.select_option("#id_expected_reaction", label="Knee swelling or effusion")
+    page.select_option("#id_action_taken", label="Dose not changed")
+    page.check("#id_outcome_1")  # recovering
+    page.get_by_role("button", name="Report event").click()
+    expect(page.get_by_text("Adverse event 1 reported.")).to_be_visible()
+
+    # Follow-up: the participant is admitted, which makes the event serious.
+    page.get_by_role("link", name="Follow-up or correction").click()
+    page.check("#id_serious_0")
+    page.get_by_label("Requires or prolongs hospitalisation").check()
+    page.fill("#id_awareness_at", today.strftime("%Y-%m-%dT%H:%M"))
+    page.check("#id_grade_2")  # grade 3
+    page.get_by_label("Reason for change").fill("Admitted for aspiration")
+    page.get_by_role("button", name="Save follow-up").click()
+    expect(page.get_by_text("Adverse event 1 updated.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("SAE")
+    expect(page.get_by_test_id("clock").first).to_contain_text("SAE report due")
+
+    page.get_by_role("button", name="Coordinator").click()
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, live_server.url, "investigator")
+    expect(page.get_by_test_id("open-sae")).to_contain_text("Knee effusion")
+    page.goto(f"{live_server.url}/adverse-events/review/")
+    page.get_by_role("link", name="Review and sign").click()
+    page.get_by_label("Your password").fill(factories.PASSWORD)
+    screenshot(page, "ae-sign.png")
+    page.get_by_role("button", name="Sign as Investigator Tester").click()
+    expect(page.get_by_text("Adverse event 1 signed.")).to_be_visible()
+    expect(page.get_by_text("Nothing awaits your review.")).to_be_visible()
+
+    ae = AdverseEvent.objects.get()
+    assert ae.serious and ae.hospitalisation and ae.grade == 3
+    assert ae.signed_by.username == "investigator"
+    page.goto(f"{live_server.url}/adverse-events/{ae.pk}/")
+    expect(page.get_by_test_id("signature")).to_contain_text("Signed by Investigator Tester")
+    screenshot(page, "ae-signed.png")

@@ -9,10 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests import factories
-from tests.test_visits import at_site, inject, injection_data, visit
-from trialsite import protocol
+from tests.helpers import at_site, inject, injection_data, log_in, screenshot, visit
+from trialsite import protocol, roles
+from trialsite.accounts.models import User
 from trialsite.demo import RELEASE_TESTS, prgf_answers
 from visits import dosing, services
 from visits.models import (
@@ -367,3 +369,80 @@ def test_simultaneous_injections_never_take_the_balance_below_zero(
         .values_list("balance_after_ml", flat=True)
     )
     assert balances == [Decimal(v) for v in ("10.0", "8.0", "6.0", "4.0", "2.0", "0.0")]
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_m0_injection_for_an_arm_b_participant_with_prgf_preparation(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    factories.UserFactory(username="investigator", role=roles.INVESTIGATOR, sites=[site])
+    investigator = User.objects.get(username="investigator")
+    lot = factories.released_lot(by=coordinator, releaser=investigator, lot_number="SEC-24-007")
+    participant = factories.participant_with_visits(
+        site=site, arm="B", by=coordinator, participant_id="LHR-001"
+    )
+    now = timezone.localtime(timezone.now(), site.zone).replace(second=0, microsecond=0)
+    drawn = now - timedelta(minutes=50)
+
+    def at(moment):
+        return moment.strftime("%Y-%m-%dT%H:%M")
+
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}/participants/{participant.pk}/")
+    m0 = (
+        page.get_by_test_id("timeline")
+        .get_by_role("row")
+        .filter(has_text="Baseline and injection 1")
+    )
+
+    m0.get_by_role("link", name="PRGF preparation").click()
+    page.fill("#id_blood_drawn_at", at(drawn))
+    page.fill("#id_blood_volume_ml", "18")
+    page.check("#id_anticoagulant_0")
+    page.fill("#id_centrifugation_g", "580")
+    page.fill("#id_centrifugation_minutes", "8")
+    page.fill("#id_centrifugation_temperature_c", "22")
+    page.check("#id_fraction_collected_0")
+    page.fill("#id_platelets_whole_blood", "210")
+    page.fill("#id_platelets_prgf", "520")
+    page.fill("#id_activated_at", at(drawn + timedelta(minutes=25)))
+    page.fill("#id_calcium_chloride_ul", "50")
+    page.fill("#id_mixed_with_secretome_at", at(drawn + timedelta(minutes=30)))
+    page.select_option("#id_operator", label="Coordinator Tester")
+    page.select_option("#id_identity_checked_by", label="Investigator Tester")
+    page.get_by_label("Form complete").check()
+    page.get_by_role("button", name="Save and exit").click()
+    expect(page.get_by_text("PRGF preparation saved.")).to_be_visible()
+
+    m0.get_by_role("link", name="Injection procedure").click()
+    page.fill("#id_injected_at", at(now - timedelta(minutes=5)))
+    page.check("#id_knee_1")
+    page.check("#id_ultrasound_guided_0")
+    page.check("#id_approach_0")
+    page.fill("#id_needle_gauge", "21")
+    page.check("#id_aspiration_done_0")
+    page.fill("#id_aspiration_volume_ml", "4")
+    page.check("#id_aspiration_appearance_0")
+    page.check("#id_aspiration_sample_sent_0")
+    page.select_option("#id_secretome_lot", index=1)
+    expect(page.locator("#id_secretome_volume_ml")).to_have_value("2.0")
+    expect(page.locator("#id_prgf_volume_ml")).to_have_value("1.0")
+    page.get_by_label("Form complete").check()
+    screenshot(page, "injection-arm-b.png")
+    page.get_by_role("button", name="Save and exit").click()
+    expect(page.get_by_text("Injection procedure saved.")).to_be_visible()
+    expect(m0).to_contain_text("Completed")
+    screenshot(page, "timeline-after-m0.png")
+
+    injection = Injection.objects.get()
+    assert injection.total_volume_ml == Decimal("3.0")
+    assert injection.prgf_preparation.platelet_fold == Decimal("2.48")
+    assert injection.minutes_draw_to_injection == 45
+    lot.refresh_from_db()
+    assert lot.balance_ml == Decimal("18.0")

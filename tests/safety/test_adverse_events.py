@@ -1,6 +1,5 @@
 """Adverse events: rules, SAE e-mails through a real Celery worker, clocks and signatures."""
 
-import time
 from datetime import UTC as utc
 from datetime import date, datetime, timedelta
 
@@ -14,37 +13,11 @@ from safety import grading, services
 from safety.models import AdverseEvent, SaeNotification
 from safety.tasks import notify_sae
 from tests import factories
+from tests.helpers import SERIOUS, ae_answers, wait_for
 from trialsite import protocol
 from trialsite.crf import CrfConflict, ReasonRequired
 
 CONSENT = date(2026, 1, 10)
-
-
-def ae_answers(**overrides):
-    data = {
-        "verbatim_term": "Knee swelling",
-        "onset_date": timezone.localdate(),
-        "onset_time": None,
-        "ongoing": True,
-        "end_date": None,
-        "location": "index_knee",
-        "grade": 1,
-        "serious": False,
-        **dict.fromkeys(grading.SERIOUSNESS_CRITERIA, False),
-        "awareness_at": None,
-        "relationship_secretome": "possible",
-        "relationship_prgf": "",
-        "relationship_procedure": "probable",
-        "expected_reaction": "Knee swelling or effusion",
-        "action_taken": "dose_not_changed",
-        "treatment_given": "",
-        "outcome": "recovering",
-        "special_interest": False,
-    }
-    return {**data, **overrides}
-
-
-SERIOUS = {"serious": True, "hospitalisation": True, "grade": 3}
 
 
 @pytest.mark.parametrize(
@@ -232,15 +205,6 @@ def test_an_update_needs_a_reason_and_fresh_data(arm_a, coordinator):
 
 
 # --- SAE e-mails ---------------------------------------------------------------------------------
-def wait_for(predicate, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_serious_event_emails_investigators_and_safety_contacts_once(
     worker, arm_a, coordinator, investigator, settings

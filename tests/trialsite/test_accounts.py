@@ -4,8 +4,12 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.urls import reverse
+from playwright.sync_api import expect
 
+from tests import factories
 from tests.factories import PASSWORD
+from tests.helpers import log_in, screenshot
+from trialsite import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +78,50 @@ def test_pages_need_a_log_in(client, visit):
 def test_sessions_expire_after_30_idle_minutes():
     assert settings.SESSION_COOKIE_AGE == 30 * 60
     assert settings.SESSION_SAVE_EVERY_REQUEST
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_each_role_logs_in_through_the_login_page_and_sees_its_home(live_server, page, role):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    factories.ParticipantFactory(site=site, participant_id="LHR-001")
+    username = role.lower().replace(" ", "")
+    factories.UserFactory(
+        username=username, role=role, sites=[site], is_staff=role == roles.DATA_MANAGER
+    )
+
+    log_in(page, live_server.url, username)
+
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome")
+    expect(page.get_by_test_id("home-role")).to_contain_text(role)
+    expect(page.get_by_text("CEMB Lahore")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Participants")).to_be_visible()
+    admin_link = nav.get_by_role("link", name="Users and sites")
+    if role == roles.DATA_MANAGER:
+        nav.get_by_role("button", name="Data management").click()
+        expect(admin_link).to_be_visible()
+    else:
+        expect(admin_link).to_have_count(0)
+    if role in (roles.MONITOR, roles.DATA_MANAGER):
+        expect(page.get_by_role("heading", name="Recent changes at your sites")).to_be_visible()
+    screenshot(page, f"home-{username}.png")
+
+    page.get_by_role("button", name=username.capitalize()).click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/")
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_password_shows_an_error_summary(live_server, page):
+    factories.UserFactory(username="coordinator", role=roles.COORDINATOR)
+    log_in(page, live_server.url, "coordinator", "not-the-password")
+    expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+    expect(page.get_by_label("Username")).to_have_value("coordinator")
+    screenshot(page, "login-error.png")

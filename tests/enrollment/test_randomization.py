@@ -14,6 +14,7 @@ from enrollment import randomization, services
 from enrollment.models import Participant, RandomizationList, RandomizationSlot
 from enrollment.randomization import ListError, make_list, parse_list, to_csv
 from tests import factories
+from tests.helpers import LIST_CSV
 from trialsite import protocol
 from trialsite.audit.models import AuditEvent
 from visits.models import Visit
@@ -87,9 +88,6 @@ def test_a_list_with_other_strata_than_the_protocols_is_refused():
 
 
 # --- Import and lock (database) -----------------------------------------------------------------
-LIST_CSV = to_csv(make_list(seed=2026, size=48)).encode()
-
-
 @pytest.fixture
 def loaded_list(db):
     services.import_randomization_list(content=LIST_CSV, file_name="list.csv", imported_by="dm")

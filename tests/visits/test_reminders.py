@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from enrollment import services as enrollment_services
 from tests import factories
-from tests.test_visits import inject, visit
+from tests.helpers import inject, visit
 from trialsite.celery import app
 from visits import reminders, services, tasks
 from visits.models import ReminderSent

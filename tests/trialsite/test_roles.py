@@ -5,7 +5,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from outcomes.models import VasPain
-from tests.test_crf import post_data, url
+from tests.helpers import vas_post as post_data
+from tests.helpers import vas_url as url
 from trialsite import roles
 from trialsite.roles import ROLE_PERMISSIONS
 

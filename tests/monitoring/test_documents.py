@@ -6,21 +6,22 @@ import csv
 import hashlib
 import io
 import re
-import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from lxml import etree
+from playwright.sync_api import expect
 
 from monitoring import casebook, documents, locking, queries, signatures
 from monitoring.models import Document, ExportLog
 from outcomes.models import VasPain, Womac
 from safety import services as safety_services
-from tests import factories
-from tests.test_locks import change_vas
-from tests.test_safety import ae_answers, wait_for
+from tests import factories, helpers
+from tests.helpers import ae_answers, change_vas, log_in, pdf_text, screenshot, wait_for
+from trialsite import roles
 from trialsite.crf import save_crf
 from trialsite.crfs import CRF_FORMS, CRF_PAGES
 from visits.models import Visit
@@ -34,15 +35,6 @@ NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def pdf_text(document: Document | str) -> str:
-    """The text of a document's PDF (or of the PDF at a path), as pdftotext lays it out:
-    positions kept as spaces, pages separated by form feeds."""
-    path = document if isinstance(document, str) else document.file.path
-    return subprocess.run(
-        ["pdftotext", "-layout", path, "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def make(kind: str, data: dict, by, capture) -> Document:
@@ -444,9 +436,63 @@ def test_the_casebook_reads_the_same_number_of_queries_whatever_the_visits(
         save_crf(
             crf_class=VasPain,
             visit=Visit.objects.get(participant=participant, code=code),
-            data=factories.vas_answers(),
+            data=helpers.vas_answers(),
             version=0,
             complete=True,
             by=coordinator,
         )
     assert queries() == before
+
+
+# --- In the browser (Playwright driving Debian's Chromium) --------------------------------------
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_monitor_asks_for_a_casebook_keeps_working_and_downloads_it(
+    live_server, page, worker, settings, tmp_path
+):
+    import hashlib
+
+    from monitoring.models import Document, ExportLog
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    monitor = factories.UserFactory(username="monitor", role=roles.MONITOR, sites=[site])
+    participant = factories.participant_with_visits(site=site, arm="B", by=coordinator)
+    save_crf(
+        crf_class=VasPain,
+        visit=participant.visits.get(code="M0"),
+        data=helpers.vas_answers(),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    log_in(page, live_server.url, "monitor")
+    page.goto(f"{live_server.url}/participants/{participant.pk}/")
+    page.get_by_role("button", name="Casebook PDF").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Casebook of {participant}")
+    expect(page.get_by_test_id("document-status")).to_be_visible()
+    screenshot(page, "document-progress.png")
+
+    # The monitor keeps working; the bar at the top says when the casebook is ready.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Participants × visits")
+    tray = page.get_by_test_id("document-tray")
+    expect(tray).to_contain_text("is ready: download", timeout=90_000)
+    screenshot(page, "document-ready-tray.png", full_page=False)
+    with page.expect_download() as info:
+        tray.get_by_role("link", name=f"Casebook of {participant} is ready: download").click()
+    download = info.value
+    content = Path(download.path()).read_bytes()
+    document = Document.objects.get()
+    assert content.startswith(b"%PDF") and hashlib.sha256(content).hexdigest() == document.sha256
+    assert download.suggested_filename == f"casebook-{participant}.pdf"
+    assert ExportLog.objects.get().user == monitor
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Downloads").click()
+    expect(page.get_by_test_id("documents")).to_contain_text("Ready")
+    screenshot(page, "documents.png")

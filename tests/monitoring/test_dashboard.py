@@ -8,9 +8,8 @@ from django.urls import reverse
 from monitoring import locking, queries, signatures, verification
 from outcomes.models import VasPain
 from tests import factories
-from tests.test_crf import post_data
-from tests.test_locks import change_vas
-from tests.test_womac import post_data as womac_post
+from tests.helpers import change_vas, womac_post
+from tests.helpers import vas_post as post_data
 
 pytestmark = pytest.mark.django_db
 

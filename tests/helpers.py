@@ -1,0 +1,198 @@
+"""Helpers shared by test modules: answers as services and browsers send them, URLs, waiting,
+PDF text and browser log-in. Test modules import from here (and from factories), never from
+each other."""
+
+import subprocess
+import time
+from datetime import datetime
+from datetime import time as clock
+from pathlib import Path
+
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from enrollment.randomization import make_list, to_csv
+from outcomes.models import VasPain, Womac
+from outcomes.services import record_womac
+from outcomes.womac import CODES as WOMAC_CODES
+from safety import grading
+from tests.factories import PASSWORD
+from trialsite.crf import save_crf
+from trialsite.demo import injection_answers
+from visits import services as visit_services
+from visits.models import Injection, Visit
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+
+# A randomization list of 48 slots (blocks of 2 and 4).
+LIST_CSV = to_csv(make_list(seed=2026, size=48)).encode()
+
+
+def as_post(answers: dict, skip=()) -> dict:
+    """Answers as a browser posts them: yes/no for booleans, "" for None, text otherwise."""
+    words = {True: "yes", False: "no", None: ""}
+    return {
+        name: words[value] if value is None or isinstance(value, bool) else str(value)
+        for name, value in answers.items()
+        if name not in skip
+    }
+
+
+def wait_for(predicate, seconds=30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def pdf_text(document) -> str:
+    """The text of a document's PDF (or of the PDF at a path), as pdftotext lays it out:
+    positions kept as spaces, pages separated by form feeds."""
+    path = document if isinstance(document, str | Path) else document.file.path
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Log in through the login page, as a user would."""
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(f"{base_url}/accounts/login/?next=/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=path, full_page=full_page)
+    return path
+
+
+# --- Visits and injections -----------------------------------------------------------------------
+def visit(participant, code) -> Visit:
+    return Visit.objects.get(participant=participant, code=code)
+
+
+def at_site(participant, day, hour=10):
+    """An aware datetime at `hour` o'clock on `day` in the participant's site zone."""
+    return datetime.combine(day, clock(hour), tzinfo=participant.site.zone)
+
+
+def injection_data(participant, lot, day, **overrides):
+    data = injection_answers(injected_at=at_site(participant, day), lot=lot, arm="A")
+    return {**data, **overrides}
+
+
+def inject(participant, lot, day, by, code="M0", version=0, **overrides):
+    return visit_services.record_injection(
+        crf_class=Injection,
+        visit=visit(participant, code),
+        data=injection_data(participant, lot, day, **overrides),
+        version=version,
+        complete=True,
+        reason="corrected" if version else "",
+        by=by,
+    )
+
+
+# --- VAS and WOMAC -------------------------------------------------------------------------------
+def vas_answers(**overrides) -> dict:
+    return {
+        "assessed_at": timezone.now(),
+        "knee": "R",
+        "score_mm": 40,
+        "method": "paper",
+        **overrides,
+    }
+
+
+def vas_url(visit) -> str:
+    return reverse("vas_pain", args=[visit.participant_id, visit.pk])
+
+
+def vas_post(**overrides) -> dict:
+    """The VAS pain page's answers as a browser posts them."""
+    data = {
+        "version": 0,
+        "assessed_at": "2026-01-10T10:00",
+        "knee": "R",
+        "score_mm": "40",
+        "method": "paper",
+    }
+    return {**data, **overrides}
+
+
+def add_vas(participant, code, score, by):
+    return save_crf(
+        crf_class=VasPain,
+        visit=visit(participant, code),
+        data=vas_answers(score_mm=score),
+        version=0,
+        complete=True,
+        by=by,
+    )
+
+
+def change_vas(vas, by, score=55):
+    """Correct a complete VAS pain CRF to `score`, with a reason."""
+    return save_crf(
+        crf_class=VasPain,
+        visit=vas.visit,
+        data=vas_answers(score_mm=score),
+        version=vas.version,
+        complete=True,
+        reason="correction",
+        by=by,
+    )
+
+
+def womac_post(version=0, **overrides) -> dict:
+    """The WOMAC page's answers as a browser posts them: every item 2 (moderate)."""
+    data = {"version": version, "knee": "R", **{c.lower(): "2" for c in WOMAC_CODES}}
+    return {**data, **overrides}
+
+
+def add_womac(participant, code, value, by):
+    """A complete WOMAC at the participant's visit `code`, every item answered `value`."""
+    data = {"knee": "R", **{c.lower(): value for c in WOMAC_CODES}}
+    return record_womac(
+        crf_class=Womac,
+        visit=visit(participant, code),
+        data=data,
+        version=0,
+        complete=True,
+        by=by,
+    )
+
+
+# --- Adverse events ------------------------------------------------------------------------------
+SERIOUS = {"serious": True, "hospitalisation": True, "grade": 3}
+
+
+def ae_answers(**overrides) -> dict:
+    data = {
+        "verbatim_term": "Knee swelling",
+        "onset_date": timezone.localdate(),
+        "onset_time": None,
+        "ongoing": True,
+        "end_date": None,
+        "location": "index_knee",
+        "grade": 1,
+        "serious": False,
+        **dict.fromkeys(grading.SERIOUSNESS_CRITERIA, False),
+        "awareness_at": None,
+        "relationship_secretome": "possible",
+        "relationship_prgf": "",
+        "relationship_procedure": "probable",
+        "expected_reaction": "Knee swelling or effusion",
+        "action_taken": "dose_not_changed",
+        "treatment_given": "",
+        "outcome": "recovering",
+        "special_interest": False,
+    }
+    return {**data, **overrides}
