@@ -44,7 +44,7 @@ from outcomes.services import record_womac  # noqa: E402
 from safety import services as safety_services  # noqa: E402
 from tests import factories  # noqa: E402
 from trialsite import roles  # noqa: E402
-from trialsite.crf import save_crf  # noqa: E402
+from trialsite.crf.services import save_crf  # noqa: E402
 from trialsite.pdf import render_pdf  # noqa: E402
 from visits.models import Visit  # noqa: E402
 

@@ -5,7 +5,7 @@ from enrollment import eligibility
 from enrollment.models import Consent, Screening
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
-from trialsite.crf import CrfMeta, TrackedForm, YesNoField
+from trialsite.crf.forms import CrfMeta, TrackedForm, YesNoField
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

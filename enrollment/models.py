@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from trialsite import protocol
 from trialsite.choices import KneeOrBoth
-from trialsite.crf import Audited, Tracked
+from trialsite.crf.models import Audited, Tracked
 
 
 class Sex(models.TextChoices):

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from enrollment import eligibility, randomization
 from enrollment.models import Consent, Participant, RandomizationList, RandomizationSlot, Screening
-from monitoring.locking import ensure_unlocked
 from trialsite import protocol
 from trialsite.audit import context as audit
-from trialsite.crf import REASON_REQUIRED, CrfConflict, ReasonRequired
+from trialsite.crf.locking import ensure_unlocked
+from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired
 from trialsite.sites.models import Site
 from visits.services import create_visit_schedule
 

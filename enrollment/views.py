@@ -10,7 +10,7 @@ from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
 from enrollment.models import Consent, Participant, Screening
 from monitoring.models import Signature
 from monitoring.signatures import is_valid
-from trialsite.crf import CrfConflict
+from trialsite.crf.services import CrfConflict
 from trialsite.crf_views import add_service_errors, conflict_response
 from trialsite.crfs import CRF_PAGES, CRF_TITLES
 from trialsite.sites.models import Site

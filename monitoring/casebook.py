@@ -20,7 +20,7 @@ from monitoring.signatures import is_valid
 from safety.forms import AdverseEventForm
 from safety.models import AdverseEvent
 from trialsite.audit.selectors import changes, participant_events
-from trialsite.crf import CrfStatus
+from trialsite.crf.models import CrfStatus
 from trialsite.crfs import CRF_FORMS, CRF_PAGES, CRF_TITLES
 from visits.models import Visit
 

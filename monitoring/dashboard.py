@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.urls import reverse
 
-from monitoring.models import DataQuery, Lock, Signature, SourceVerification
+from monitoring.models import DataQuery, Signature, SourceVerification
 from trialsite import protocol
+from trialsite.crf.models import Lock
 from trialsite.crfs import CRF_PAGES, CRF_TITLES
 from visits.models import Visit
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.db import models
 
-from trialsite.crf import Crf
+from trialsite.crf.models import Crf
 from trialsite.crfs import CRF_PAGES
 
 KEYS = ["participant_id", "site", "visit", "status", "version", "modified_at"]

@@ -1,79 +1,12 @@
-"""Locks, source data verification, queries, signatures, and the documents and exports
-rendered from the data (with the log of who exported or downloaded what)."""
+"""Source data verification, queries, signatures, and the documents and exports rendered from
+the data (with the log of who exported or downloaded what). Locks are part of the CRF base
+(trialsite.crf)."""
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from trialsite.crf import Audited
-
-
-class LockQuerySet(models.QuerySet):
-    def active(self) -> "LockQuerySet":
-        return self.filter(unlocked_at__isnull=True)
-
-
-class Lock(Audited):
-    """A data manager's lock on the whole study, a participant, a visit or one record.
-
-    While active, the database refuses every insert, update and delete of locked clinical rows
-    (monitoring/migrations/0001: trigger `refuse_locked_change`), whoever attempts it.
-    """
-
-    audit_participant_column = "participant_id"
-
-    class Scope(models.TextChoices):
-        STUDY = "study", "Whole study"
-        PARTICIPANT = "participant", "Participant"
-        VISIT = "visit", "Visit"
-        RECORD = "record", "Record"
-
-    scope = models.CharField(max_length=12, choices=Scope.choices)
-    participant = models.ForeignKey(
-        "enrollment.Participant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    visit = models.ForeignKey(
-        "visits.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    table_name = models.CharField(max_length=128, blank=True)
-    row_pk = models.CharField(max_length=64, blank=True)
-    description = models.CharField(max_length=200)
-    locked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    locked_at = models.DateTimeField(default=timezone.now)
-    unlocked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    unlocked_at = models.DateTimeField(null=True, blank=True)
-    unlock_reason = models.TextField(blank=True)
-
-    objects = LockQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-locked_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(
-                    models.Q(scope="study", participant__isnull=True, visit__isnull=True)
-                    | models.Q(scope="participant", participant__isnull=False)
-                    | models.Q(scope="visit", visit__isnull=False)
-                    | (models.Q(scope="record") & ~models.Q(table_name="") & ~models.Q(row_pk=""))
-                ),
-                name="monitoring_lock_target",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(unlocked_at__isnull=True) | ~models.Q(unlock_reason=""),
-                name="monitoring_unlock_reason",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Lock: {self.description}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.unlocked_at is None
+from trialsite.crf.models import Audited
 
 
 class SourceVerification(Audited):

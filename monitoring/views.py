@@ -11,8 +11,10 @@ from django.views.decorators.http import require_POST
 
 from enrollment.models import Participant
 from monitoring import dashboard as dashboard_grid
-from monitoring import documents, locking, queries, signatures, verification
-from monitoring.models import DataQuery, Document, Lock
+from monitoring import documents, queries, signatures, verification
+from monitoring.models import DataQuery, Document
+from trialsite.crf import locking
+from trialsite.crf.models import Lock
 from trialsite.crf_views import add_service_errors
 from trialsite.crfs import CRF_PAGES
 from visits.models import Visit
@@ -43,7 +45,7 @@ def _visible_locks(user):
 
 
 @login_required
-@permission_required("monitoring.view_lock", raise_exception=True)
+@permission_required("crf.view_lock", raise_exception=True)
 def lock_list(request):
     locks = _visible_locks(request.user).select_related("participant", "locked_by", "unlocked_by")
     return render(request, "monitoring/lock_list.html", {"locks": locks, "form": UnlockForm()})

@@ -4,7 +4,7 @@ from django.utils import timezone
 from outcomes import biomarkers, imaging, vas, womac
 from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
 from trialsite import protocol
-from trialsite.crf import CrfForm, CrfMeta
+from trialsite.crf.forms import CrfForm, CrfMeta
 
 
 class VasPainForm(CrfForm):

@@ -5,7 +5,7 @@ from django.db import models
 from outcomes import biomarkers, imaging, vas, womac
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
-from trialsite.crf import Crf
+from trialsite.crf.models import Crf
 
 
 class VasPain(Crf):

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from outcomes import biomarkers, womac
 from outcomes.models import SynovialBiomarkers, Womac
-from trialsite.crf import save_crf
+from trialsite.crf.services import save_crf
 
 SCORE_FIELDS = (
     "pain",

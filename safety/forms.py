@@ -4,7 +4,7 @@ from django.utils import timezone
 from safety import grading
 from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent
 from trialsite import protocol
-from trialsite.crf import CrfMeta, TrackedForm
+from trialsite.crf.forms import CrfMeta, TrackedForm
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 

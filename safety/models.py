@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from safety import grading
 from trialsite import protocol
-from trialsite.crf import Tracked
+from trialsite.crf.models import Tracked
 
 RELATIONSHIP_CHOICES = list(grading.RELATIONSHIPS.items())
 

@@ -13,13 +13,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from enrollment.models import Participant
-from monitoring.locking import ensure_unlocked
 from safety import grading
 from safety.models import AE_FIELDS, AdverseEvent, SaeNotification
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.audit import context as audit
-from trialsite.crf import REASON_REQUIRED, CrfConflict, ReasonRequired
+from trialsite.crf.locking import ensure_unlocked
+from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired
 
 SIGNATURE_MEANING = "Reviewed and approved: causality and expectedness confirmed"
 NOT_ALLOWED_TO_SIGN = "Only an investigator can sign adverse events."

@@ -11,7 +11,7 @@ from enrollment.selectors import visible_participant_or_404
 from safety import selectors, services
 from safety.forms import AdverseEventForm, ListingFilter, SignatureForm
 from safety.models import AdverseEvent
-from trialsite.crf import CrfConflict
+from trialsite.crf.services import CrfConflict
 from trialsite.crf_views import add_service_errors, conflict_response
 
 

@@ -155,7 +155,7 @@ def entered(arm_b, coordinator):
     """An arm B participant with VAS (63 mm) and WOMAC entered at baseline: (visit, vas, womac)."""
     from outcomes.models import VasPain
     from tests.helpers import add_womac
-    from trialsite.crf import save_crf
+    from trialsite.crf.services import save_crf
     from visits.models import Visit
 
     visit = Visit.objects.get(participant=arm_b, code="M0")
@@ -175,7 +175,7 @@ def entered(arm_b, coordinator):
 def vas(coordinator, visit):
     """A complete VAS pain CRF (40 mm) at the `visit` fixture."""
     from outcomes.models import VasPain
-    from trialsite.crf import save_crf
+    from trialsite.crf.services import save_crf
 
     return save_crf(
         crf_class=VasPain,

@@ -18,7 +18,7 @@ from outcomes.services import record_womac
 from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
 from tests.factories import PASSWORD
-from trialsite.crf import save_crf
+from trialsite.crf.services import save_crf
 from trialsite.demo import injection_answers
 from visits import services as visit_services
 from visits.models import Injection, Visit

@@ -13,7 +13,8 @@ from django.utils.text import capfirst
 from enrollment.selectors import visible_participant_or_404
 from monitoring.queries import queries_for, raise_query
 from monitoring.verification import last_verification
-from trialsite.crf import CrfConflict, CrfForm, save_crf
+from trialsite.crf.forms import CrfForm
+from trialsite.crf.services import CrfConflict, save_crf
 from trialsite.crfs import next_crf_url
 from visits.models import Visit
 

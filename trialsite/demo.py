@@ -15,7 +15,7 @@ from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.audit import context as audit
 from trialsite.choices import Knee
-from trialsite.crf import save_crf
+from trialsite.crf.services import save_crf
 from trialsite.sites.models import Site
 from visits import services as visit_services
 from visits.models import Injection, PrgfPreparation, SecretomeLot, Visit

@@ -83,7 +83,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.lock_data",
         "accounts.export_data",
         "accounts.view_audit_trail",
-        "monitoring.view_lock",
+        "crf.view_lock",
         "accounts.view_user",
         "accounts.add_user",
         "accounts.change_user",

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "trialsite.sites",
     "trialsite.accounts",
     "trialsite.audit",
+    "trialsite.crf",
     "enrollment",
     "visits",
     "outcomes",

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from trialsite.crf import CrfForm, CrfMeta, YesNoField
+from trialsite.crf.forms import CrfForm, CrfMeta, YesNoField
 from visits import services
 from visits.models import Injection, PrgfPreparation, ReleaseTest, SecretomeLot
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
-from trialsite.crf import Audited, Crf
+from trialsite.crf.models import Audited, Crf
 from visits import schedule
 
 VISIT_CODES = [(v.code, v.label) for v in protocol.VISIT_SCHEDULE] + [

@@ -11,10 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.locking import ensure_unlocked
 from trialsite import protocol
 from trialsite.audit import context as audit
-from trialsite.crf import save_crf
+from trialsite.crf.locking import ensure_unlocked
+from trialsite.crf.services import save_crf
 from visits import dosing, schedule
 from visits.models import (
     Deviation,

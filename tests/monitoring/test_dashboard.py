@@ -5,11 +5,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring import locking, queries, signatures, verification
+from monitoring import queries, signatures, verification
 from outcomes.models import VasPain
 from tests import factories
 from tests.helpers import change_vas, womac_post
 from tests.helpers import vas_post as post_data
+from trialsite.crf import locking
 
 pytestmark = pytest.mark.django_db
 

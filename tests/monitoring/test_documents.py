@@ -15,14 +15,15 @@ from django.urls import reverse
 from lxml import etree
 from playwright.sync_api import expect
 
-from monitoring import casebook, documents, locking, queries, signatures
+from monitoring import casebook, documents, queries, signatures
 from monitoring.models import Document, ExportLog
 from outcomes.models import VasPain, Womac
 from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import ae_answers, change_vas, log_in, pdf_text, screenshot, wait_for
 from trialsite import roles
-from trialsite.crf import save_crf
+from trialsite.crf import locking
+from trialsite.crf.services import save_crf
 from trialsite.crfs import CRF_FORMS, CRF_PAGES
 from visits.models import Visit
 

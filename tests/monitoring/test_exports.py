@@ -14,7 +14,7 @@ from monitoring.models import ExportLog
 from outcomes.models import VasPain
 from tests import factories, helpers
 from tests.helpers import change_vas
-from trialsite.crf import save_crf
+from trialsite.crf.services import save_crf
 from trialsite.crfs import CRF_PAGES
 from visits.models import Visit
 

@@ -9,8 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from enrollment import services as enrollment_services
-from monitoring import locking
-from monitoring.models import Lock
 from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories
@@ -18,6 +16,8 @@ from tests.helpers import ae_answers, change_vas
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
+from trialsite.crf import locking
+from trialsite.crf.models import Lock
 from visits import services as visit_services
 from visits.models import Visit
 

@@ -13,7 +13,7 @@ from tests.helpers import log_in, screenshot
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite import roles
-from trialsite.crf import save_crf
+from trialsite.crf.services import save_crf
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db

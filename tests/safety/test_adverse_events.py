@@ -15,7 +15,7 @@ from safety.tasks import notify_sae
 from tests import factories
 from tests.helpers import SERIOUS, ae_answers, wait_for
 from trialsite import protocol
-from trialsite.crf import CrfConflict, ReasonRequired
+from trialsite.crf.services import CrfConflict, ReasonRequired
 
 CONSENT = date(2026, 1, 10)
 

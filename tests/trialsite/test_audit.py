@@ -12,7 +12,8 @@ from outcomes.models import VasPain
 from tests import factories
 from trialsite.audit import context as audit
 from trialsite.audit.models import AuditEvent
-from trialsite.crf import Audited, save_crf
+from trialsite.crf.models import Audited
+from trialsite.crf.services import save_crf
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db

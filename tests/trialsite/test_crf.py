@@ -7,7 +7,8 @@ from outcomes.models import VasPain
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
-from trialsite.crf import CrfConflict, CrfStatus, ReasonRequired, save_crf
+from trialsite.crf.models import CrfStatus
+from trialsite.crf.services import CrfConflict, ReasonRequired, save_crf
 
 pytestmark = pytest.mark.django_db
 

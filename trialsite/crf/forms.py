@@ -1,0 +1,146 @@
+"""The form base: every form of the study is a ModelForm built on these.
+
+- Booleans are yes/no questions ("no" is an answer, not a blank).
+- The record's version travels in a hidden field; a reason for change is asked for when
+  saved data change.
+- `sections()` gives the items in screen order; the page and the PDF CRFs both lay the form out
+  from it.
+- Forms know the participant and visit they belong to, and the user filling them in: what a
+  user may not see (the arm) is never offered.
+"""
+
+from django import forms
+from django.db import models
+from django.utils.text import capfirst
+
+from trialsite.crf.services import REASON_REQUIRED
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class YesNoField(forms.TypedChoiceField):
+    """A yes/no question answered with two radio buttons: "no" is an answer, not a blank."""
+
+    widget = forms.RadioSelect
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"required": "Answer yes or no."})
+        super().__init__(choices=YES_NO, coerce=lambda v: v == "yes", empty_value=None, **kwargs)
+
+    def prepare_value(self, value):
+        if value is True:
+            return "yes"
+        if value is False:
+            return "no"
+        return value
+
+
+def crf_formfield(model_field, **kwargs):
+    """Form fields for CRF model fields: booleans become yes/no questions."""
+    if isinstance(model_field, models.BooleanField):
+        return YesNoField(
+            label=capfirst(model_field.verbose_name),
+            required=not model_field.null,
+            help_text=model_field.help_text,
+        )
+    return model_field.formfield(**kwargs)
+
+
+class CrfMeta:
+    """Base of every CRF form's Meta."""
+
+    formfield_callback = staticmethod(crf_formfield)
+
+
+class TrackedForm(forms.ModelForm):
+    """Form base for Tracked records: the version travels in a hidden field, and a reason for
+    change is asked for when `reason_needed()` says so (see CrfForm)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    reason_for_change = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when changing saved data; kept in the audit trail.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.RadioSelect):
+                # Radio buttons show the answers only; "no answer" is simply none ticked.
+                field.choices = [(v, label) for v, label in field.choices if v != ""]
+        self.fields["version"].initial = self.instance.version if self.instance.pk else 0
+        if not self.reason_needed():
+            del self.fields["reason_for_change"]
+
+    def sections(self) -> list[tuple[str, list]]:
+        """The form's items in screen order, as (section title, bound fields).
+
+        The page and the PDF CRFs both lay the form out from this, so their order is one.
+        """
+        return [("", [self[name] for name in self._meta.fields if name in self.fields])]
+
+    def reason_needed(self) -> bool:
+        return self.instance.pk is not None
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            "reason_for_change" in self.fields
+            and self.changes_data()
+            and not (cleaned.get("reason_for_change") or "").strip()
+        ):
+            self.add_error("reason_for_change", REASON_REQUIRED)
+        return cleaned
+
+    def changes_data(self) -> bool:
+        """Whether the user changed any item (or the complete mark)."""
+        return bool(set(self.changed_data) - {"version", "reason_for_change", "confirm_unusual"})
+
+    def data_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields}
+
+
+class CrfForm(TrackedForm):
+    """Base of every CRF form. Subclasses set Meta.model and Meta.fields (screen order).
+
+    `visit` is the visit the form belongs to, for forms whose choices depend on it.
+    """
+
+    mark_complete = forms.BooleanField(
+        required=False,
+        label="Form complete",
+        help_text="Tick when every item has been entered and checked against the source.",
+    )
+    confirm_unusual = forms.BooleanField(
+        required=False,
+        label="I confirm these values",
+        help_text="Unusual values are saved when confirmed; a query is opened on each.",
+    )
+
+    def __init__(self, *args, visit=None, **kwargs):
+        self.visit = visit
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:  # start typing at once; after errors the summary takes focus
+            first = self.fields[self._meta.fields[0]]
+            first.widget.attrs["autofocus"] = True
+        self.fields["mark_complete"].initial = self.instance.pk is not None and (
+            self.instance.is_complete
+        )
+
+    def reason_needed(self) -> bool:
+        # A form that was never complete changes without a reason.
+        return self.instance.pk is not None and self.instance.is_complete
+
+    def soft_checks(self, cleaned: dict) -> dict[str, str]:
+        """Unusual but admissible values, by field (the CRF's rule module defines them)."""
+        return {}
+
+    def clean(self):
+        cleaned = super().clean()
+        self.warnings = self.soft_checks(cleaned) if not self.errors else {}
+        if self.warnings and not cleaned.get("confirm_unusual"):
+            for field, message in self.warnings.items():
+                self.add_error(field, f"{message} Tick “I confirm these values” to save anyway.")
+        return cleaned

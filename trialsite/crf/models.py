@@ -1,0 +1,193 @@
+"""What every form of the study stores, and the locks that freeze it.
+
+- `Audited` marks a model whose table carries the audit trigger (trialsite.audit.triggers).
+- `Tracked` adds who created and last changed a record, when, and a version for optimistic
+  locking.
+- `Crf` is a form filled in once per visit (VAS pain, WOMAC, ...); `LogRecord` is a repeating
+  form of a participant, numbered 1, 2, 3, ... (adverse events, ...).
+- `Lock` is a data manager's lock on the study, a participant, a visit or one record; while
+  active the database refuses every change it covers (locking.py).
+
+Models hold fields and constraints only; saving is in services.py, and what each form is (its
+title, page, export, blinding) is declared once in its app's `crfs.py` (registry.py).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Audited(models.Model):
+    """Rows of this model's table are recorded in the audit trail by a database trigger.
+
+    Concrete subclasses add `audit.track("app.Model", participant_column=...)` to the
+    migration that creates their table; the test suite checks that none is missing.
+    """
+
+    audit_participant_column = "participant_id"
+
+    class Meta:
+        abstract = True
+
+
+class CrfStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETE = "complete", "Complete"
+
+
+class Tracked(Audited):
+    """Who created and last changed a record, when, and its version for optimistic locking."""
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    modified_at = models.DateTimeField(default=timezone.now, editable=False)
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def stamp_change(self, by) -> None:
+        """Record `by` as the author of the change about to be saved, and bump the version."""
+        now = timezone.now()
+        if self.pk is None:
+            self.created_by, self.created_at, self.version = by, now, 0
+        self.modified_by, self.modified_at = by, now
+        self.version += 1
+
+
+class Crf(Tracked):
+    """A form filled in once per visit."""
+
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
+    )
+    visit = models.ForeignKey("visits.Visit", on_delete=models.PROTECT, related_name="+")
+    site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=12, choices=CrfStatus.choices, default=CrfStatus.IN_PROGRESS
+    )
+
+    # Whether the form shows the participant's arm (hidden from blinded assessors).
+    reveals_arm = False
+    # The short name shared by the CRF's rule module, form, templates and tests ("vas_pain").
+    crf_name: str = ""
+    crf_title: str = ""
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(fields=["visit"], name="%(app_label)s_%(class)s_one_per_visit"),
+        ]
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == CrfStatus.COMPLETE
+
+    @classmethod
+    def is_due_at(cls, visit) -> bool:
+        """Whether this CRF is collected at `visit` (protocol.VISIT_SCHEDULE)."""
+        return cls.crf_name in visit.crfs_due
+
+
+class LogRecord(Tracked):
+    """One entry of a repeating form of a participant (a log), numbered from 1 in order."""
+
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="+"
+    )
+    site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveSmallIntegerField(editable=False)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "number"], name="%(app_label)s_%(class)s_number"
+            ),
+        ]
+
+    # A log entry is complete once saved: its form asks for every required item.
+    is_complete = True
+
+
+def data_field_names(model) -> list[str]:
+    """The fields of a form's model that hold its answers (not the bookkeeping of the base)."""
+    base = {f.name for base in (Crf, LogRecord) for f in base._meta.get_fields()} | {"id"}
+    return [f.name for f in model._meta.concrete_fields if f.name not in base]
+
+
+# --- Locks ---------------------------------------------------------------------------------------
+class LockQuerySet(models.QuerySet):
+    def active(self) -> "LockQuerySet":
+        return self.filter(unlocked_at__isnull=True)
+
+
+class Lock(Audited):
+    """A data manager's lock on the whole study, a participant, a visit or one record.
+
+    While active, the database refuses every insert, update and delete of locked clinical rows
+    (trigger `refuse_locked_change`, locking.py), whoever attempts it. The table was created by
+    the monitoring app and keeps its name.
+    """
+
+    audit_participant_column = "participant_id"
+
+    class Scope(models.TextChoices):
+        STUDY = "study", "Whole study"
+        PARTICIPANT = "participant", "Participant"
+        VISIT = "visit", "Visit"
+        RECORD = "record", "Record"
+
+    scope = models.CharField(max_length=12, choices=Scope.choices)
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    visit = models.ForeignKey(
+        "visits.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    table_name = models.CharField(max_length=128, blank=True)
+    row_pk = models.CharField(max_length=64, blank=True)
+    description = models.CharField(max_length=200)
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    locked_at = models.DateTimeField(default=timezone.now)
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    unlocked_at = models.DateTimeField(null=True, blank=True)
+    unlock_reason = models.TextField(blank=True)
+
+    objects = LockQuerySet.as_manager()
+
+    class Meta:
+        db_table = "monitoring_lock"
+        ordering = ["-locked_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="study", participant__isnull=True, visit__isnull=True)
+                    | models.Q(scope="participant", participant__isnull=False)
+                    | models.Q(scope="visit", visit__isnull=False)
+                    | (models.Q(scope="record") & ~models.Q(table_name="") & ~models.Q(row_pk=""))
+                ),
+                name="monitoring_lock_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unlocked_at__isnull=True) | ~models.Q(unlock_reason=""),
+                name="monitoring_unlock_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lock: {self.description}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.unlocked_at is None
