@@ -42,8 +42,9 @@ from monitoring import documents, exports, odm  # noqa: E402
 from outcomes.models import VasPain, Womac  # noqa: E402
 from outcomes.services import record_womac  # noqa: E402
 from safety import services as safety_services  # noqa: E402
-from tests import factories  # noqa: E402
+from tests import factories, helpers  # noqa: E402
 from trialsite import roles  # noqa: E402
+from trialsite.crf import registry  # noqa: E402
 from trialsite.crf.services import save_crf  # noqa: E402
 from trialsite.pdf import render_pdf  # noqa: E402
 from visits.models import Visit  # noqa: E402
@@ -92,11 +93,11 @@ def staff():
 def enter_forms(participant, by, *, changes: int = 0) -> None:
     """VAS and WOMAC at every visit that collects them; `changes` corrections of each VAS."""
     for visit in Visit.objects.filter(participant=participant):
-        if VasPain.is_due_at(visit):
+        if registry.get("vas_pain").due_at(visit):
             vas = save_crf(
                 crf_class=VasPain,
                 visit=visit,
-                data=factories.vas_answers(),
+                data=helpers.vas_answers(),
                 version=0,
                 complete=True,
                 by=by,
@@ -105,18 +106,17 @@ def enter_forms(participant, by, *, changes: int = 0) -> None:
                 vas = save_crf(
                     crf_class=VasPain,
                     visit=visit,
-                    data=factories.vas_answers(score_mm=30 + n % 40),
+                    data=helpers.vas_answers(score_mm=30 + n % 40),
                     version=vas.version,
                     complete=True,
                     reason=f"correction {n + 1}",
                     by=by,
                 )
-        if Womac.is_due_at(visit):
+        if registry.get("womac").due_at(visit):
             answers = {
                 f"{c}{i}": 1 for c, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)
             }
             record_womac(
-                crf_class=Womac,
                 visit=visit,
                 data={"knee": "R", **answers},
                 version=0,

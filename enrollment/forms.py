@@ -88,7 +88,7 @@ class ScreeningForm(TrackedForm):
         return {name: self.cleaned_data.get(name) for name in SCREENING_FIELDS}
 
     def sections(self):
-        return [(title, [self[name] for name in names]) for title, names in SCREENING_SECTIONS]
+        return [self.section(title, names) for title, names in SCREENING_SECTIONS]
 
 
 class ConsentForm(forms.ModelForm):
@@ -99,8 +99,10 @@ class ConsentForm(forms.ModelForm):
         fields = ["consented_at", "form_version", "obtained_by", "copy_given"]
         widgets = {"consented_at": DATETIME}
 
-    def __init__(self, *args, site, **kwargs):
+    def __init__(self, *args, site=None, participant=None, visit=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if site is None and self.instance.pk:
+            site = self.instance.screening.site
         self.fields["obtained_by"].queryset = User.objects.filter(
             sites=site, groups__name__in=[roles.COORDINATOR, roles.INVESTIGATOR], is_active=True
         ).distinct()
@@ -112,6 +114,10 @@ class ConsentForm(forms.ModelForm):
         if value > timezone.now():
             raise forms.ValidationError("Consent cannot be in the future.")
         return value
+
+    def sections(self):
+        """The items in screen order (the page and the PDF CRFs lay the form out from it)."""
+        return [("", [self[name] for name in self._meta.fields])]
 
 
 class WithdrawalForm(forms.Form):

@@ -2,20 +2,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from enrollment import eligibility, selectors, services
 from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
 from enrollment.models import Consent, Participant, Screening
-from monitoring.models import Signature
-from monitoring.signatures import is_valid
 from trialsite.crf.services import CrfConflict
-from trialsite.crf_views import add_service_errors, conflict_response
-from trialsite.crfs import CRF_PAGES, CRF_TITLES
+from trialsite.crf.views import add_service_errors, conflict_response
 from trialsite.sites.models import Site
-from visits.models import Visit
-from visits.services import site_today
 
 
 def get_screening(request, pk: int) -> Screening:
@@ -37,52 +31,6 @@ def participant_list(request):
         "site", "screening__consent"
     )
     return render(request, "enrollment/participant_list.html", {"participants": participants})
-
-
-@login_required
-@permission_required("enrollment.view_participant", raise_exception=True)
-def participant_detail(request, pk: int):
-    """The participant's timeline: every visit with its window, status and CRFs due."""
-    participant = selectors.visible_participant_or_404(request.user, pk)
-    visits = list(Visit.objects.filter(participant=participant))
-    saved = {
-        name: {c.visit_id: c for c in model.objects.filter(participant=participant)}
-        for name, (model, _) in CRF_PAGES.items()
-    }
-    timeline = []
-    for visit in visits:
-        crfs = []
-        for name in visit.crfs_due:
-            model, url_name = CRF_PAGES.get(name, (None, None))
-            if model is None:
-                crfs.append({"title": CRF_TITLES.get(name, name), "url": None})
-            elif model.reveals_arm and not request.user.sees_arm:
-                continue
-            elif model.is_due_at(visit):
-                crf = saved[name].get(visit.pk)
-                crfs.append(
-                    {
-                        "title": model.crf_title,
-                        "url": reverse(url_name, args=[participant.pk, visit.pk]),
-                        "crf": crf,
-                    }
-                )
-        timeline.append((visit, crfs))
-    return render(
-        request,
-        "enrollment/participant_detail.html",
-        {
-            "participant": participant,
-            "consent": participant.screening.consent,
-            "timeline": timeline,
-            "deviations": participant.deviations.all(),
-            "signatures": [
-                (s, is_valid(s))
-                for s in Signature.objects.filter(participant=participant, visit__isnull=True)
-            ],
-            "today": site_today(participant.site),
-        },
-    )
 
 
 @login_required

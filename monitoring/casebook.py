@@ -1,8 +1,10 @@
 """Ready data for the PDF CRFs and casebooks: templates under templates/pdf/ only print it.
 
-Every form is laid out from its `sections()`, the same method its page uses, so the items of
-a PDF come in the order of the screen. Values are shown as people read them: answer labels
-with their codes, times in the site's zone.
+Every registered form is laid out from its form's `sections()`, the same method its page
+uses, so the items of a PDF come in the order of the screen; a form entered by an action of
+its own (randomization, the visit's record) is laid out from its exported items. Values are
+shown as people read them: answer labels with their codes, times in the site's zone. What a
+user may not see (the arm) is left out.
 """
 
 import datetime
@@ -13,23 +15,21 @@ from decimal import Decimal
 
 from django import forms
 
-from enrollment.forms import ScreeningForm
 from enrollment.models import Participant
 from monitoring.models import DataQuery, Signature, SourceVerification
 from monitoring.signatures import is_valid
-from safety.forms import AdverseEventForm
-from safety.models import AdverseEvent
-from trialsite.audit.selectors import changes, participant_events
+from trialsite.audit.selectors import changes, participant_events, visible_events
+from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus
-from trialsite.crfs import CRF_FORMS, CRF_PAGES, CRF_TITLES
+from trialsite.crf.registry import FormDef, Kind
 from visits.models import Visit
 
 CONTROL_FIELDS = {"version", "mark_complete", "reason_for_change", "confirm_unusual"}
 
 # A long casebook is laid out in parts on several processes (trialsite/pdf.py), cut where a
-# page starts anyway: each visit, and a new page after this many adverse events and after
-# about this many lines of the audit trail.
-ADVERSE_EVENTS_PER_PART = 8
+# page starts anyway: each visit, and a new page after this many entries of a log (adverse
+# events) and after about this many lines of the audit trail.
+LOG_ENTRIES_PER_PART = 8
 AUDIT_LINES_PER_PART = 250
 
 
@@ -58,6 +58,7 @@ class FormData:
     status: str = ""
     meta: str = ""  # version, last saved by and when, source verification
     entered: bool = True
+    template: str = "pdf/_form.html"
 
 
 def _local(value, zone) -> str:
@@ -134,44 +135,89 @@ def layout(form, zone, *, blank: bool = False) -> list[Section]:
     ]
 
 
-def _oid(name: str) -> str:
-    return f"F.{name.upper()}"
+def _coded_value(item, value, zone) -> str:
+    """An exported item's value as a reader sees it."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if item.codes:
+        return _coded(value, dict(item.codes).get(str(value), value))
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return _local(value, zone)
 
 
-def blank_crf(name: str, zone: zoneinfo.ZoneInfo) -> FormData:
-    """A CRF with no data, each item annotated with its code (for the site binder)."""
-    model, _ = CRF_PAGES[name]
-    form = CRF_FORMS[name]()
-    return FormData(name, model.crf_title, _oid(name), layout(form, zone, blank=True))
+def item_layout(definition: FormDef, record, user, zone) -> list[Section]:
+    """A form without a page of its own, laid out from its exported items."""
+    return [
+        Section(
+            "",
+            [
+                Item(
+                    item.name,
+                    item.label,
+                    "" if record is None else _coded_value(item, item.value(record), zone),
+                )
+                for item in definition.items(user)
+            ],
+        )
+    ]
 
 
-def _form_meta(crf, sdv) -> str:
-    parts = [f"Version {crf.version}"]
-    if crf.modified_at:
-        by = crf.modified_by.printed_name if crf.modified_by_id else "system"
-        parts.append(f"last saved {_local(crf.modified_at, crf.site.zone)} by {by}")
+def _sections(definition: FormDef, record, participant, visit, user, zone, *, blank=False):
+    if definition.form is None:
+        return item_layout(definition, None if blank else record, user, zone)
+    form = definition.form(instance=record, participant=participant, visit=visit, user=user)
+    return layout(form, zone, blank=blank)
+
+
+def blank_crf(definition: FormDef, user, zone: zoneinfo.ZoneInfo) -> FormData:
+    """A form with no data, each item annotated with its code (for the site binder)."""
+    return FormData(
+        definition.name,
+        definition.title,
+        definition.oid,
+        _sections(definition, None, None, None, user, zone, blank=True),
+    )
+
+
+def _form_meta(record, sdv, zone) -> str:
+    if not hasattr(record, "version"):
+        return ""
+    parts = [f"Version {record.version}"]
+    if record.modified_at:
+        by = record.modified_by.printed_name if record.modified_by_id else "system"
+        parts.append(f"last saved {_local(record.modified_at, zone)} by {by}")
     if sdv is None:
         parts.append("not source-verified")
-    elif sdv.version == crf.version:
-        parts.append(
-            f"source-verified {_local(sdv.verified_at, crf.site.zone)} by {sdv.verified_by}"
-        )
+    elif sdv.version == record.version:
+        parts.append(f"source-verified {_local(sdv.verified_at, zone)} by {sdv.verified_by}")
     else:
         parts.append(f"changed since source verification (version {sdv.version})")
     return "; ".join(parts)
 
 
 class Records:
-    """A participant's CRFs, source verifications and signatures, each read once (a query per
-    CRF type, one for verifications, one for signatures), whatever the number of visits."""
+    """A participant's records of every form a user may see, their source verifications and
+    signatures, each read once (a query per form, one for verifications, one for
+    signatures), whatever the number of visits."""
 
-    def __init__(self, participant):
-        self.crfs = {}
-        for name, (model, _) in CRF_PAGES.items():
-            for crf in model.objects.filter(participant=participant).select_related(
-                "site", "modified_by"
-            ):
-                self.crfs[(name, crf.visit_id)] = crf
+    def __init__(self, participant, user):
+        self.forms = registry.visible_forms(user)
+        self.own: dict[str, list] = {}
+        self.at_visit: dict[tuple[str, int], object] = {}
+        for definition in self.forms:
+            related = ["modified_by"] if hasattr(definition.model, "modified_by") else []
+            records = definition.records_of([participant]).select_related(*related)
+            if definition.kind == Kind.PER_VISIT:
+                for record in records:
+                    self.at_visit[(definition.name, definition.visit_id_of(record))] = record
+            else:
+                order = "number" if definition.kind == Kind.LOG else "pk"
+                self.own[definition.name] = list(records.order_by(order))
         self.verifications = {}
         for sdv in SourceVerification.objects.filter(participant=participant).select_related(
             "verified_by"
@@ -185,40 +231,49 @@ class Records:
             .order_by("signed_at")
         ]
 
-    def verification(self, crf):
-        return self.verifications.get((crf._meta.db_table, str(crf.pk)))
+    def verification(self, record):
+        return self.verifications.get((record._meta.db_table, str(record.pk)))
 
     def signatures_of(self, visit) -> list[dict]:
         return [signature for visit_id, signature in self.signatures if visit_id == visit.pk]
 
 
+def form_data(definition: FormDef, record, participant, visit, user, records: Records) -> FormData:
+    zone = participant.site.zone
+    status = getattr(record, "status", "")
+    return FormData(
+        definition.name,
+        definition.title,
+        definition.oid,
+        _sections(definition, record, participant, visit, user, zone),
+        status=CrfStatus(status).label if status else definition.description(record),
+        meta=_form_meta(record, records.verification(record), zone),
+        template=definition.pdf_template,
+    )
+
+
 def visit_forms(visit: Visit, user, records: Records) -> list[FormData]:
-    """Every CRF due at the visit that the user may see: entered ones with their values."""
-    zone = visit.participant.site.zone
+    """Every form of the visit that the user may see: its own record, then each form due at
+    it (entered ones with their values)."""
     result = []
-    for name in visit.crfs_due:
-        if name not in CRF_PAGES:
+    participant = visit.participant
+    for definition in registry.due_forms(visit, user):
+        if definition.kind != Kind.PER_VISIT:
             continue
-        model, _ = CRF_PAGES[name]
-        if not model.is_due_at(visit) or (model.reveals_arm and not user.sees_arm):
-            continue
-        crf = records.crfs.get((name, visit.pk))
-        if crf is None:
+        record = records.at_visit.get((definition.name, visit.pk))
+        if record is None:
             result.append(
-                FormData(name, model.crf_title, _oid(name), [], status="Not entered", entered=False)
+                FormData(
+                    definition.name,
+                    definition.title,
+                    definition.oid,
+                    [],
+                    status="Not entered",
+                    entered=False,
+                )
             )
             continue
-        form = CRF_FORMS[name](instance=crf, visit=visit)
-        result.append(
-            FormData(
-                name,
-                model.crf_title,
-                _oid(name),
-                layout(form, zone),
-                status=CrfStatus(crf.status).label,
-                meta=_form_meta(crf, records.verification(crf)),
-            )
-        )
+        result.append(form_data(definition, record, participant, visit, user, records))
     return result
 
 
@@ -243,7 +298,7 @@ def _signature(signature: Signature, zone) -> dict:
 
 
 def visit_data(visit: Visit, user, records: Records | None = None) -> VisitData:
-    records = records or Records(visit.participant)
+    records = records or Records(visit.participant, user)
     window = visit.window
     if visit.visit_date:
         done = f"Done {visit.visit_date.isoformat()}"
@@ -275,33 +330,50 @@ def header(participant: Participant) -> dict:
     }
 
 
-def _adverse_events(participant, zone) -> list[dict]:
-    events = []
-    adverse_events = AdverseEvent.objects.filter(participant=participant).select_related(
-        "signed_by"
-    )
-    for ae in adverse_events.order_by("number"):
-        form = AdverseEventForm(instance=ae, participant=participant)
-        if ae.signed_at:
-            review = f"Reviewed and signed by {ae.signed_by} {_local(ae.signed_at, zone)}"
-        else:
-            review = "Awaiting the investigator's review"
-        events.append(
+@dataclass
+class LogData:
+    name: str
+    titles: str
+    entries: list[dict]
+    parts: list[list[dict]]
+
+
+def _log(definition: FormDef, participant, user, records: Records) -> LogData:
+    """The entries of one of the participant's logs, each with its sections."""
+    zone = participant.site.zone
+    entries = []
+    for record in records.own.get(definition.name, []):
+        data = form_data(definition, record, participant, None, user, records)
+        review = ""
+        if getattr(record, "signed_at", None):
+            review = f"; reviewed and signed by {record.signed_by} {_local(record.signed_at, zone)}"
+        elif hasattr(record, "signed_at"):
+            review = "; awaiting the investigator's review"
+        entries.append(
             {
-                "title": f"AE {ae.number}: {ae.verbatim_term}",
-                "meta": f"Version {ae.version}; {review}",
-                "sections": layout(form, zone),
+                "title": f"{definition.title} {record.number}: {definition.description(record)}",
+                "meta": f"{data.meta}{review}",
+                "sections": data.sections,
             }
         )
-    return events
+    return LogData(
+        definition.name,
+        definition.titles,
+        entries,
+        _parts(entries, lambda entry: 1, LOG_ENTRIES_PER_PART),
+    )
 
 
-def _queries(participant, zone) -> list[dict]:
-    queries = DataQuery.objects.filter(participant=participant).prefetch_related("messages__by")
+def _queries(participant, user, zone) -> list[dict]:
+    queries = (
+        DataQuery.objects.filter(participant=participant)
+        .exclude(registry.hidden_pointers(user, column="field"))
+        .prefetch_related("messages__by")
+    )
     return [
         {
             "field": q.field_label,
-            "record": q.table_name,
+            "record": registry.table_label(q.table_name),
             "state": q.get_state_display(),
             "opened": _local(q.opened_at, zone),
             "messages": [
@@ -330,10 +402,11 @@ def _parts(items: list, weight: Callable[[object], int], limit: int) -> list[lis
     return [*parts, current] if current else parts
 
 
-def _audit(participant, zone) -> list[dict]:
+def _audit(participant, user, zone) -> list[dict]:
     """One entry per audited change of a record, with each item changed: "label: old → new"."""
     entries: dict[int, dict] = {}
-    for c in changes(participant_events(participant).order_by("id")):
+    events = visible_events(participant_events(participant), user).order_by("id")
+    for c in changes(events, user=user):
         event = c.event
         entry = entries.setdefault(
             event.pk,
@@ -356,7 +429,7 @@ def _audit(participant, zone) -> list[dict]:
 def casebook(
     participant: Participant, user, progress: Callable[[int, int, str], None] = lambda *a: None
 ) -> dict:
-    """Everything about one participant, ready to print."""
+    """Everything about one participant that `user` may see, ready to print."""
     zone = participant.site.zone
     screening = participant.screening
     consent = getattr(screening, "consent", None)
@@ -366,46 +439,39 @@ def casebook(
         ("Participant ID", participant.participant_id),
         ("Site", str(participant.site)),
         ("Screening number", screening.screening_number),
-        ("Randomized", f"{_local(participant.randomized_at, zone)} by {participant.randomized_by}"),
+        ("Randomized", _local(participant.randomized_at, zone)),
     ]
     if user.sees_arm:
         summary.append(("Arm", participant.arm_label))
-    if consent is not None:
-        summary.append(
-            (
-                "Consent",
-                f"form version {consent.form_version}, {_local(consent.consented_at, zone)}, "
-                f"obtained by {consent.obtained_by}",
-            )
-        )
-        if consent.is_withdrawn:
-            summary.append(("Consent withdrawn", consent.withdrawn_on.isoformat()))
-    screening_form = FormData(
-        "screening",
-        CRF_TITLES["screening"],
-        _oid("screening"),
-        layout(ScreeningForm(instance=screening), zone),
-        status="Eligible" if screening.eligible else "Not eligible",
-        meta=f"Version {screening.version}",
-    )
-    records = Records(participant)
+    if consent is not None and consent.is_withdrawn:
+        summary.append(("Consent withdrawn", consent.withdrawn_on.isoformat()))
+    records = Records(participant, user)
+    own = [
+        form_data(definition, record, participant, None, user, records)
+        for definition in records.forms
+        if definition.kind == Kind.PER_PARTICIPANT
+        for record in records.own.get(definition.name, [])
+    ]
     visit_list = []
     for number, visit in enumerate(visits, start=1):
         progress(number - 1, steps, f"Collecting visit {visit.code} ({number} of {len(visits)})")
         visit_list.append(visit_data(visit, user, records))
-    progress(len(visits), steps, "Collecting adverse events and queries")
-    adverse_events = _adverse_events(participant, zone)
-    queries = _queries(participant, zone)
+    progress(len(visits), steps, "Collecting the logs and queries")
+    logs = [
+        _log(definition, participant, user, records)
+        for definition in records.forms
+        if definition.kind == Kind.LOG
+    ]
+    queries = _queries(participant, user, zone)
     progress(len(visits) + 1, steps, "Collecting the audit trail")
-    audit = _audit(participant, zone)
+    audit = _audit(participant, user, zone)
     signatures = [signature for _, signature in records.signatures]
     progress(len(visits) + 2, steps, "Laying out the pages")
     return {
         "summary": summary,
-        "screening": screening_form,
+        "own_forms": own,
         "visits": visit_list,
-        "adverse_events": adverse_events,
-        "adverse_event_parts": _parts(adverse_events, lambda ae: 1, ADVERSE_EVENTS_PER_PART),
+        "logs": logs,
         "queries": queries,
         "signatures": signatures,
         "audit": audit,

@@ -1,34 +1,17 @@
-"""The participants × visits dashboard: the status of every CRF due, in a fixed number of
-queries per page (one per CRF type plus a handful)."""
+"""The participants × visits dashboard: the status of every form of each participant on the
+page (overview.Statuses), read in a fixed number of queries per page: one per form, and a
+handful for verifications, queries, locks and signatures."""
 
-from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Q
-from django.urls import reverse
+from django.db.models import Count
 
-from monitoring.models import DataQuery, Signature, SourceVerification
+from monitoring.overview import LABELS, Statuses, form_url, participant_form_url
 from trialsite import protocol
-from trialsite.crf.models import Lock
-from trialsite.crfs import CRF_PAGES, CRF_TITLES
+from trialsite.crf import registry
+from trialsite.crf.registry import Kind
 from visits.models import Visit
 
-NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, SIGNED, LOCKED = (
-    "not_started",
-    "in_progress",
-    "complete",
-    "verified",
-    "signed",
-    "locked",
-)
-LABELS = {
-    NOT_STARTED: "Not started",
-    IN_PROGRESS: "In progress",
-    COMPLETE: "Complete",
-    VERIFIED: "Source-verified",
-    SIGNED: "Signed",
-    LOCKED: "Locked",
-}
 SCHEDULE = [v.code for v in protocol.VISIT_SCHEDULE]
 
 
@@ -44,93 +27,84 @@ class Cell:
         return LABELS.get(self.status, "")
 
 
-def grid(participants: list, user) -> list[tuple[object, list[list[Cell]]]]:
-    """For each participant, the cells (one per CRF due) of each visit, in SCHEDULE order."""
+@dataclass(frozen=True)
+class Row:
+    participant: object
+    forms: list[Cell]  # the participant's own forms (screening, consent, ...)
+    visits: list[list[Cell]]  # the forms of each visit, in SCHEDULE order
+    logs: list[Cell]  # each log with its number of entries
+
+
+def grid(participants: list, user) -> list[Row]:
+    """For each participant, the status of each of their forms the user may see: their own
+    forms, the forms due at each scheduled visit, and the number of entries of each log."""
     ids = [p.pk for p in participants]
+    statuses = Statuses(ids)
     visits = {
         (v.participant_id, v.code): v
-        for v in Visit.objects.filter(participant_id__in=ids).exclude(code="UNS")
+        for v in Visit.objects.filter(participant_id__in=ids, code__in=SCHEDULE)
     }
-    saved = {}
-    tables = {}
-    for name, (model, _) in CRF_PAGES.items():
-        tables[name] = model._meta.db_table
-        for crf in model.objects.filter(participant_id__in=ids).only(
+    per_participant = registry.visible_forms(user, Kind.PER_PARTICIPANT)
+    per_visit = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
+    logs = registry.visible_forms(user, Kind.LOG)
+    own = {(f.name, f.participant_of(r).pk): r for f in per_participant for r in f.records_of(ids)}
+    at_visit = {
+        (f.name, r.visit_id): r
+        for f in per_visit
+        for r in f.model.objects.filter(participant_id__in=ids).only(
             "id", "participant_id", "visit_id", "status", "version", "modified_at"
-        ):
-            saved[(name, crf.visit_id)] = crf
-    verified = {
-        (s.table_name, s.row_pk): s.version
-        for s in SourceVerification.objects.filter(participant_id__in=ids).order_by("verified_at")
+        )
     }
-    queries = Counter(
-        DataQuery.objects.filter(participant_id__in=ids, state=DataQuery.State.OPEN).values_list(
-            "table_name", "row_pk"
-        )
-    )
-    locks = list(
-        Lock.objects.active().filter(
-            Q(scope=Lock.Scope.STUDY) | Q(participant_id__in=ids) | Q(visit__participant_id__in=ids)
-        )
-    )
-    # Latest signature time per visit (casebook signatures count for every visit). The page of
-    # the visit checks the hash; here a CRF saved after the signature is simply not "signed".
-    signed_at = {}
-    for s in Signature.objects.filter(participant_id__in=ids).order_by("signed_at"):
-        signed_at[(s.participant_id, s.visit_id)] = s.signed_at
-    study_locked = any(lock.scope == Lock.Scope.STUDY for lock in locks)
-    locked_participants = {lock.participant_id for lock in locks if lock.scope == "participant"}
-    locked_visits = {lock.visit_id for lock in locks if lock.scope == "visit"}
-    locked_rows = {(lock.table_name, lock.row_pk) for lock in locks if lock.scope == "record"}
+    entries = {
+        (f.name, row["participant"]): row["n"]
+        for f in logs
+        for row in f.model.objects.filter(participant_id__in=ids)
+        .values("participant")
+        .annotate(n=Count("id"))
+    }
 
     rows = []
     for participant in participants:
-        cells = {}
+        forms = []
+        for f in per_participant:
+            record = own.get((f.name, participant.pk))
+            status = statuses.of(f, record, participant.pk, None)
+            url = form_url(f, participant, record=record) if record else None
+            forms.append(Cell(f.title, status, url, statuses.open_queries(f, record)))
+        cells = []
         for code in SCHEDULE:
             visit = visits.get((participant.pk, code))
-            if visit is None:
-                continue
-            visit.participant = participant  # for is_due_at, without a query
-            cells[code] = []
-            for name in visit.crfs_due:
-                model, url_name = CRF_PAGES.get(name, (None, None))
-                if model is None:
-                    # No page yet (screening and consent live on the screening page).
-                    cells[code].append(Cell(CRF_TITLES.get(name, name), "", None, 0))
-                    continue
-                if not model.is_due_at(visit) or (model.reveals_arm and not user.sees_arm):
-                    continue
-                crf = saved.get((name, visit.pk))
-                key = (tables[name], str(crf.pk)) if crf else None
-                times = (
-                    signed_at.get((participant.pk, visit.pk)),
-                    signed_at.get((participant.pk, None)),
-                )
-                signed = max((t for t in times if t), default=None)
-                if crf is None:
-                    status = NOT_STARTED
-                elif (
-                    study_locked
-                    or participant.pk in locked_participants
-                    or visit.pk in locked_visits
-                    or key in locked_rows
-                ):
-                    status = LOCKED
-                elif signed is not None and crf.modified_at <= signed:
-                    status = SIGNED
-                elif verified.get(key) == crf.version:
-                    status = VERIFIED
-                elif crf.is_complete:
-                    status = COMPLETE
-                else:
-                    status = IN_PROGRESS
-                cells[code].append(
-                    Cell(
-                        model.crf_title,
-                        status,
-                        reverse(url_name, args=[participant.pk, visit.pk]),
-                        queries.get(key, 0) if key else 0,
-                    )
-                )
-        rows.append((participant, [cells.get(code, []) for code in SCHEDULE]))
+            cells.append(
+                []
+                if visit is None
+                else _visit_cells(visit, participant, per_visit, at_visit, statuses)
+            )
+        log_cells = [
+            Cell(
+                f"{f.title}: {entries.get((f.name, participant.pk), 0)}",
+                "",
+                participant_form_url(f, participant),
+                0,
+            )
+            for f in logs
+        ]
+        rows.append(Row(participant, forms, cells, log_cells))
     return rows
+
+
+def _visit_cells(visit, participant, per_visit, at_visit, statuses) -> list[Cell]:
+    visit.participant = participant  # for due_at, without a query
+    cells = []
+    for f in per_visit:
+        if not f.due_at(visit):
+            continue
+        record = at_visit.get((f.name, visit.pk))
+        cells.append(
+            Cell(
+                f.title,
+                statuses.of(f, record, participant.pk, visit.pk),
+                form_url(f, participant, visit=visit),
+                statuses.open_queries(f, record),
+            )
+        )
+    return cells

@@ -36,7 +36,7 @@ from monitoring.models import Document, ExportLog, QueryMessage
 from trialsite import protocol
 from trialsite.audit.models import AuditEvent
 from trialsite.audit.selectors import participant_events
-from trialsite.crfs import CRF_PAGES
+from trialsite.crf import registry
 from trialsite.pdf import render_pdf
 from visits.models import Visit
 
@@ -73,13 +73,9 @@ def _user_zone(user):
     return ZoneInfo(user.time_zone or settings.TIME_ZONE)
 
 
-def visible_crf_names(user) -> list[str]:
-    return [
-        name
-        for name, (model, _) in CRF_PAGES.items()
-        if user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}")
-        and (user.sees_arm or not model.reveals_arm)
-    ]
+def blank_crf_forms(user) -> list:
+    """The forms a user may print blank for the site binder: those filled in on a form."""
+    return [f for f in registry.visible_forms(user) if f.form is not None]
 
 
 def _pdf(template: str, context: dict, *, user, zone, path: Path, filename: str, progress) -> Built:
@@ -95,14 +91,14 @@ def _pdf(template: str, context: dict, *, user, zone, path: Path, filename: str,
 # --- Blank annotated CRF -------------------------------------------------------------------------
 def _blank_params(data, user) -> dict:
     name = data.get("form", "")
-    if name not in visible_crf_names(user):
+    if name not in {f.name for f in blank_crf_forms(user)}:
         raise Http404("There is no such form.")
     return {"form": name}
 
 
 def _blank_build(params, user, progress, path) -> Built:
     zone = _user_zone(user)
-    form = casebook.blank_crf(params["form"], zone)
+    form = casebook.blank_crf(registry.get(params["form"]), user, zone)
     progress(0, 2, "Laying out the pages")
     return _pdf(
         "pdf/blank_crf.html",
@@ -241,29 +237,15 @@ def _study_state(params, user) -> str:
     return _state(AuditEvent.objects.all())
 
 
-def _export_participants(user):
-    return Participant.objects.filter(site_id__in=user.site_ids)
-
-
 def _csv_build(params, user, progress, path) -> Built:
     filename = f"{protocol.REGISTRY_ID}-csv-{timezone.now():%Y%m%d-%H%M}.zip"
-    exports.export_csv_zip(
-        path / filename,
-        participants=_export_participants(user),
-        names=visible_crf_names(user),
-        progress=progress,
-    )
+    exports.export_csv_zip(path / filename, user=user, progress=progress)
     return Built(path / filename, filename)
 
 
 def _odm_build(params, user, progress, path) -> Built:
     filename = f"{protocol.REGISTRY_ID}-odm-{timezone.now():%Y%m%d-%H%M}.xml"
-    odm.write_odm(
-        path / filename,
-        participants=_export_participants(user),
-        names=visible_crf_names(user),
-        progress=progress,
-    )
+    odm.write_odm(path / filename, user=user, progress=progress)
     return Built(path / filename, filename)
 
 
@@ -278,7 +260,7 @@ KINDS: dict[str, Kind] = {
     Document.Kind.BLANK_CRF: Kind(
         permission="enrollment.view_participant",
         params=_blank_params,
-        title=lambda p: f"Blank CRF: {CRF_PAGES[p['form']][0].crf_title}",
+        title=lambda p: f"Blank CRF: {registry.get(p['form']).title}",
         fingerprint=lambda p, user: f"protocol {protocol.PROTOCOL_VERSION}",
         build=_blank_build,
     ),
@@ -310,7 +292,7 @@ KINDS: dict[str, Kind] = {
     Document.Kind.CSV_EXPORT: Kind(
         permission="accounts.export_data",
         params=_no_params,
-        title=lambda p: "CSV export (one file per CRF, data dictionary)",
+        title=lambda p: "CSV export (every form, analysis files, data dictionary)",
         fingerprint=_study_state,
         build=_csv_build,
         is_export=True,

@@ -1,84 +1,203 @@
-"""CSV exports: one file per CRF (a row per participant-visit, codes with their labels) and a
-data dictionary. Rows are streamed from the database in chunks, so memory stays flat."""
+"""CSV exports: one file per registered form, two analysis files and the data dictionary.
+
+Every form of the registry is a dataset: a row per record (screened candidate, visit, form of a
+visit, log entry) with key columns (participant, site, visit or entry number, status, version,
+last change) and the form's items, each coded item followed by its label. The analysis files
+(monitoring/analysis.py) are datasets too. The data dictionary describes every column of
+every file. Rows are streamed from the database in chunks, so memory stays flat; cells that a
+spreadsheet would read as formulas are neutralised.
+
+What a user may not see is not exported to them: the files of forms that reveal the arm, and
+items that do.
+"""
 
 import csv
 import io
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from django.db import models
-
-from trialsite.crf.models import Crf
-from trialsite.crfs import CRF_PAGES
-
-KEYS = ["participant_id", "site", "visit", "status", "version", "modified_at"]
-SKIP = {f.name for f in Crf._meta.get_fields()} | {"id"}
+from monitoring import analysis
+from trialsite.crf import registry
+from trialsite.crf.registry import FormDef, Item, Kind
+from trialsite.csv_cells import safe_row
 
 
-def data_fields(model) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if f.name not in SKIP]
+@dataclass(frozen=True)
+class Dataset:
+    """One file of the export: its items (columns) and its rows."""
+
+    name: str
+    title: str
+    items: list[Item]
+    rows: Callable[[], Iterator]  # records or row objects, read by each item's value()
 
 
-def header(model) -> list[str]:
-    columns = list(KEYS)
-    for field in data_fields(model):
-        columns.append(field.attname)
-        if field.choices:
-            columns.append(f"{field.attname}_label")
+def _participant_id(definition: FormDef):
+    def value(record):
+        participant = definition.participant_of(record)
+        return participant.participant_id if participant is not None else None
+
+    return value
+
+
+def _site(definition: FormDef):
+    return lambda record: definition.follow(record, definition.site_path).code
+
+
+def key_items(definition: FormDef) -> list[Item]:
+    """The columns that say whose record a row is, where and when it was last changed."""
+    keys = [
+        Item(
+            "participant_id",
+            "participant ID (empty for a candidate not randomized)",
+            "text",
+            _participant_id(definition),
+            mandatory=False,
+        ),
+        Item("site", "site code", "text", _site(definition), mandatory=True),
+    ]
+    if definition.kind == Kind.PER_VISIT:
+        visit = (lambda r: r) if definition.visit_path == "pk" else (lambda r: r.visit)
+        keys += [
+            Item("visit", "visit code", "text", lambda r: visit(r).code, mandatory=True),
+            Item(
+                "visit_sequence",
+                "number of the visit among visits of that code (unscheduled visits 1, 2, ...)",
+                "integer",
+                lambda r: visit(r).sequence,
+                mandatory=True,
+            ),
+        ]
+    if definition.kind == Kind.LOG:
+        keys.append(
+            Item("number", "entry number in the log", "integer", lambda r: r.number, mandatory=True)
+        )
+    fields = {f.name for f in definition.model._meta.concrete_fields}
+    if "status" in fields:
+        keys.append(
+            Item("status", "status of the form", "text", lambda r: r.status, mandatory=True)
+        )
+    if "version" in fields:
+        keys += [
+            Item(
+                "version", "version of the record", "integer", lambda r: r.version, mandatory=True
+            ),
+            Item(
+                "modified_at",
+                "last changed at (UTC)",
+                "datetime",
+                lambda r: r.modified_at,
+                mandatory=True,
+            ),
+        ]
+    return keys
+
+
+def _ordering(definition: FormDef) -> list[str]:
+    participant = definition.participant_path
+    first = "participant_id" if participant == "pk" else f"{participant}__participant_id"
+    order = [first]
+    if definition.kind == Kind.PER_VISIT:
+        order.append(
+            definition.visit_path
+            if definition.visit_path == "pk"
+            else f"{definition.visit_path}_id"
+        )
+    if definition.kind == Kind.LOG:
+        order.append("number")
+    return [*order, "pk"]
+
+
+def form_dataset(definition: FormDef, *, user=None, site_ids=None) -> Dataset:
+    """The dataset of a registered form: the records at `site_ids` (all when None)."""
+
+    def rows():
+        records = definition.records()
+        if site_ids is not None:
+            records = records.filter(**{f"{definition.site_path}__in": site_ids})
+        return records.order_by(*_ordering(definition)).iterator(chunk_size=2000)
+
+    return Dataset(
+        definition.name,
+        definition.title,
+        key_items(definition) + definition.items(user),
+        rows,
+    )
+
+
+def datasets(*, user=None) -> list[Dataset]:
+    """Every file of the export for `user` (everything, at every site, when None): each
+    registered form they may see, then the analysis files."""
+    site_ids = sorted(user.site_ids) if user is not None else None
+    forms = registry.forms() if user is None else registry.visible_forms(user)
+    found = [form_dataset(f, user=user, site_ids=site_ids) for f in forms]
+    for name, title, items, make_rows in analysis.FILES:
+        shown = [i for i in items if user is None or user.sees_arm or not i.reveals_arm]
+        found.append(
+            Dataset(name, title, shown, partial(make_rows, analysis.participants(site_ids)))
+        )
+    return found
+
+
+# --- Writing -------------------------------------------------------------------------------------
+def header(dataset: Dataset) -> list[str]:
+    columns = []
+    for item in dataset.items:
+        columns.append(item.name)
+        if item.codes:
+            columns.append(f"{item.name}_label")
     return columns
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Y" if value else "N"
-    return str(value)
+def cell(value):
+    """A stored value as a CSV cell: Y/N for booleans, ISO dates, lists joined by "; "."""
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
-def rows(model, participants=None) -> Iterator[list[str]]:
-    qs = model.objects.select_related("participant", "site", "visit").order_by(
-        "participant__participant_id", "visit_id"
-    )
-    if participants is not None:
-        qs = qs.filter(participant__in=participants)
-    fields = data_fields(model)
-    for crf in qs.iterator(chunk_size=2000):
-        row = [
-            crf.participant.participant_id,
-            crf.site.code,
-            crf.visit.code,
-            crf.status,
-            str(crf.version),
-            crf.modified_at.isoformat(),
-        ]
-        for field in fields:
-            value = getattr(crf, field.attname)
-            row.append(_cell(value))
-            if field.choices:
-                row.append(str(dict(field.flatchoices).get(value, "")) if value is not None else "")
-        yield row
+def rows(dataset: Dataset) -> Iterator[list[str]]:
+    for record in dataset.rows():
+        row = []
+        for item in dataset.items:
+            value = item.value(record)
+            row.append(cell(value))
+            if item.codes:
+                row.append(dict(item.codes).get(str(value), "") if value is not None else "")
+        yield safe_row(row)
 
 
-def dictionary_rows(names=None) -> Iterator[list[str]]:
-    yield ["form", "column", "label", "type", "codes", "required"]
-    for name in names or CRF_PAGES:
-        model, _ = CRF_PAGES[name]
-        for field in data_fields(model):
-            codes = (
-                "; ".join(f"{code}={label}" for code, label in field.flatchoices)
-                if field.choices
-                else ""
+def dictionary_rows(sets: list[Dataset]) -> Iterator[list[str]]:
+    yield ["file", "column", "label", "type", "codes", "required"]
+    for dataset in sets:
+        for item in dataset.items:
+            codes = "; ".join(f"{code}={label}" for code, label in item.codes)
+            yield safe_row(
+                [
+                    f"{dataset.name}.csv",
+                    item.name,
+                    item.label,
+                    item.datatype,
+                    codes,
+                    "Y" if item.mandatory else "N",
+                ]
             )
-            yield [
-                name,
-                field.attname,
-                str(field.verbose_name),
-                field.get_internal_type(),
-                codes,
-                "N" if field.blank or field.null else "Y",
-            ]
+            if item.codes:
+                yield safe_row(
+                    [
+                        f"{dataset.name}.csv",
+                        f"{item.name}_label",
+                        f"{item.label} (label)",
+                        "text",
+                        "",
+                        "N",
+                    ]
+                )
 
 
 def csv_lines(lines) -> Iterator[str]:
@@ -96,55 +215,46 @@ def no_progress(done: int, total: int, label: str) -> None:
     pass
 
 
+def _write(handle, dataset: Dataset) -> None:
+    handle.writelines(csv_lines([header(dataset)]))
+    handle.writelines(csv_lines(rows(dataset)))
+
+
 def export_csv(
-    out: Path,
-    *,
-    participants=None,
-    names=None,
-    progress: Callable[[int, int, str], None] = no_progress,
+    out: Path, *, user=None, progress: Callable[[int, int, str], None] = no_progress
 ) -> list[Path]:
-    """Write each CRF's CSV (all CRFs, or `names`) and the data dictionary into `out`."""
+    """Write every dataset's CSV and the data dictionary into the folder `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    names = list(names or CRF_PAGES)
+    sets = datasets(user=user)
     written = []
-    for number, name in enumerate(names):
-        progress(number, len(names) + 1, f"Writing {name}.csv")
-        path = out / f"{name}.csv"
+    for number, dataset in enumerate(sets):
+        progress(number, len(sets) + 1, f"Writing {dataset.name}.csv")
+        path = out / f"{dataset.name}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
-            _write_crf(handle, name, participants)
+            _write(handle, dataset)
         written.append(path)
     path = out / "data_dictionary.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
-        handle.writelines(csv_lines(dictionary_rows(names)))
+        handle.writelines(csv_lines(dictionary_rows(sets)))
     written.append(path)
     return written
 
 
 def export_csv_zip(
-    path: Path,
-    *,
-    participants=None,
-    names=None,
-    progress: Callable[[int, int, str], None] = no_progress,
+    path: Path, *, user=None, progress: Callable[[int, int, str], None] = no_progress
 ) -> Path:
     """The same files in one ZIP archive, each streamed into it row by row."""
-    names = list(names or CRF_PAGES)
+    sets = datasets(user=user)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for number, name in enumerate(names):
-            progress(number, len(names) + 1, f"Writing {name}.csv")
-            with _member(archive, f"{name}.csv") as handle:
-                _write_crf(handle, name, participants)
+        for number, dataset in enumerate(sets):
+            progress(number, len(sets) + 1, f"Writing {dataset.name}.csv")
+            with _member(archive, f"{dataset.name}.csv") as handle:
+                _write(handle, dataset)
         with _member(archive, "data_dictionary.csv") as handle:
-            handle.writelines(csv_lines(dictionary_rows(names)))
+            handle.writelines(csv_lines(dictionary_rows(sets)))
     return path
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> io.TextIOWrapper:
     """A text file written straight into the archive (streamed, never held in memory)."""
     return io.TextIOWrapper(archive.open(name, "w"), encoding="utf-8", newline="")
-
-
-def _write_crf(handle, name: str, participants) -> None:
-    model, _ = CRF_PAGES[name]
-    handle.writelines(csv_lines([header(model)]))
-    handle.writelines(csv_lines(rows(model, participants)))

@@ -107,6 +107,8 @@ class Signature(Audited):
     )
     signed_at = models.DateTimeField(default=timezone.now)
     data_hash = models.CharField("SHA-256 of the signed data", max_length=64)
+    # The rule that made the hash (monitoring/signatures.py): which records it covers.
+    hash_version = models.PositiveSmallIntegerField(default=2)
 
     class Meta:
         ordering = ["-signed_at"]

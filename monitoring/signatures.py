@@ -1,8 +1,12 @@
 """Electronic signatures of visits and casebooks, bound to a hash of the data signed.
 
-The hash covers every stored value of the signed records (the visit and each CRF at it; for a
-casebook, every visit, CRF and adverse event of the participant), so any later change, whatever
-its path, makes the signature show as invalidated.
+The hash covers every stored value of every registered form signed: for a visit, the visit's
+own record and each of its forms; for a casebook, every form of the participant (their own
+forms, every visit with its forms, every log entry). Any later change, whatever its path,
+makes the signature show as invalidated.
+
+Each signature keeps the version of the rule that made its hash, so that a signature stays
+valid, as long as its data are unchanged, when a later version covers more forms.
 """
 
 import hashlib
@@ -12,35 +16,63 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from monitoring.models import Signature
-from safety.models import AdverseEvent
 from trialsite.audit import context as audit
-from trialsite.crfs import CRF_PAGES
+from trialsite.crf import registry
+from trialsite.crf.registry import Kind
 from visits.models import Visit
 
 WRONG_PASSWORD = "The password is not correct; nothing was signed."  # noqa: S105
+
+# Version 1 (signatures made before the form registry) covered the visit and these forms at
+# it, and for a casebook also the adverse events.
+V1_VISIT_FORMS = (
+    "vas_pain",
+    "womac",
+    "synovial_biomarkers",
+    "xray",
+    "mri",
+    "injection",
+    "prgf_preparation",
+)
+V1_LOGS = ("adverse_event",)
+CURRENT_VERSION = 2
 
 
 def _values(obj) -> dict:
     return {f.attname: obj.serializable_value(f.name) for f in obj._meta.concrete_fields}
 
 
-def signed_data(participant, visit=None) -> list:
+def _rows(definition, records) -> list:
+    return [[definition.table, _values(r)] for r in sorted(records, key=lambda r: r.pk)]
+
+
+def signed_data(participant, visit=None, version: int = CURRENT_VERSION) -> list:
     """The records a signature covers, as plain values in a fixed order."""
     visits = [visit] if visit is not None else list(Visit.objects.filter(participant=participant))
+    if version == 1:
+        visit_forms = [registry.get(name) for name in V1_VISIT_FORMS]
+        logs = [registry.get(name) for name in V1_LOGS]
+        own = []
+    else:
+        visit_forms = [f for f in registry.forms(Kind.PER_VISIT) if not f.visit_record]
+        logs = registry.forms(Kind.LOG)
+        own = registry.forms(Kind.PER_PARTICIPANT)
     records = []
+    if visit is None:
+        for definition in own:
+            records += _rows(definition, definition.records_of([participant]))
     for v in sorted(visits, key=lambda v: v.pk):
         records.append(["visits_visit", _values(v)])
-        for model, _ in CRF_PAGES.values():
-            for crf in model.objects.filter(visit=v).order_by("pk"):
-                records.append([model._meta.db_table, _values(crf)])
+        for definition in visit_forms:
+            records += _rows(definition, definition.model.objects.filter(visit=v))
     if visit is None:
-        for ae in AdverseEvent.objects.filter(participant=participant).order_by("pk"):
-            records.append(["safety_adverseevent", _values(ae)])
+        for definition in logs:
+            records += _rows(definition, definition.records_of([participant]))
     return records
 
 
-def data_hash(participant, visit=None) -> str:
-    canonical = json.dumps(signed_data(participant, visit), sort_keys=True, default=str)
+def data_hash(participant, visit=None, version: int = CURRENT_VERSION) -> str:
+    canonical = json.dumps(signed_data(participant, visit, version), sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -57,9 +89,11 @@ def sign(*, participant, visit=None, password: str, by) -> Signature:
             printed_name=by.printed_name,
             signed_by=by,
             data_hash=data_hash(participant, visit),
+            hash_version=CURRENT_VERSION,
         )
 
 
 def is_valid(signature: Signature) -> bool:
     """Whether the signed data are still exactly what was signed."""
-    return signature.data_hash == data_hash(signature.participant, signature.visit)
+    version = signature.hash_version
+    return signature.data_hash == data_hash(signature.participant, signature.visit, version)

@@ -1,4 +1,5 @@
-"""Source data verification: a monitor marks a CRF verified; a later change clears the mark."""
+"""Source data verification: a monitor marks a record of any registered form verified; a later
+change clears the mark."""
 
 from dataclasses import dataclass
 
@@ -8,54 +9,75 @@ from django.db.models import CharField, OuterRef, Subquery
 from django.db.models.functions import Cast
 
 from monitoring.models import SourceVerification
+from monitoring.overview import record_url
 from trialsite.audit import context as audit
-from trialsite.crfs import CRF_PAGES
+from trialsite.crf import registry
 
 
-def verify_crf(*, crf, by) -> SourceVerification:
-    """Mark `crf`, as it is now, source-verified by `by`."""
+def verify_record(*, definition, record, by) -> SourceVerification:
+    """Mark `record` of the registered form `definition`, as it is now, source-verified."""
     if not by.has_perm("accounts.verify_source_data"):
         raise PermissionDenied("Only monitors can mark data source-verified.")
     with transaction.atomic(), audit.acting(by=by):
         return SourceVerification.objects.create(
-            table_name=crf._meta.db_table,
-            row_pk=str(crf.pk),
-            participant_id=crf.participant_id,
-            version=crf.version,
+            table_name=definition.table,
+            row_pk=str(record.pk),
+            participant=definition.participant_of(record),
+            version=record.version,
             verified_by=by,
         )
 
 
-def last_verification(crf) -> SourceVerification | None:
+def verify_crf(*, crf, by) -> SourceVerification:
+    """Mark a record source-verified (its form found by its model)."""
+    return verify_record(definition=registry.for_model(crf), record=crf, by=by)
+
+
+def last_verification(record) -> SourceVerification | None:
     return SourceVerification.objects.filter(
-        table_name=crf._meta.db_table, row_pk=str(crf.pk)
+        table_name=record._meta.db_table, row_pk=str(record.pk)
     ).first()
 
 
 @dataclass(frozen=True)
 class ToReverify:
-    crf: object
-    url_name: str
+    definition: registry.FormDef
+    record: object
+    url: str | None
     verified_version: int
+
+    @property
+    def participant(self):
+        return self.definition.participant_of(self.record)
+
+    @property
+    def where(self) -> str:
+        """The visit of a per-visit record, the entry number of a log record."""
+        if hasattr(self.record, "visit"):
+            return self.record.visit.code
+        if hasattr(self.record, "number"):
+            return f"No. {self.record.number}"
+        return ""
 
 
 def to_reverify(user) -> list[ToReverify]:
-    """CRFs at the user's sites changed since they were verified (one query per CRF type)."""
+    """Records at the user's sites changed since they were verified (one query per form)."""
     found = []
-    for model, url_name in CRF_PAGES.values():
+    for definition in registry.visible_forms(user):
+        if not hasattr(definition.model, "version"):
+            continue
         latest = SourceVerification.objects.filter(
-            table_name=model._meta.db_table,
+            table_name=definition.table,
             row_pk=Cast(OuterRef("pk"), output_field=CharField()),
         ).order_by("-verified_at")
         rows = (
-            model.objects.filter(participant__site_id__in=user.site_ids)
+            definition.records_visible_to(user)
             .annotate(verified_version=Subquery(latest.values("version")[:1]))
             .filter(verified_version__isnull=False)
-            .select_related("participant", "visit")
         )
         found += [
-            ToReverify(crf, url_name, crf.verified_version)
-            for crf in rows
-            if crf.version != crf.verified_version
+            ToReverify(definition, record, record_url(definition, record), record.verified_version)
+            for record in rows
+            if record.version != record.verified_version
         ]
     return found

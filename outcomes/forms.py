@@ -69,9 +69,9 @@ class WomacForm(CrfForm):
         """The knee, then (title, bound fields) for Pain, Stiffness and Physical function."""
         titles = {"pain": "Pain", "stiffness": "Stiffness", "function": "Physical function"}
         return [
-            ("", [self["knee"]]),
+            self.section("", ["knee"]),
             *(
-                (titles[name], [self[code.lower()] for code in codes])
+                self.section(titles[name], [code.lower() for code in codes])
                 for name, codes in womac.SUBSCALES.items()
             ),
         ]
@@ -124,9 +124,9 @@ class SynovialBiomarkersForm(CrfForm):
         return cleaned
 
     def sections(self):
-        sample = ("Sample", [self[name] for name in SAMPLE_FIELDS])
+        sample = self.section("Sample", SAMPLE_FIELDS)
         results = [
-            (name, [self[f"{analyte}_{f}"] for f in ANALYTE_FIELDS])
+            self.section(name, [f"{analyte}_{f}" for f in ANALYTE_FIELDS])
             for analyte, name in biomarkers.ANALYTES.items()
         ]
         return [sample, *results]
@@ -211,21 +211,21 @@ class MriForm(CrfForm):
         for code, label in imaging.SUBREGIONS.items():
             s = stored.get(code, {})
             self.fields[f"{code}_area"] = forms.TypedChoiceField(
-                label=f"{label}: area of cartilage loss",
+                label=f"{label}: {imaging.SUBREGION_PARTS['area']}",
                 choices=list(imaging.AREA_GRADES.items()),
                 coerce=int,
                 widget=forms.RadioSelect,
                 initial=s.get("area"),
             )
             self.fields[f"{code}_full_thickness"] = forms.TypedChoiceField(
-                label=f"{label}: full-thickness loss",
+                label=f"{label}: {imaging.SUBREGION_PARTS['full_thickness']}",
                 choices=list(imaging.FULL_THICKNESS_GRADES.items()),
                 coerce=int,
                 widget=forms.RadioSelect,
                 initial=s.get("full_thickness"),
             )
             self.fields[f"{code}_thickness_mm"] = forms.DecimalField(
-                label=f"{label}: cartilage thickness (mm, optional)",
+                label=f"{label}: {imaging.SUBREGION_PARTS['thickness_mm']}, optional",
                 required=False,
                 min_value=0,
                 max_value=10,
@@ -233,7 +233,7 @@ class MriForm(CrfForm):
                 initial=s.get("thickness_mm"),
             )
             self.fields[f"{code}_t2_ms"] = forms.DecimalField(
-                label=f"{label}: T2 (ms, optional)",
+                label=f"{label}: {imaging.SUBREGION_PARTS['t2_ms']}, optional",
                 required=False,
                 min_value=0,
                 max_value=200,
@@ -266,15 +266,9 @@ class MriForm(CrfForm):
         return {**super().data_values(), "cartilage": self.cartilage()}
 
     def sections(self):
-        header = ("Scan", [self[n] for n in self._meta.fields])
+        header = self.section("Scan", self._meta.fields)
         regions = [
-            (
-                label,
-                [
-                    self[f"{code}_{part}"]
-                    for part in ("area", "full_thickness", "thickness_mm", "t2_ms")
-                ],
-            )
+            self.section(label, [f"{code}_{part}" for part in imaging.SUBREGION_PARTS])
             for code, label in imaging.SUBREGIONS.items()
         ]
         return [header, *regions]

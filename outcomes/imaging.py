@@ -22,6 +22,14 @@ SUBREGIONS = {
     "clt": "Central lateral tibia",
     "plt": "Posterior lateral tibia",
 }
+# What is scored in each subregion: area of any cartilage loss and of full-thickness loss
+# (grades), and optionally thickness and T2 (quantitative).
+SUBREGION_PARTS = {
+    "area": "area of cartilage loss",
+    "full_thickness": "full-thickness loss",
+    "thickness_mm": "cartilage thickness (mm)",
+    "t2_ms": "T2 (ms)",
+}
 AREA_GRADES = {0: "0 none", 1: "1 <10%", 2: "2 10-75%", 3: "3 >75%"}
 FULL_THICKNESS_GRADES = {0: "0 none", 1: "1 <10%", 2: "2 10-75%", 3: "3 >75%"}
 JSW_MAX_MM = 15

@@ -9,8 +9,7 @@ from trialsite.crf.models import Crf
 
 
 class VasPain(Crf):
-    crf_name = "vas_pain"
-    crf_title = "VAS pain"
+    """VAS pain of the knee (outcomes/vas.py)."""
 
     assessed_at = models.DateTimeField("date and time of assessment")
     knee = models.CharField(max_length=1, choices=Knee.choices)
@@ -52,9 +51,6 @@ def _womac_item(code: str):
 
 class Womac(Crf):
     """WOMAC LK3.1 questionnaire with its scores (outcomes/womac.py)."""
-
-    crf_name = "womac"
-    crf_title = "WOMAC"
 
     knee = models.CharField("knee assessed", max_length=1, choices=Knee.choices)
     recall_period = models.CharField(max_length=40, default=protocol.WOMAC_RECALL_PERIOD)
@@ -143,9 +139,6 @@ def _limit(name: str):
 
 class SynovialBiomarkers(Crf):
     """Synovial fluid sample and its IL-1β, TNF-α, IL-6 and MMP-13 results."""
-
-    crf_name = "biomarkers"
-    crf_title = "Synovial biomarkers"
 
     sampled_at = models.DateTimeField("date and time of aspiration")
     knee = models.CharField(max_length=1, choices=Knee.choices)
@@ -238,9 +231,6 @@ def _jsw(name: str):
 class Xray(Crf):
     """Knee radiograph read: KL grade and minimum joint space width per knee."""
 
-    crf_name = "xray"
-    crf_title = "X-ray"
-
     class View(models.TextChoices):
         FIXED_FLEXION_PA = "fixed_flexion_pa", "Fixed-flexion PA"
         SEMIFLEXED_MTP = "semiflexed_mtp", "Semi-flexed MTP"
@@ -272,9 +262,6 @@ class Xray(Crf):
 
 class Mri(Crf):
     """Knee MRI read: cartilage per MOAKS subregion, optional thickness or T2."""
-
-    crf_name = "mri"
-    crf_title = "MRI"
 
     scanned_on = models.DateField("date of MRI")
     knee = models.CharField(max_length=1, choices=Knee.choices)

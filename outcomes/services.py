@@ -21,7 +21,7 @@ SCORE_FIELDS = (
 )
 
 
-def record_womac(*, crf_class, visit, data, version, complete, reason="", by) -> Womac:
+def record_womac(*, visit, data, version, complete, reason="", by) -> Womac:
     """Save the WOMAC CRF and its scores, recomputed from the items on every save."""
     result = womac.score({code: data.get(code.lower()) for code in womac.CODES})
     scores = {name: value for name, value in asdict(result).items() if name in SCORE_FIELDS}
@@ -37,9 +37,7 @@ def record_womac(*, crf_class, visit, data, version, complete, reason="", by) ->
     )
 
 
-def record_biomarkers(
-    *, crf_class, visit, data, version, complete, reason="", by
-) -> SynovialBiomarkers:
+def record_biomarkers(*, visit, data, version, complete, reason="", by) -> SynovialBiomarkers:
     """Save the synovial biomarker CRF; each result is converted to pg/mL and flagged against
     its LLOQ/ULOQ, and the reported text is stored unchanged beside it."""
     derived, errors = {}, {}

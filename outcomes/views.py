@@ -1,32 +1,10 @@
-from functools import partial
-
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 
 from enrollment.models import Participant
 from enrollment.selectors import visible_participant_or_404
 from outcomes import selectors
-from outcomes.forms import (
-    MriForm,
-    SynovialBiomarkersForm,
-    VasPainForm,
-    WomacForm,
-    XrayForm,
-)
 from outcomes.models import VasPain, Womac
-from outcomes.services import record_biomarkers, record_womac
-from trialsite.crf_views import edit_crf
-
-vas_pain = partial(edit_crf, form_class=VasPainForm, template="outcomes/vas_pain.html")
-xray = partial(edit_crf, form_class=XrayForm, template="outcomes/xray.html")
-mri = partial(edit_crf, form_class=MriForm, template="outcomes/mri.html")
-biomarkers = partial(
-    edit_crf,
-    form_class=SynovialBiomarkersForm,
-    template="outcomes/synovial_biomarkers.html",
-    save=record_biomarkers,
-)
-womac = partial(edit_crf, form_class=WomacForm, template="outcomes/womac.html", save=record_womac)
 
 
 @login_required

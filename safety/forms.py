@@ -5,16 +5,20 @@ from safety import grading
 from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent
 from trialsite import protocol
 from trialsite.crf.forms import CrfMeta, TrackedForm
+from visits import dosing
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def _no_prgf(form, participant) -> None:
-    """Arm A receives no PRGF: its relationship question is not asked."""
-    arm = next(a for a in protocol.ARMS if a.code == participant.arm)
-    if not arm.prgf_ml:
-        form.fields.pop("relationship_prgf", None)
-    elif "relationship_prgf" in form.fields:
+def _no_prgf(form, participant, user) -> None:
+    """Arm A receives no PRGF: its relationship question is not asked. Whether it is asked
+    would reveal the arm, so a user who may not see arms is never asked it (the form base
+    leaves it out for them); the investigator assesses it when signing."""
+    if "relationship_prgf" not in form.fields:
+        return
+    if not dosing.ARMS[participant.arm].prgf_ml:
+        form.fields.pop("relationship_prgf")
+    else:
         form.fields["relationship_prgf"].required = True
 
 
@@ -37,10 +41,14 @@ class AdverseEventForm(TrackedForm):
             "outcome": forms.RadioSelect,
         }
 
-    def __init__(self, *args, participant, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.participant = participant
-        _no_prgf(self, participant)
+        if self.participant is None and self.instance.pk:
+            self.participant = self.instance.participant
+        if self.participant is not None:
+            _no_prgf(self, self.participant, self.user)
+        elif "relationship_prgf" in self.fields:  # a blank form for the binder
+            self.fields["relationship_prgf"].help_text = "Arm B (PRGF) only."
         # Seriousness criteria and the special-interest flag are ticks, not yes/no questions.
         for name in [*grading.SERIOUSNESS_CRITERIA, "special_interest"]:
             model_field = AdverseEvent._meta.get_field(name)
@@ -78,15 +86,14 @@ class AdverseEventForm(TrackedForm):
     def clean(self):
         cleaned = super().clean()
         # The same rules as the service, so that each message lands next to its field.
+        if self.participant is None:
+            return cleaned
         consent_at = self.participant.screening.consent.consented_at
         rules = grading.check(cleaned, consent_date=timezone.localdate(consent_at))
         for field, message in rules.items():
             if field in self.fields and field not in self.errors:
                 self.add_error(field, message)
         return cleaned
-
-    def data_values(self) -> dict:
-        return {"relationship_prgf": "", **super().data_values()}
 
 
 class SignatureForm(forms.ModelForm):
@@ -109,7 +116,7 @@ class SignatureForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _no_prgf(self, self.instance.participant)
+        _no_prgf(self, self.instance.participant, None)
         self.fields["version"].initial = self.instance.version
         self.fields["expected_reaction"].choices = [
             ("", "Not an expected reaction"),
@@ -160,7 +167,9 @@ class ListingFilter(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = user.sites.all()
         if not user.sees_arm:
+            # The arm, and relatedness to PRGF (asked only in arm B), reveal the arm.
             del self.fields["arm"]
+            self.fields["related"].label = "Related to the secretome or the procedure"
 
     def clean(self):
         cleaned = super().clean()

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from safety import grading
 from trialsite import protocol
-from trialsite.crf.models import Tracked
+from trialsite.crf.models import LogRecord
 
 RELATIONSHIP_CHOICES = list(grading.RELATIONSHIPS.items())
 
@@ -72,7 +72,9 @@ class AdverseEventQuerySet(models.QuerySet):
         return self.filter(signed_at__isnull=True)
 
 
-class AdverseEvent(Tracked):
+class AdverseEvent(LogRecord):
+    """An entry of the participant's adverse event log (CDASH-based AE CRF)."""
+
     participant = models.ForeignKey(
         "enrollment.Participant", on_delete=models.PROTECT, related_name="adverse_events"
     )
@@ -177,11 +179,13 @@ class AdverseEvent(Tracked):
             label for name, label in grading.SERIOUSNESS_CRITERIA.items() if getattr(self, name)
         ]
 
-    def clocks(self) -> list[grading.Clock]:
+    def clocks(self, *, susar: bool = True) -> list[grading.Clock]:
+        """The reporting clocks of a serious event; the SUSAR clock only with `susar` (it
+        counts PRGF relatedness, which reveals the arm)."""
         if not (self.serious and self.awareness_at):
             return []
         clocks = [grading.sae_clock(self.awareness_at)]
-        if self.susar:
+        if susar and self.susar:
             clocks.append(
                 grading.susar_clock(
                     self.awareness_at,

@@ -9,6 +9,7 @@ from enrollment.models import Arm, Participant
 from safety import grading
 from safety.models import AdverseEvent, Location
 from trialsite import protocol
+from trialsite.crf import registry
 from visits.models import Visit
 
 SORTS = {
@@ -20,12 +21,23 @@ SORTS = {
 }
 
 
+def _relationships(user) -> list[str]:
+    """The relatedness items a user may see (PRGF's reveals the arm)."""
+    names = ["relationship_secretome", "relationship_prgf", "relationship_procedure"]
+    return [name for name in names if name not in hidden_items(user)]
+
+
+def related(ae, user) -> bool:
+    """Related to what the user may see of the products and the procedure."""
+    return grading.is_related(*(getattr(ae, name) for name in _relationships(user)))
+
+
 def listing(user, filters: dict) -> QuerySet[AdverseEvent]:
     """AEs at the user's sites matching the listing filters (see safety.forms.ListingFilter)."""
     qs = AdverseEvent.objects.visible_to(user).select_related("participant", "site", "signed_by")
     if filters.get("site"):
         qs = qs.filter(site=filters["site"])
-    if filters.get("arm") and user.sees_arm:
+    if filters.get("arm") and "arm" not in hidden_items(user):
         qs = qs.filter(participant__arm=filters["arm"])
     if filters.get("participant"):
         qs = qs.filter(participant__participant_id__iexact=filters["participant"].strip())
@@ -34,7 +46,7 @@ def listing(user, filters: dict) -> QuerySet[AdverseEvent]:
     if filters.get("serious") in ("yes", "no"):
         qs = qs.filter(serious=filters["serious"] == "yes")
     related = Q()
-    for name in ("relationship_secretome", "relationship_prgf", "relationship_procedure"):
+    for name in _relationships(user):
         related |= Q(**{f"{name}__in": grading.RELATED})
     if filters.get("related") == "yes":
         qs = qs.filter(related)
@@ -51,41 +63,64 @@ def listing(user, filters: dict) -> QuerySet[AdverseEvent]:
     return qs.order_by(*SORTS.get(filters.get("sort") or "-onset", SORTS["-onset"]))
 
 
+# (heading, the registered item it shows, value of an AE). Items that reveal the arm (the
+# arm itself, PRGF relatedness, and what counts it: related, SUSAR) are declared in the form
+# registry and left out for users who may not see the arm.
 LISTING_COLUMNS = [
-    ("Participant", lambda ae: ae.participant.participant_id),
-    ("Site", lambda ae: ae.site.code),
-    ("AE", lambda ae: ae.number),
-    ("Term", lambda ae: ae.verbatim_term),
-    ("Onset", lambda ae: ae.onset_date.isoformat()),
-    ("End", lambda ae: ae.end_date.isoformat() if ae.end_date else "ongoing"),
-    ("Location", lambda ae: ae.get_location_display()),
-    ("Grade", lambda ae: ae.grade),
-    ("Serious", lambda ae: "Y" if ae.serious else "N"),
-    ("Seriousness criteria", lambda ae: "; ".join(ae.criteria())),
-    ("Related to secretome", lambda ae: ae.get_relationship_secretome_display()),
-    ("Related to PRGF", lambda ae: ae.get_relationship_prgf_display()),
-    ("Related to procedure", lambda ae: ae.get_relationship_procedure_display()),
-    ("Expected", lambda ae: ae.expected_reaction or "N"),
-    ("SUSAR", lambda ae: "Y" if ae.susar else "N"),
-    ("Action taken", lambda ae: ae.get_action_taken_display()),
-    ("Outcome", lambda ae: ae.get_outcome_display()),
-    ("AESI", lambda ae: "Y" if ae.special_interest else "N"),
-    ("Signed by", lambda ae: ae.signed_by.printed_name if ae.signed_by else ""),
-    ("Signed at (UTC)", lambda ae: ae.signed_at.isoformat() if ae.signed_at else ""),
+    ("Participant", "participant_id", lambda ae: ae.participant.participant_id),
+    ("Arm", "arm", lambda ae: ae.participant.arm),
+    ("Site", "site", lambda ae: ae.site.code),
+    ("AE", "number", lambda ae: ae.number),
+    ("Term", "verbatim_term", lambda ae: ae.verbatim_term),
+    ("Onset", "onset_date", lambda ae: ae.onset_date.isoformat()),
+    ("End", "end_date", lambda ae: ae.end_date.isoformat() if ae.end_date else "ongoing"),
+    ("Location", "location", lambda ae: ae.get_location_display()),
+    ("Grade", "grade", lambda ae: ae.grade),
+    ("Serious", "serious", lambda ae: "Y" if ae.serious else "N"),
+    ("Seriousness criteria", "serious", lambda ae: "; ".join(ae.criteria())),
+    (
+        "Related to secretome",
+        "relationship_secretome",
+        lambda ae: ae.get_relationship_secretome_display(),
+    ),
+    ("Related to PRGF", "relationship_prgf", lambda ae: ae.get_relationship_prgf_display()),
+    (
+        "Related to procedure",
+        "relationship_procedure",
+        lambda ae: ae.get_relationship_procedure_display(),
+    ),
+    ("Expected", "expected_reaction", lambda ae: ae.expected_reaction or "N"),
+    ("SUSAR", "susar", lambda ae: "Y" if ae.susar else "N"),
+    ("Action taken", "action_taken", lambda ae: ae.get_action_taken_display()),
+    ("Outcome", "outcome", lambda ae: ae.get_outcome_display()),
+    ("AESI", "special_interest", lambda ae: "Y" if ae.special_interest else "N"),
+    ("Signed by", "signed_by", lambda ae: ae.signed_by.printed_name if ae.signed_by else ""),
+    (
+        "Signed at (UTC)",
+        "signed_at",
+        lambda ae: ae.signed_at.isoformat() if ae.signed_at else "",
+    ),
 ]
 
 
-def listing_columns(user) -> list:
-    """(heading, value of an AE) for CSV and PDF listings; the arm only for unblinded users."""
-    columns = list(LISTING_COLUMNS)
+def hidden_items(user) -> set[str]:
+    """The items of the AE listings a user may not see (registry declarations)."""
     if user.sees_arm:
-        columns.insert(1, ("Arm", lambda ae: ae.participant.arm))
-    return columns
+        return set()
+    reveal = {i.name for i in registry.get("adverse_event").items() if i.reveals_arm}
+    return reveal | set(registry.get("randomization").arm_items)
 
 
-def _relatedness(ae) -> str:
+def listing_columns(user) -> list:
+    """(heading, value of an AE) for CSV and PDF listings; what reveals the arm only for users
+    who may see it."""
+    hidden = hidden_items(user)
+    return [(heading, value) for heading, item, value in LISTING_COLUMNS if item not in hidden]
+
+
+def _relatedness(ae, user) -> str:
     parts = [f"secretome {ae.get_relationship_secretome_display().lower()}"]
-    if ae.relationship_prgf:
+    if ae.relationship_prgf and "relationship_prgf" not in hidden_items(user):
         parts.append(f"PRGF {ae.get_relationship_prgf_display().lower()}")
     parts.append(f"procedure {ae.get_relationship_procedure_display().lower()}")
     return "; ".join(parts)
@@ -107,7 +142,7 @@ def pdf_columns(user) -> list:
         ("End", lambda ae: ae.end_date.isoformat() if ae.end_date else "ongoing", 10),
         ("Grade", lambda ae: ae.grade, 6),
         ("Serious", lambda ae: "; ".join(ae.criteria()) or "no", 12),
-        ("Relatedness", _relatedness, 17),
+        ("Relatedness", lambda ae: _relatedness(ae, user), 17),
         ("Expected", lambda ae: ae.expected_reaction or "no", 10),
         ("Outcome", lambda ae: ae.get_outcome_display(), 9),
         ("Review", _review, 11),
@@ -152,6 +187,7 @@ def summary(user) -> list[ArmSummary]:
         ).values_list("participant_id", "code", "visit_date")
     }
     seen = set()
+    relationships = _relationships(user)
     window = timedelta(days=protocol.INJECTION_REACTION_DAYS)
     for ae in AdverseEvent.objects.filter(participant__in=participants).select_related(
         "participant"
@@ -160,7 +196,7 @@ def summary(user) -> list[ArmSummary]:
         g.events += 1
         g.saes += ae.serious
         g.by_grade[ae.grade] += 1
-        if ae.related:
+        if grading.is_related(*(getattr(ae, name) for name in relationships)):
             g.related += 1
         else:
             g.not_related += 1

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from enrollment.models import Participant
@@ -19,21 +18,28 @@ from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.audit import context as audit
 from trialsite.crf.locking import ensure_unlocked
-from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired
+from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired, save_log_record
+from visits import dosing
 
 SIGNATURE_MEANING = "Reviewed and approved: causality and expectedness confirmed"
 NOT_ALLOWED_TO_SIGN = "Only an investigator can sign adverse events."
 WRONG_PASSWORD = "The password is not correct; the event was not signed."  # noqa: S105
 
 
-def _check(participant: Participant, data: dict, ae: AdverseEvent | None = None) -> None:
+def _check(participant: Participant, values: dict, by, ae: AdverseEvent | None = None) -> None:
+    """Refuse locked data and an event that breaks the AE rules (safety/grading.py).
+
+    `values` are the event's answers after the change. Whether PRGF relatedness is asked
+    depends on the arm, so it is required only from users who may see the arm; the
+    investigator assesses it when signing.
+    """
     ensure_unlocked(participant=participant, record=ae)
     consent = participant.screening.consent
-    errors = grading.check(data, consent_date=timezone.localdate(consent.consented_at))
-    has_prgf = next(a for a in protocol.ARMS if a.code == participant.arm).prgf_ml > 0
-    if has_prgf and not data.get("relationship_prgf"):
+    errors = grading.check(values, consent_date=timezone.localdate(consent.consented_at))
+    has_prgf = dosing.ARMS[participant.arm].prgf_ml > 0
+    if has_prgf and by.sees_arm and not values.get("relationship_prgf"):
         errors["relationship_prgf"] = "Assess the relationship to PRGF (arm B)."
-    if not has_prgf and data.get("relationship_prgf"):
+    if not has_prgf and values.get("relationship_prgf"):
         errors["relationship_prgf"] = "This participant received no PRGF: leave it empty."
     if errors:
         raise ValidationError(errors)
@@ -45,17 +51,28 @@ def _queue_sae_notice(ae: AdverseEvent) -> None:
     transaction.on_commit(lambda: notify_sae.delay(ae.pk))
 
 
+def record_adverse_event(
+    *,
+    participant: Participant,
+    record: AdverseEvent | None,
+    data: dict,
+    version: int,
+    reason="",
+    by,
+) -> AdverseEvent:
+    """The adverse event log's service (registry): report a new event or change one."""
+    if record is None:
+        return report_adverse_event(participant=participant, data=data, by=by)
+    return update_adverse_event(ae=record, data=data, version=version, reason=reason, by=by)
+
+
 def report_adverse_event(*, participant: Participant, data: dict, by) -> AdverseEvent:
     """Record a new adverse event; a serious one e-mails the investigators at once."""
-    _check(participant, data)
-    with transaction.atomic(), audit.acting(by=by):
-        Participant.objects.select_for_update().get(pk=participant.pk)  # numbers in order
-        last = AdverseEvent.objects.filter(participant=participant).aggregate(n=Max("number"))
-        ae = AdverseEvent(participant=participant, site_id=participant.site_id, **data)
-        ae.number = (last["n"] or 0) + 1
-        ae.stamp_change(by)
-        ae.full_clean()
-        ae.save()
+    _check(participant, {"relationship_prgf": "", **data}, by)
+    with transaction.atomic():
+        ae = save_log_record(
+            model=AdverseEvent, participant=participant, record=None, data=data, version=0, by=by
+        )
         if ae.serious:
             _queue_sae_notice(ae)
         return ae
@@ -68,21 +85,28 @@ def update_adverse_event(
     signature and goes back to the investigator's queue."""
     if not reason.strip():
         raise ReasonRequired(REASON_REQUIRED)
-    _check(ae.participant, data, ae)
-    with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
+    with transaction.atomic():
         current = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
         if current.version != version:
             raise CrfConflict(current)
-        was_serious = current.serious
-        for name, value in data.items():
-            setattr(current, name, value)
-        current.signed_by, current.signed_at, current.signature_meaning = None, None, ""
-        current.stamp_change(by)
-        current.full_clean()
-        current.save()
-        if current.serious and not was_serious:
-            _queue_sae_notice(current)
-        return current
+        _check(ae.participant, {**_answers(current), **data}, by, current)
+        unsigned = {"signed_by": None, "signed_at": None, "signature_meaning": ""}
+        updated = save_log_record(
+            model=AdverseEvent,
+            participant=ae.participant,
+            record=current,
+            data={**data, **unsigned},
+            version=version,
+            reason=reason,
+            by=by,
+        )
+        if updated.serious and not current.serious:
+            _queue_sae_notice(updated)
+        return updated
+
+
+def _answers(ae: AdverseEvent) -> dict:
+    return {name: getattr(ae, name) for name in AE_FIELDS}
 
 
 def sign_adverse_event(
@@ -94,8 +118,7 @@ def sign_adverse_event(
         raise PermissionDenied(NOT_ALLOWED_TO_SIGN)
     if not by.check_password(password):
         raise ValidationError({"password": WRONG_PASSWORD})
-    data = {name: getattr(ae, name) for name in AE_FIELDS} | confirmed
-    _check(ae.participant, data, ae)
+    _check(ae.participant, _answers(ae) | confirmed, by, ae)
     with transaction.atomic(), audit.acting(by=by, reason=SIGNATURE_MEANING):
         current = AdverseEvent.objects.select_for_update().get(pk=ae.pk)
         if current.version != version:

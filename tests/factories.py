@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from enrollment import services as enrollment_services
 from enrollment.models import Participant
+from monitoring.demo import eligible_answers, record_passing_release_tests
 from trialsite.accounts.models import User
-from trialsite.demo import eligible_answers, record_passing_release_tests
 from trialsite.sites.models import Site
 from visits import services as visit_services
 from visits.models import Visit

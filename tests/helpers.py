@@ -13,15 +13,15 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from enrollment.randomization import make_list, to_csv
-from outcomes.models import VasPain, Womac
+from monitoring.demo import injection_answers
+from outcomes.models import VasPain
 from outcomes.services import record_womac
 from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
 from tests.factories import PASSWORD
 from trialsite.crf.services import save_crf
-from trialsite.demo import injection_answers
 from visits import services as visit_services
-from visits.models import Injection, Visit
+from visits.models import Visit
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
 
@@ -90,7 +90,6 @@ def injection_data(participant, lot, day, **overrides):
 
 def inject(participant, lot, day, by, code="M0", version=0, **overrides):
     return visit_services.record_injection(
-        crf_class=Injection,
         visit=visit(participant, code),
         data=injection_data(participant, lot, day, **overrides),
         version=version,
@@ -111,8 +110,19 @@ def vas_answers(**overrides) -> dict:
     }
 
 
+def form_url(name: str, *, visit=None, participant=None, number=None) -> str:
+    """The page of a registered form: a visit's form, or an entry of a participant's log
+    (`number`, or a new entry)."""
+    kwargs = {"form": name.replace("_", "-")}
+    if visit is not None:
+        kwargs |= {"participant_pk": visit.participant_id, "visit_pk": visit.pk}
+    else:
+        kwargs |= {"participant_pk": participant.pk, "number": number or "new"}
+    return reverse("form_entry", kwargs=kwargs)
+
+
 def vas_url(visit) -> str:
-    return reverse("vas_pain", args=[visit.participant_id, visit.pk])
+    return form_url("vas_pain", visit=visit)
 
 
 def vas_post(**overrides) -> dict:
@@ -161,7 +171,6 @@ def add_womac(participant, code, value, by):
     """A complete WOMAC at the participant's visit `code`, every item answered `value`."""
     data = {"knee": "R", **{c.lower(): value for c in WOMAC_CODES}}
     return record_womac(
-        crf_class=Womac,
         visit=visit(participant, code),
         data=data,
         version=0,

@@ -86,6 +86,8 @@ class VisitDef:
     day: int
     days_before: int
     days_after: int
+    # The forms collected at the visit, by their registered names (trialsite/crf/registry.py);
+    # the visit's own record (date, status) is collected at every visit.
     crfs: tuple[str, ...]
 
 
@@ -97,9 +99,17 @@ VISIT_SCHEDULE = (
         0,
         0,
         0,
-        ("vas_pain", "womac", "injection", "prgf_preparation", "xray", "mri", "biomarkers"),
+        (
+            "vas_pain",
+            "womac",
+            "injection",
+            "prgf_preparation",
+            "xray",
+            "mri",
+            "synovial_biomarkers",
+        ),
     ),
-    VisitDef("W1", "Week 1 safety call", 7, 3, 3, ("adverse_events",)),
+    VisitDef("W1", "Week 1 safety call", 7, 3, 3, ("adverse_event",)),
     VisitDef("M1", "Month 1", 30, 7, 7, ("vas_pain", "womac")),
     VisitDef("M3", "Month 3", 90, 14, 14, ("vas_pain", "womac")),
     VisitDef(
@@ -108,9 +118,9 @@ VISIT_SCHEDULE = (
         180,
         14,
         14,
-        ("vas_pain", "womac", "injection", "prgf_preparation", "biomarkers"),
+        ("vas_pain", "womac", "injection", "prgf_preparation", "synovial_biomarkers"),
     ),
-    VisitDef("M6W1", "Month 6 week 1 safety call", 187, 3, 3, ("adverse_events",)),
+    VisitDef("M6W1", "Month 6 week 1 safety call", 187, 3, 3, ("adverse_event",)),
     VisitDef("M9", "Month 9", 270, 14, 14, ("vas_pain", "womac")),
     VisitDef(
         "M12",
@@ -118,7 +128,7 @@ VISIT_SCHEDULE = (
         365,
         21,
         21,
-        ("vas_pain", "womac", "xray", "mri", "biomarkers"),
+        ("vas_pain", "womac", "xray", "mri", "synovial_biomarkers"),
     ),
 )
 

@@ -226,10 +226,6 @@ ML = {"max_digits": 4, "decimal_places": 1}
 class PrgfPreparation(Crf):
     """PRGF preparation CRF (arm B), one per injection visit (domain.md §10.1)."""
 
-    crf_name = "prgf_preparation"
-    crf_title = "PRGF preparation"
-    reveals_arm = True
-
     class Anticoagulant(models.TextChoices):
         CITRATE = "citrate_3_8", "3.8% sodium citrate"
         OTHER = "other", "Other"
@@ -286,18 +282,9 @@ class PrgfPreparation(Crf):
     def __str__(self) -> str:
         return f"PRGF {self.visit}"
 
-    @classmethod
-    def is_due_at(cls, visit) -> bool:
-        arm = next(a for a in protocol.ARMS if a.code == visit.participant.arm)
-        return super().is_due_at(visit) and arm.prgf_ml > 0
-
 
 class Injection(Crf):
     """Injection procedure CRF (M0 and M6)."""
-
-    crf_name = "injection"
-    crf_title = "Injection procedure"
-    reveals_arm = True
 
     class Approach(models.TextChoices):
         SUPEROLATERAL = "superolateral", "Superolateral"

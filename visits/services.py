@@ -241,9 +241,7 @@ def usable_lots(on: date):
 
 
 # --- The injection and PRGF CRFs ------------------------------------------------------------------
-def record_prgf_preparation(
-    *, crf_class, visit, data, version, complete, reason="", by
-) -> PrgfPreparation:
+def record_prgf_preparation(*, visit, data, version, complete, reason="", by) -> PrgfPreparation:
     """Save the PRGF preparation CRF (arm B only); the platelet fold is computed."""
     participant = visit.participant
     if dosing.ARMS[participant.arm].prgf_ml == 0:
@@ -272,7 +270,7 @@ def record_prgf_preparation(
     )
 
 
-def record_injection(*, crf_class, visit, data, version, complete, reason="", by) -> Injection:
+def record_injection(*, visit, data, version, complete, reason="", by) -> Injection:
     """Save the injection CRF: product rules per arm, stock from the lot, deviations, visit date,
     and for M0 the schedule of every later visit."""
     participant = visit.participant

@@ -1,5 +1,4 @@
 from datetime import timedelta
-from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -7,116 +6,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
-from enrollment.selectors import visible_participant_or_404
-from monitoring.models import Signature
-from monitoring.signatures import is_valid
-from trialsite.crf_views import add_service_errors, edit_crf
+from trialsite.crf.views import add_service_errors
 from visits import services
 from visits.forms import (
     DestroyForm,
-    InjectionForm,
     LotForm,
-    MissedVisitForm,
-    PrgfPreparationForm,
     ReleaseDecisionForm,
     ReleaseTestForm,
-    UnscheduledVisitForm,
-    VisitDateForm,
 )
 from visits.models import Injection, SecretomeLot, Visit
 
 CALENDAR_DAYS = 14
-
-injection = partial(
-    edit_crf,
-    form_class=InjectionForm,
-    template="visits/injection.html",
-    save=services.record_injection,
-)
-prgf_preparation = partial(
-    edit_crf,
-    form_class=PrgfPreparationForm,
-    template="visits/prgf_preparation.html",
-    save=services.record_prgf_preparation,
-)
-
-
-@login_required
-@permission_required("visits.view_visit", raise_exception=True)
-def visit_detail(request, participant_pk: int, visit_pk: int):
-    participant = visible_participant_or_404(request.user, participant_pk)
-    visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)
-    date_form = VisitDateForm(initial={"visit_date": visit.visit_date})
-    missed_form = MissedVisitForm()
-    if request.method == "POST" and request.user.has_perm("visits.change_visit"):
-        try:
-            if "missed" in request.POST:
-                missed_form = MissedVisitForm(request.POST)
-                if missed_form.is_valid():
-                    services.record_missed_visit(
-                        visit=visit,
-                        reason=missed_form.cleaned_data["missed_reason"],
-                        by=request.user,
-                    )
-                    messages.success(request, "Visit recorded as missed.")
-                    return redirect("participant_detail", pk=participant.pk)
-            else:
-                date_form = VisitDateForm(request.POST)
-                if date_form.is_valid():
-                    services.record_visit(
-                        visit=visit,
-                        visit_date=date_form.cleaned_data["visit_date"],
-                        by=request.user,
-                    )
-                    messages.success(request, "Visit date saved.")
-                    return redirect("participant_detail", pk=participant.pk)
-        except ValidationError as error:
-            add_service_errors(missed_form if "missed" in request.POST else date_form, error)
-    elif request.method == "POST":
-        raise PermissionDenied
-    forms_with_errors = date_form.errors or missed_form.errors
-    return render(
-        request,
-        "visits/visit_detail.html",
-        {
-            "participant": participant,
-            "visit": visit,
-            "date_form": date_form,
-            "missed_form": missed_form,
-            "today": services.site_today(participant.site),
-            "signatures": [
-                (s, is_valid(s))
-                for s in Signature.objects.filter(visit=visit).select_related("participant")
-            ],
-        },
-        status=400 if forms_with_errors else 200,
-    )
-
-
-@login_required
-@permission_required("visits.add_visit", raise_exception=True)
-def unscheduled_visit_new(request, participant_pk: int):
-    participant = visible_participant_or_404(request.user, participant_pk)
-    form = UnscheduledVisitForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.add_unscheduled_visit(
-                participant=participant,
-                visit_date=form.cleaned_data["visit_date"],
-                reason=form.cleaned_data["unscheduled_reason"],
-                by=request.user,
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Unscheduled visit added.")
-            return redirect("participant_detail", pk=participant.pk)
-    return render(
-        request,
-        "visits/unscheduled_visit_form.html",
-        {"participant": participant, "form": form},
-        status=400 if form.errors else 200,
-    )
 
 
 @login_required

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from enrollment import eligibility
 from enrollment.eligibility import age_on, bmi, decide
+from monitoring.demo import eligible_answers
 from trialsite import protocol
-from trialsite.demo import eligible_answers
 
 SCREENED = date(2026, 6, 15)
 

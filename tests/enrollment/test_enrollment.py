@@ -9,11 +9,11 @@ from playwright.sync_api import Page, expect
 
 from enrollment import randomization, services
 from enrollment.models import Consent, Participant, Screening
+from monitoring.demo import eligible_answers
 from tests import factories, helpers
 from tests.helpers import LIST_CSV, log_in, screenshot
 from trialsite import protocol, roles
 from trialsite.audit.models import AuditEvent
-from trialsite.demo import eligible_answers
 from visits.models import Visit
 from visits.services import create_visit_schedule
 

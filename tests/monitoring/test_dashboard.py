@@ -8,7 +8,7 @@ from django.urls import reverse
 from monitoring import queries, signatures, verification
 from outcomes.models import VasPain
 from tests import factories
-from tests.helpers import change_vas, womac_post
+from tests.helpers import change_vas, form_url, womac_post
 from tests.helpers import vas_post as post_data
 from trialsite.crf import locking
 
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def cells_of(response, participant, code):
     codes = response.context["codes"]
-    for p, cells in response.context["rows"]:
-        if p == participant:
-            return {c.title: c for c in cells[codes.index(code)]}
+    for row in response.context["rows"]:
+        if row.participant == participant:
+            return {c.title: c for c in row.visits[codes.index(code)]}
     raise AssertionError("participant not shown")
 
 
@@ -28,7 +28,7 @@ def test_statuses_and_query_badges(client, monitor, data_manager, coordinator, v
     client.force_login(monitor)
     m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
     assert m1["VAS pain"].status == "complete" and m1["WOMAC"].status == "not_started"
-    assert m1["VAS pain"].url.endswith(f"/visits/{vas.visit_id}/vas-pain/")
+    assert m1["VAS pain"].url.endswith(f"/visits/{vas.visit_id}/forms/vas-pain/")
 
     verification.verify_crf(crf=vas, by=monitor)
     queries.raise_query(crf=vas, field="score_mm", question="?", by=monitor)
@@ -69,15 +69,11 @@ def test_other_sites_are_not_shown(client, outsider, vas):
 def test_save_and_next_form_goes_to_the_next_crf_of_the_visit(client, coordinator, arm_a):
     m1 = arm_a.visits.get(code="M1")
     client.force_login(coordinator)
-    response = client.post(
-        reverse("vas_pain", args=[arm_a.pk, m1.pk]), {**post_data(), "save_next": ""}
-    )
+    response = client.post(form_url("vas_pain", visit=m1), {**post_data(), "save_next": ""})
     assert VasPain.objects.filter(visit=m1).exists()
-    assert response["Location"] == reverse("womac", args=[arm_a.pk, m1.pk])
-    # WOMAC is the last form of M1 with a page: next goes back to the participant.
-    response = client.post(
-        reverse("womac", args=[arm_a.pk, m1.pk]), {**womac_post(), "save_next": ""}
-    )
+    assert response["Location"] == form_url("womac", visit=m1)
+    # WOMAC is the last form of M1: next goes back to the participant.
+    response = client.post(form_url("womac", visit=m1), {**womac_post(), "save_next": ""})
     assert response["Location"] == reverse("participant_detail", args=[arm_a.pk])
 
 

@@ -20,11 +20,11 @@ from monitoring.models import Document, ExportLog
 from outcomes.models import VasPain, Womac
 from safety import services as safety_services
 from tests import factories, helpers
-from tests.helpers import ae_answers, change_vas, log_in, pdf_text, screenshot, wait_for
+from tests.helpers import ae_answers, change_vas, form_url, log_in, pdf_text, screenshot, wait_for
 from trialsite import roles
-from trialsite.crf import locking
+from trialsite.crf import locking, registry
+from trialsite.crf.registry import Kind
 from trialsite.crf.services import save_crf
-from trialsite.crfs import CRF_FORMS, CRF_PAGES
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -71,20 +71,27 @@ def screen_field_names(html: str) -> list[str]:
     return names
 
 
-def test_every_crf_has_its_form_and_the_page_lays_it_out_from_its_sections(
-    client, coordinator, entered
-):
+def test_every_form_entered_here_lays_its_page_out_from_its_sections(client, coordinator, entered):
     visit, *_ = entered
     client.force_login(coordinator)
-    for name, (model, url_name) in CRF_PAGES.items():
-        form_class = CRF_FORMS[name]
-        assert form_class._meta.model is model
-        if not model.is_due_at(visit):
+    checked = []
+    for definition in registry.forms():
+        if not definition.entered_here:
             continue
-        page = client.get(reverse(url_name, args=[visit.participant_id, visit.pk])).content.decode()
-        form = form_class(visit=visit)
+        assert definition.form._meta.model is definition.model
+        if definition.kind == Kind.PER_VISIT:
+            if not definition.due_at(visit):
+                continue
+            page = client.get(form_url(definition.name, visit=visit)).content.decode()
+        else:
+            page = client.get(
+                form_url(definition.name, participant=visit.participant)
+            ).content.decode()
+        form = definition.form(participant=visit.participant, visit=visit, user=coordinator)
         sections = [b.name for _, bounds in form.sections() for b in bounds]
-        assert screen_field_names(page) == sections, name
+        assert screen_field_names(page) == sections, definition.name
+        checked.append(definition.name)
+    assert {"vas_pain", "injection", "adverse_event"} <= set(checked)
 
 
 def test_the_completed_crf_pdf_prints_the_values_in_screen_order(
@@ -103,14 +110,14 @@ def test_the_completed_crf_pdf_prints_the_values_in_screen_order(
         assert f"Page {number} of {len(pages)}" in page and "generated 20" in page
     # The VAS items in the order of the page, each with its value.
     client.force_login(monitor)
-    page = client.get(reverse("vas_pain", args=[visit.participant_id, visit.pk])).content.decode()
-    form = CRF_FORMS["vas_pain"](instance=vas, visit=visit)
+    page = client.get(form_url("vas_pain", visit=visit)).content.decode()
+    form = registry.get("vas_pain").form(instance=vas, visit=visit)
     labels = [str(form[name].label) for name in screen_field_names(page)]
     assert in_order(text, labels)
     assert in_order(text, [labels[0], "PKT", labels[1], "Right (R)", labels[2], "63"])
     # WOMAC: the knee, then the pain items, stiffness, function, in the page's order.
     womac_labels = [
-        str(CRF_FORMS["womac"](instance=womac)[n].label)
+        str(registry.get("womac").form(instance=womac)[n].label)
         for n in ["knee", "p1", "p5", "s1", "s2", "f1", "f17"]
     ]
     assert in_order(text[text.index("WOMAC") :], [label[:20] for label in womac_labels])
@@ -120,7 +127,8 @@ def test_the_completed_crf_pdf_prints_the_values_in_screen_order(
 def test_a_blank_crf_shows_each_item_with_its_code_and_answer_codes(
     coordinator, lahore, django_capture_on_commit_callbacks
 ):
-    for name in CRF_PAGES:
+    for definition in documents.blank_crf_forms(coordinator):
+        name = definition.name
         document = make(
             "blank_crf", {"form": name}, coordinator, django_capture_on_commit_callbacks
         )
@@ -164,13 +172,16 @@ def test_the_casebook_holds_visits_adverse_events_queries_signatures_and_the_aud
         text,
         [
             f"Casebook of participant {participant.participant_id}",
+            "Enrollment",
             "Screening",
+            "Informed consent",
+            "Randomization",
             "Visit M0",
             "VAS pain",
             "58",
             "Visit M1",
             "Adverse events",
-            "AE 1: Knee effusion",
+            "Adverse event 1: Knee effusion",
             "Queries",
             "Please check the score.",
             "Checked against the paper form.",
@@ -356,7 +367,9 @@ def test_an_export_of_a_locked_study_equals_its_data(
     odm_export = make("odm_export", {}, data_manager, django_capture_on_commit_callbacks)
     assert csv_export.status == odm_export.status == "ready"
     with zipfile.ZipFile(csv_export.file.path) as archive:
-        assert set(archive.namelist()) == {f"{n}.csv" for n in CRF_PAGES} | {"data_dictionary.csv"}
+        expected = {f"{f.name}.csv" for f in registry.visible_forms(data_manager)}
+        expected |= {"analysis_visits.csv", "analysis_participants.csv", "data_dictionary.csv"}
+        assert set(archive.namelist()) == expected
         (vas_row,) = _csv(archive, "vas_pain.csv")
         (womac_row,) = _csv(archive, "womac.csv")
     stored = VasPain.objects.get()

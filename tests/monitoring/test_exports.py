@@ -14,8 +14,8 @@ from monitoring.models import ExportLog
 from outcomes.models import VasPain
 from tests import factories, helpers
 from tests.helpers import change_vas
+from trialsite.crf import registry
 from trialsite.crf.services import save_crf
-from trialsite.crfs import CRF_PAGES
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -29,16 +29,17 @@ def read(path):
 def test_export_csv_writes_every_crf_and_the_dictionary(tmp_path, vas, capsys):
     call_command("export_csv", "--out", str(tmp_path))
     files = {p.name for p in tmp_path.iterdir()}
-    assert files == {f"{name}.csv" for name in CRF_PAGES} | {"data_dictionary.csv"}
+    analysis = {"analysis_visits.csv", "analysis_participants.csv"}
+    assert files == {f"{f.name}.csv" for f in registry.forms()} | analysis | {"data_dictionary.csv"}
     (row,) = read(tmp_path / "vas_pain.csv")
     assert row["participant_id"] == vas.participant.participant_id
     assert (row["visit"], row["status"], row["version"]) == ("M1", "complete", "1")
     assert (row["score_mm"], row["knee"], row["knee_label"]) == ("40", "R", "Right")
     assert read(tmp_path / "womac.csv") == []
     dictionary = read(tmp_path / "data_dictionary.csv")
-    knee = next(d for d in dictionary if d["form"] == "vas_pain" and d["column"] == "knee")
+    knee = next(d for d in dictionary if d["file"] == "vas_pain.csv" and d["column"] == "knee")
     assert knee["codes"] == "L=Left; R=Right" and knee["required"] == "Y"
-    assert any(d["form"] == "womac" and d["column"] == "p1" for d in dictionary)
+    assert any(d["file"] == "womac.csv" and d["column"] == "p1" for d in dictionary)
     log = ExportLog.objects.get()
     assert log.what.startswith("CSV export") and log.by_name.startswith("command line")
 

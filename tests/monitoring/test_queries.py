@@ -9,7 +9,7 @@ from monitoring import queries
 from monitoring.models import DataQuery, QueryMessage
 from outcomes.models import VasPain
 from tests import factories, helpers
-from tests.helpers import log_in, screenshot
+from tests.helpers import form_url, log_in, screenshot
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite import roles
@@ -71,7 +71,7 @@ def test_queries_through_the_crf_page(client, monitor, coordinator, vas):
     client.post(
         reverse("query_new"),
         {
-            "model": "outcomes.VasPain",
+            "form": "vas-pain",
             "pk": vas.pk,
             "field": "score_mm",
             "question": "Check ruler",
@@ -157,7 +157,7 @@ def test_a_query_round_trip(live_server, page):
         complete=True,
         by=coordinator,
     )
-    crf_page = f"{live_server.url}/participants/{participant.pk}/visits/{m0.pk}/vas-pain/"
+    crf_page = f"{live_server.url}{form_url('vas_pain', visit=m0)}"
 
     log_in(page, live_server.url, "monitor")
     page.goto(crf_page)

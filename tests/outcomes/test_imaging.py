@@ -1,11 +1,11 @@
 """Imaging CRFs: X-ray (KL grade, joint space width) and MRI cartilage per MOAKS subregion."""
 
 import pytest
-from django.urls import reverse
 
 from outcomes import imaging
 from outcomes.models import Mri, Xray
 from tests import factories
+from tests.helpers import form_url
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def mri_post(reader, **overrides):
 
 def test_an_xray_read_is_saved(client, coordinator, investigator, m0):
     client.force_login(coordinator)
-    url = reverse("xray", args=[m0.participant_id, m0.pk])
+    url = form_url("xray", visit=m0)
     assert client.post(url, xray_post(investigator)).status_code == 302
     xray = Xray.objects.get(visit=m0)
     assert (xray.kl_grade_right, str(xray.jsw_medial_right_mm), xray.kl_grade_left) == (
@@ -82,7 +82,7 @@ def test_bad_xray_input_is_refused_next_to_the_field(
     client, coordinator, investigator, m0, overrides, field
 ):
     client.force_login(coordinator)
-    url = reverse("xray", args=[m0.participant_id, m0.pk])
+    url = form_url("xray", visit=m0)
     response = client.post(url, xray_post(investigator, **overrides))
     assert response.status_code == 400
     assert response.context["form"].errors[field]
@@ -91,14 +91,14 @@ def test_bad_xray_input_is_refused_next_to_the_field(
 
 def test_a_reader_from_another_site_is_refused(client, coordinator, outsider, m0):
     client.force_login(coordinator)
-    url = reverse("xray", args=[m0.participant_id, m0.pk])
+    url = form_url("xray", visit=m0)
     response = client.post(url, xray_post(outsider))
     assert response.context["form"].errors["reader"]
 
 
 def test_an_mri_read_stores_every_subregion(client, coordinator, investigator, m0):
     client.force_login(coordinator)
-    url = reverse("mri", args=[m0.participant_id, m0.pk])
+    url = form_url("mri", visit=m0)
     data = mri_post(
         investigator,
         cmf_area="2",
@@ -140,7 +140,7 @@ def test_bad_mri_input_is_refused_next_to_the_field(
     client, coordinator, investigator, m0, overrides, field
 ):
     client.force_login(coordinator)
-    url = reverse("mri", args=[m0.participant_id, m0.pk])
+    url = form_url("mri", visit=m0)
     response = client.post(url, mri_post(investigator, **overrides))
     assert response.status_code == 400
     assert response.context["form"].errors[field]

@@ -11,7 +11,7 @@ from enrollment import services as enrollment_services
 from outcomes import charts, derived
 from outcomes.models import VasPain
 from tests import factories
-from tests.helpers import add_vas, add_womac
+from tests.helpers import add_vas, add_womac, form_url
 from trialsite import protocol, roles
 from visits.models import Visit
 
@@ -164,8 +164,8 @@ def test_a_blinded_assessor_never_sees_an_arm(client, coordinator, investigator,
         reverse("screening_detail", args=[participant.screening_id]),
         reverse("visit_calendar"),
         reverse("visit_detail", args=[participant.pk, m0.pk]),
-        reverse("vas_pain", args=[participant.pk, m0.pk]),
-        reverse("womac", args=[participant.pk, m0.pk]),
+        form_url("vas_pain", visit=m0),
+        form_url("womac", visit=m0),
         reverse("lot_list"),
         reverse("lot_detail", args=[lot.pk]),
     ]
@@ -177,7 +177,7 @@ def test_a_blinded_assessor_never_sees_an_arm(client, coordinator, investigator,
             assert text not in html, (page, text)
     assert "All participants" in client.get(reverse("pooled_outcomes")).content.decode()
     for name in ("injection", "prgf_preparation"):
-        assert client.get(reverse(name, args=[participant.pk, m0.pk])).status_code == 403
+        assert client.get(form_url(name, visit=m0)).status_code == 403
 
 
 @pytest.mark.django_db

@@ -3,12 +3,12 @@
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 
 from outcomes import biomarkers
 from outcomes.biomarkers import ALQ, BLQ, ResultError, interpret
 from outcomes.models import SynovialBiomarkers
 from tests import factories
+from tests.helpers import form_url
 from visits.models import Visit
 
 D = Decimal
@@ -99,7 +99,7 @@ def m0(lahore, coordinator):
 
 
 def url(visit):
-    return reverse("biomarkers", args=[visit.participant_id, visit.pk])
+    return form_url("synovial_biomarkers", visit=visit)
 
 
 @pytest.mark.django_db

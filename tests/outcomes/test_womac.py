@@ -1,7 +1,6 @@
 """WOMAC LK3.1: scoring (outcomes/womac.py), the CRF and its service, keyboard-only entry."""
 
 import pytest
-from django.urls import reverse
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from playwright.sync_api import expect
@@ -10,7 +9,7 @@ from outcomes import womac
 from outcomes.models import Womac
 from outcomes.womac import CODES, SUBSCALES, WomacError, score
 from tests import factories
-from tests.helpers import log_in, screenshot
+from tests.helpers import form_url, log_in, screenshot
 from tests.helpers import womac_post as post_data
 from trialsite import protocol, roles
 from trialsite.audit.models import AuditEvent
@@ -132,7 +131,7 @@ def m1(lahore, coordinator):
 
 
 def url(visit):
-    return reverse("womac", args=[visit.participant_id, visit.pk])
+    return form_url("womac", visit=visit)
 
 
 @pytest.mark.django_db
@@ -206,7 +205,7 @@ def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
     wanted = {code: (i * 3) % 5 for i, code in enumerate(womac.CODES)}
 
     log_in(page, live_server.url, "coordinator")
-    page.goto(f"{live_server.url}/participants/{participant.pk}/visits/{m1.pk}/womac/")
+    page.goto(f"{live_server.url}{url(m1)}")
     # The first question takes the focus; from here on only keys are pressed.
     expect(page.locator("#id_knee_0")).to_be_focused()
     page.keyboard.press("ArrowRight")  # knee: Left -> Right

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from safety import grading, services
 from safety.models import AdverseEvent
 from tests import factories, helpers
-from tests.helpers import SERIOUS, ae_answers, log_in, screenshot
+from tests.helpers import SERIOUS, ae_answers, form_url, log_in, screenshot
 from trialsite import roles
 from visits.models import Visit
 
@@ -38,7 +38,7 @@ def report(participant, by, **overrides):
 
 def test_a_coordinator_reports_an_event_through_the_page(client, coordinator, arm_a):
     client.force_login(coordinator)
-    response = client.post(reverse("ae_new", args=[arm_a.pk]), form_post())
+    response = client.post(form_url("adverse_event", participant=arm_a), form_post())
     ae = AdverseEvent.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse(
         "ae_detail", args=[ae.pk]
@@ -60,7 +60,7 @@ def test_a_coordinator_reports_an_event_through_the_page(client, coordinator, ar
 )
 def test_bad_input_is_refused_next_to_the_field(client, coordinator, arm_a, overrides, field):
     client.force_login(coordinator)
-    response = client.post(reverse("ae_new", args=[arm_a.pk]), form_post(**overrides))
+    response = client.post(form_url("adverse_event", participant=arm_a), form_post(**overrides))
     assert response.status_code == 400
     assert response.context["form"].errors[field]
     assert (
@@ -73,16 +73,16 @@ def test_arm_a_is_not_asked_about_prgf_and_arm_b_must_answer(client, coordinator
     client.force_login(coordinator)
     assert (
         "relationship_prgf"
-        not in client.get(reverse("ae_new", args=[arm_a.pk])).context["form"].fields
+        not in client.get(form_url("adverse_event", participant=arm_a)).context["form"].fields
     )
-    response = client.post(reverse("ae_new", args=[arm_b.pk]), form_post())
+    response = client.post(form_url("adverse_event", participant=arm_b), form_post())
     assert response.status_code == 400 and response.context["form"].errors["relationship_prgf"]
 
 
 @pytest.mark.parametrize("persona", ["monitor", "investigator", "data_manager"])
 def test_only_coordinators_report_events(request, client, arm_a, persona):
     client.force_login(request.getfixturevalue(persona))
-    assert client.post(reverse("ae_new", args=[arm_a.pk]), form_post()).status_code == 403
+    assert client.post(form_url("adverse_event", participant=arm_a), form_post()).status_code == 403
     assert not AdverseEvent.objects.exists()
 
 
@@ -114,7 +114,12 @@ def test_the_investigator_signs_from_the_queue_and_a_change_voids_it(
     client.force_login(coordinator)
     assert client.get(url).status_code == 403  # a coordinator cannot sign
     edit = form_post(version=ae.version, grade="2", reason_for_change="worse at follow-up")
-    assert client.post(reverse("ae_edit", args=[ae.pk]), edit).status_code == 302
+    assert (
+        client.post(
+            form_url("adverse_event", participant=ae.participant, number=ae.number), edit
+        ).status_code
+        == 302
+    )
     ae.refresh_from_db()
     assert not ae.is_signed and ae.grade == 2
 
@@ -160,7 +165,7 @@ def test_listing_filters(client, coordinator, monitor, lahore, arm_a, arm_b):
     client.force_login(monitor)
 
     def listed(**params):
-        return set(client.get(reverse("ae_listing"), params).context["events"])
+        return {ae for ae, _ in client.get(reverse("ae_listing"), params).context["rows"]}
 
     assert listed() == {mild, sae, unrelated}
     assert listed(serious="yes") == {sae}
@@ -173,7 +178,9 @@ def test_listing_filters(client, coordinator, monitor, lahore, arm_a, arm_b):
     assert listed(review="awaiting") == {sae, unrelated}
     assert listed(onset_from=(today + timedelta(days=1)).isoformat()) == set()
     assert listed(site=lahore.pk, onset_to=today.isoformat()) == {mild, sae, unrelated}
-    ordered = list(client.get(reverse("ae_listing"), {"sort": "-grade"}).context["events"])
+    ordered = [
+        ae for ae, _ in client.get(reverse("ae_listing"), {"sort": "-grade"}).context["rows"]
+    ]
     assert ordered[0] == sae and ordered[-1] == mild
 
 
@@ -257,7 +264,7 @@ def test_summary_by_arm(client, coordinator, monitor, arm_a, arm_b, lahore):
 def test_an_end_date_in_the_future_is_refused(client, coordinator, arm_a):
     client.force_login(coordinator)
     response = client.post(
-        reverse("ae_new", args=[arm_a.pk]),
+        form_url("adverse_event", participant=arm_a),
         form_post(ongoing="no", end_date="2999-01-01"),
     )
     assert response.status_code == 400

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from outcomes.models import VasPain
 from tests import factories
+from tests.helpers import form_url
 from trialsite.audit import context as audit
 from trialsite.audit.models import AuditEvent
 from trialsite.crf.models import Audited
@@ -111,7 +112,7 @@ def test_a_write_made_through_a_page_is_attributed_to_the_logged_in_user(
 ):
     client.force_login(coordinator)
     response = client.post(
-        f"/participants/{visit.participant_id}/visits/{visit.pk}/vas-pain/",
+        form_url("vas_pain", visit=visit),
         {
             "version": 0,
             "assessed_at": "2026-01-10T10:00",

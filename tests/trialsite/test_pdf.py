@@ -78,7 +78,7 @@ def test_a_casebook_laid_out_in_parts_is_the_casebook_laid_out_whole(
 ):
     visit, *_ = entered
     participant = visit.participant
-    report_adverse_events(participant, casebook.ADVERSE_EVENTS_PER_PART + 2, coordinator)
+    report_adverse_events(participant, casebook.LOG_ENTRIES_PER_PART + 2, coordinator)
     generated = timezone.now()
     monkeypatch.setattr(timezone, "now", lambda: generated)  # the same minute on both
     whole = render_casebook(participant, monitor, processes=1, settings=settings)
@@ -115,7 +115,7 @@ def test_a_casebook_laid_out_in_parts_is_the_casebook_laid_out_whole(
     # The same bookmarks, nested the same way, to the same pages.
     assert outline(parts.content) == outline(whole.content)
     chapters = [title for title, *_ in outline(whole.content)[0][2]]
-    assert chapters[:2] == ["Contents", "Screening"] and chapters[2].startswith("Visit SCR")
+    assert chapters[:2] == ["Contents", "Enrollment"] and chapters[2].startswith("Visit SCR")
     # The document information of the whole.
     with pikepdf.open(io.BytesIO(parts.content)) as document:
         assert str(document.docinfo["/Title"]) == "Casebook"
@@ -129,9 +129,10 @@ def test_every_ninth_adverse_event_and_a_long_audit_trail_start_a_page(
     tmp_path,
 ):
     visit, *_ = entered
-    report_adverse_events(visit.participant, casebook.ADVERSE_EVENTS_PER_PART + 1, coordinator)
+    report_adverse_events(visit.participant, casebook.LOG_ENTRIES_PER_PART + 1, coordinator)
     data = casebook.casebook(visit.participant, monitor)
-    assert [len(part) for part in data["adverse_event_parts"]] == [8, 1]
+    (adverse_events,) = data["logs"]
+    assert [len(part) for part in adverse_events.parts] == [8, 1]
     lines = [max(2, len(entry["changes"])) for entry in data["audit"]]
     assert sum(lines) > casebook.AUDIT_LINES_PER_PART and len(data["audit_parts"]) >= 2
     for part in data["audit_parts"]:
@@ -143,10 +144,10 @@ def test_every_ninth_adverse_event_and_a_long_audit_trail_start_a_page(
         render_casebook(visit.participant, monitor, processes=1, settings=settings).content,
         tmp_path,
     )
-    starts = [page for page in pages if "AE 9: Knee effusion 9" in page]
+    starts = [page for page in pages if "Adverse event 9: Knee effusion 9" in page]
     assert len(starts) == 1
     body = starts[0].split("\n", 2)[2].lstrip()  # past the running head
-    assert body.startswith("AE 9: Knee effusion 9")
+    assert body.startswith("Adverse event 9: Knee effusion 9")
 
 
 def test_groups_are_consecutive_parts_of_about_equal_length():
@@ -174,7 +175,7 @@ def test_a_long_casebook_is_laid_out_in_parts_by_a_prefork_worker(
 ):
     """As in production: Celery's prefork pool, whose workers are daemonic processes."""
     visit, *_ = entered
-    report_adverse_events(visit.participant, casebook.ADVERSE_EVENTS_PER_PART + 1, coordinator)
+    report_adverse_events(visit.participant, casebook.LOG_ENTRIES_PER_PART + 1, coordinator)
     settings.MEDIA_ROOT = tmp_path / "media"
     database = connections["default"].settings_dict
     env = {

@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from monitoring.demo import RELEASE_TESTS, prgf_answers
 from tests import factories
-from tests.helpers import at_site, inject, injection_data, log_in, screenshot, visit
+from tests.helpers import at_site, form_url, inject, injection_data, log_in, screenshot, visit
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
-from trialsite.demo import RELEASE_TESTS, prgf_answers
 from visits import dosing, services
 from visits.models import (
     Deviation,
@@ -40,7 +40,6 @@ def prgf_data(participant, day, coordinator, investigator, **overrides):
 
 def prepare_prgf(participant, day, coordinator, investigator, **overrides):
     return services.record_prgf_preparation(
-        crf_class=PrgfPreparation,
         visit=visit(participant, "M0"),
         data=prgf_data(participant, day, coordinator, investigator, **overrides),
         version=0,
@@ -196,10 +195,10 @@ def test_changing_the_lot_of_an_injection_returns_the_stock(arm_a, lot, coordina
 def test_injections_only_at_m0_and_m6(client, coordinator, arm_a):
     client.force_login(coordinator)
     m1 = visit(arm_a, "M1")
-    assert client.get(reverse("injection", args=[arm_a.pk, m1.pk])).status_code == 404
+    assert client.get(form_url("injection", visit=m1)).status_code == 404
     m0 = visit(arm_a, "M0")
-    assert client.get(reverse("injection", args=[arm_a.pk, m0.pk])).status_code == 200
-    assert client.get(reverse("prgf_preparation", args=[arm_a.pk, m0.pk])).status_code == 404
+    assert client.get(form_url("injection", visit=m0)).status_code == 200
+    assert client.get(form_url("prgf_preparation", visit=m0)).status_code == 404
 
 
 def test_the_injection_page_offers_only_usable_lots_and_hides_prgf_for_arm_a(
@@ -213,7 +212,7 @@ def test_the_injection_page_offers_only_usable_lots_and_hides_prgf_for_arm_a(
         expires_on=timezone.localdate() - timedelta(days=1)
     )
     client.force_login(coordinator)
-    form = client.get(reverse("injection", args=[arm_a.pk, visit(arm_a, "M0").pk])).context["form"]
+    form = client.get(form_url("injection", visit=visit(arm_a, "M0"))).context["form"]
     assert list(form.fields["secretome_lot"].queryset) == [lot]
     assert "prgf_volume_ml" not in form.fields
 
@@ -221,7 +220,7 @@ def test_the_injection_page_offers_only_usable_lots_and_hides_prgf_for_arm_a(
 def test_the_injection_page_refuses_a_quarantined_lot(client, coordinator, arm_a):
     quarantined = factories.lot(by=coordinator, lot_number="QUAR-1")
     client.force_login(coordinator)
-    url = reverse("injection", args=[arm_a.pk, visit(arm_a, "M0").pk])
+    url = form_url("injection", visit=visit(arm_a, "M0"))
     data = injection_data(arm_a, quarantined, timezone.localdate())
     post = {
         "version": 0,

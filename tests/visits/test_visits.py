@@ -172,7 +172,7 @@ def test_the_timeline_shows_windows_status_and_crfs_due(client, coordinator, par
     assert statuses["W1"] == schedule.Status.WINDOW_OPEN
     assert statuses["M1"] == schedule.Status.SCHEDULED
     timeline = dict((v.code, crfs) for v, crfs in response.context["timeline"])
-    titles = [c["title"] for c in timeline["M0"]]
+    titles = [link.title for link in timeline["M0"]]
     assert "Injection procedure" in titles and "VAS pain" in titles
     assert "PRGF preparation" not in titles  # arm A
     html = response.content.decode()

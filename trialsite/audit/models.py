@@ -6,15 +6,9 @@ database role may read it but not insert, update, delete or truncate (grants.py)
 triggers refuse updates and deletes by anyone (21 CFR 11.10(e), ICH E6(R3) 4.2.2).
 """
 
-from functools import cache
-
-from django.apps import apps
 from django.db import models
 
-
-@cache
-def _labels_by_table() -> dict[str, str]:
-    return {m._meta.db_table: str(m._meta.verbose_name) for m in apps.get_models()}
+from trialsite.crf import registry
 
 
 class AuditEvent(models.Model):
@@ -51,7 +45,7 @@ class AuditEvent(models.Model):
     @property
     def subject(self) -> str:
         """What changed, in words: "VAS pain #12"."""
-        label = _labels_by_table().get(self.table_name, self.table_name)
+        label = registry.table_label(self.table_name)
         return f"{label} #{self.row_pk}" if self.row_pk else label
 
     @property

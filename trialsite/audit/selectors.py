@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from trialsite.audit.models import AuditEvent
+from trialsite.crf import registry
 
 HIDDEN_FIELDS = {"id", "version", "modified_at", "modified_by_id", "created_at", "created_by_id"}
 
@@ -67,6 +68,18 @@ def participant_events(participant) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(rows)
 
 
+def visible_events(events: QuerySet, user) -> QuerySet[AuditEvent]:
+    """The audit rows `user` may see: for a user who may not see arms, none of the tables that
+    reveal the arm (registry), and none of the rows pointing at their records or items (a
+    query on PRGF preparation, a lock of an injection)."""
+    if user.sees_arm:
+        return events
+    pointers = registry.hidden_pointers(
+        user, table="new_values__table_name", column="new_values__field"
+    ) | registry.hidden_pointers(user, table="old_values__table_name", column="old_values__field")
+    return events.exclude(table_name__in=sorted(registry.arm_tables())).exclude(pointers)
+
+
 def row_events(table: str, pk) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(table_name=table, row_pk=str(pk))
 
@@ -85,12 +98,16 @@ def filtered(events: QuerySet, filters: dict) -> QuerySet[AuditEvent]:
     return events.order_by("-id")
 
 
-def changes(events, *, field: str = "") -> list[Change]:
-    """One line per changed field; bookkeeping columns (version, timestamps) left out."""
+def changes(events, *, field: str = "", user=None) -> list[Change]:
+    """One line per changed field; bookkeeping columns (version, timestamps) left out, and
+    items that reveal the arm when `user` may not see it."""
+    hidden = registry.arm_columns() if user is not None and not user.sees_arm else set()
     lines = []
     for event in events:
         for name, old, new in event.changes():
             if name in HIDDEN_FIELDS or (field and name != field):
+                continue
+            if (event.table_name, name) in hidden:
                 continue
             table = event.table_name
             lines.append(
@@ -107,7 +124,4 @@ def changes(events, *, field: str = "") -> list[Change]:
 
 def tables(events: QuerySet) -> list[tuple[str, str]]:
     names = events.order_by().values_list("table_name", flat=True).distinct()
-    labels = {
-        t: str(_models_by_table()[t]._meta.verbose_name) for t in names if t in _models_by_table()
-    }
-    return sorted(((t, labels.get(t, t)) for t in names), key=lambda x: x[1])
+    return sorted(((t, registry.table_label(t)) for t in names), key=lambda x: x[1])

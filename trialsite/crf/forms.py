@@ -13,6 +13,7 @@ from django import forms
 from django.db import models
 from django.utils.text import capfirst
 
+from trialsite.crf import registry
 from trialsite.crf.services import REASON_REQUIRED
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -52,9 +53,22 @@ class CrfMeta:
     formfield_callback = staticmethod(crf_formfield)
 
 
+def hidden_items(model, user) -> set[str]:
+    """The items of a registered form's model that `user` may not see."""
+    try:
+        return registry.for_model(model).hidden_items(user)
+    except LookupError:
+        return set()
+
+
 class TrackedForm(forms.ModelForm):
     """Form base for Tracked records: the version travels in a hidden field, and a reason for
-    change is asked for when `reason_needed()` says so (see CrfForm)."""
+    change is asked for when `reason_needed()` says so (see CrfForm).
+
+    Every registered form takes the participant and visit it belongs to and the user filling
+    it in (all optional): items the user may not see are not in the form at all, so a page, a
+    conditional question or a PDF laid out from it cannot show them.
+    """
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     reason_for_change = forms.CharField(
@@ -64,8 +78,16 @@ class TrackedForm(forms.ModelForm):
         help_text="Required when changing saved data; kept in the audit trail.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, participant=None, visit=None, user=None, **kwargs):
+        self.visit = visit
+        self.participant = (
+            participant if participant is not None else getattr(visit, "participant", None)
+        )
+        self.user = user
         super().__init__(*args, **kwargs)
+        if user is not None:
+            for name in hidden_items(self._meta.model, user):
+                self.fields.pop(name, None)
         for field in self.fields.values():
             if isinstance(field.widget, forms.RadioSelect):
                 # Radio buttons show the answers only; "no answer" is simply none ticked.
@@ -79,7 +101,11 @@ class TrackedForm(forms.ModelForm):
 
         The page and the PDF CRFs both lay the form out from this, so their order is one.
         """
-        return [("", [self[name] for name in self._meta.fields if name in self.fields])]
+        return [self.section("", self._meta.fields)]
+
+    def section(self, title: str, names) -> tuple[str, list]:
+        """(title, bound fields) of the named items the form has (hidden ones left out)."""
+        return (title, [self[name] for name in names if name in self.fields])
 
     def reason_needed(self) -> bool:
         return self.instance.pk is not None
@@ -103,7 +129,7 @@ class TrackedForm(forms.ModelForm):
 
 
 class CrfForm(TrackedForm):
-    """Base of every CRF form. Subclasses set Meta.model and Meta.fields (screen order).
+    """Base of every per-visit form. Subclasses set Meta.model and Meta.fields (screen order).
 
     `visit` is the visit the form belongs to, for forms whose choices depend on it.
     """
@@ -119,12 +145,11 @@ class CrfForm(TrackedForm):
         help_text="Unusual values are saved when confirmed; a query is opened on each.",
     )
 
-    def __init__(self, *args, visit=None, **kwargs):
-        self.visit = visit
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.is_bound:  # start typing at once; after errors the summary takes focus
-            first = self.fields[self._meta.fields[0]]
-            first.widget.attrs["autofocus"] = True
+            first = next(name for name in self._meta.fields if name in self.fields)
+            self.fields[first].widget.attrs["autofocus"] = True
         self.fields["mark_complete"].initial = self.instance.pk is not None and (
             self.instance.is_complete
         )

@@ -73,12 +73,6 @@ class Crf(Tracked):
         max_length=12, choices=CrfStatus.choices, default=CrfStatus.IN_PROGRESS
     )
 
-    # Whether the form shows the participant's arm (hidden from blinded assessors).
-    reveals_arm = False
-    # The short name shared by the CRF's rule module, form, templates and tests ("vas_pain").
-    crf_name: str = ""
-    crf_title: str = ""
-
     class Meta:
         abstract = True
         constraints = [
@@ -88,11 +82,6 @@ class Crf(Tracked):
     @property
     def is_complete(self) -> bool:
         return self.status == CrfStatus.COMPLETE
-
-    @classmethod
-    def is_due_at(cls, visit) -> bool:
-        """Whether this CRF is collected at `visit` (protocol.VISIT_SCHEDULE)."""
-        return cls.crf_name in visit.crfs_due
 
 
 class LogRecord(Tracked):

@@ -4,10 +4,10 @@ import pytest
 from django.core.management import call_command
 
 from enrollment.models import Participant
+from monitoring.demo import DEMO_PASSWORD
 from outcomes.models import VasPain
 from trialsite import roles
 from trialsite.accounts.models import User
-from trialsite.demo import DEMO_PASSWORD
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db

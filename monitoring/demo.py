@@ -18,7 +18,7 @@ from trialsite.choices import Knee
 from trialsite.crf.services import save_crf
 from trialsite.sites.models import Site
 from visits import services as visit_services
-from visits.models import Injection, PrgfPreparation, SecretomeLot, Visit
+from visits.models import SecretomeLot, Visit
 
 DEMO_PASSWORD = "trialsite-demo-2026"  # noqa: S105 - demo accounts only, printed by make run
 
@@ -261,7 +261,6 @@ def _seed_m0_injection(participant, coordinator) -> None:
     injected = timezone.now() - timedelta(days=1)
     if participant.arm == "B":
         visit_services.record_prgf_preparation(
-            crf_class=PrgfPreparation,
             visit=visit,
             data=prgf_answers(
                 drawn=injected - timedelta(minutes=50),
@@ -273,7 +272,6 @@ def _seed_m0_injection(participant, coordinator) -> None:
             by=coordinator,
         )
     visit_services.record_injection(
-        crf_class=Injection,
         visit=visit,
         data=injection_answers(
             injected_at=injected,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from trialsite import demo
+from monitoring import demo
 
 
 class Command(BaseCommand):

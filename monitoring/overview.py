@@ -1,0 +1,185 @@
+"""What the participant and visit pages show, read from the form registry: where each form is
+entered, and each form's record with its status (not started, in progress, complete,
+source-verified, signed, locked)."""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.urls import reverse
+
+from monitoring.models import DataQuery, Signature, SourceVerification
+from trialsite.crf import registry
+from trialsite.crf.models import Lock
+from trialsite.crf.registry import FormDef, Kind
+
+
+def form_url(definition: FormDef, participant, *, visit=None, record=None) -> str | None:
+    """Where the form is entered or shown: the one form view (a visit's form, a log entry, or
+    a new log entry when `record` is None), or the form's own page."""
+    if definition.entered_here:
+        kwargs = {"participant_pk": participant.pk, "form": definition.slug}
+        if definition.kind == Kind.PER_VISIT:
+            kwargs["visit_pk"] = visit.pk if visit is not None else definition.visit_id_of(record)
+        else:
+            kwargs["number"] = record.number if record is not None else "new"
+        return reverse("form_entry", kwargs=kwargs)
+    if record is not None and definition.page is not None:
+        return definition.page(record)
+    return None
+
+
+def record_url(definition: FormDef, record) -> str | None:
+    """The page of one saved record: a log entry's own page if it has one, else where it is
+    entered."""
+    if definition.detail_page is not None:
+        return definition.detail_page(record)
+    return form_url(definition, definition.participant_of(record), record=record)
+
+
+NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, SIGNED, LOCKED = (
+    "not_started",
+    "in_progress",
+    "complete",
+    "verified",
+    "signed",
+    "locked",
+)
+LABELS = {
+    NOT_STARTED: "Not started",
+    IN_PROGRESS: "In progress",
+    COMPLETE: "Complete",
+    VERIFIED: "Source-verified",
+    SIGNED: "Signed",
+    LOCKED: "Locked",
+}
+
+
+class Statuses:
+    """Source verifications, open queries, locks and signatures of some participants, read
+    once, to tell the status of any of their records."""
+
+    def __init__(self, participant_ids: list[int]):
+        self.verified = {
+            (s.table_name, s.row_pk): s.version
+            for s in SourceVerification.objects.filter(participant_id__in=participant_ids)
+            .only("table_name", "row_pk", "version")
+            .order_by("verified_at")
+        }
+        self.queries = Counter(
+            DataQuery.objects.filter(
+                participant_id__in=participant_ids, state=DataQuery.State.OPEN
+            ).values_list("table_name", "row_pk")
+        )
+        locks = list(
+            Lock.objects.active().filter(
+                Q(scope=Lock.Scope.STUDY)
+                | Q(participant_id__in=participant_ids)
+                | Q(visit__participant_id__in=participant_ids)
+            )
+        )
+        self.study_locked = any(lock.scope == Lock.Scope.STUDY for lock in locks)
+        self.locked_participants = {
+            lock.participant_id for lock in locks if lock.scope == "participant"
+        }
+        self.locked_visits = {lock.visit_id for lock in locks if lock.scope == "visit"}
+        self.locked_rows = {
+            (lock.table_name, lock.row_pk) for lock in locks if lock.scope == "record"
+        }
+        # Latest signature time per visit, and per casebook (visit None). The visit's page
+        # checks the hash; here a record saved after the signature is simply not "signed".
+        self.signed_at = {}
+        for s in Signature.objects.filter(participant_id__in=participant_ids).order_by("signed_at"):
+            self.signed_at[(s.participant_id, s.visit_id)] = s.signed_at
+
+    def of(self, definition, record, participant_id: int, visit_id: int | None) -> str:
+        if record is None:
+            return NOT_STARTED
+        key = (definition.table, str(record.pk))
+        if (
+            self.study_locked
+            or participant_id in self.locked_participants
+            or visit_id in self.locked_visits
+            or key in self.locked_rows
+        ):
+            return LOCKED
+        times = (
+            self.signed_at.get((participant_id, visit_id)),
+            self.signed_at.get((participant_id, None)),
+        )
+        signed = max((t for t in times if t), default=None)
+        modified = getattr(record, "modified_at", None)
+        if signed is not None and modified is not None and modified <= signed:
+            return SIGNED
+        if self.verified.get(key) == getattr(record, "version", None):
+            return VERIFIED
+        if getattr(record, "is_complete", True):
+            return COMPLETE
+        return IN_PROGRESS
+
+    def open_queries(self, definition, record) -> int:
+        return self.queries.get((definition.table, str(record.pk)), 0) if record else 0
+
+
+@dataclass(frozen=True)
+class FormLink:
+    definition: FormDef
+    url: str | None
+    record: object = None
+    status: str = ""
+    open_queries: int = 0
+
+    @property
+    def title(self) -> str:
+        return self.definition.title
+
+    @property
+    def description(self) -> str:
+        return self.definition.description(self.record)
+
+    @property
+    def status_label(self) -> str:
+        return LABELS.get(self.status, "")
+
+
+def visit_links(visit, participant, user, records: dict, statuses) -> list[FormLink]:
+    """The forms due at a visit that the user may see, with their records and statuses; forms
+    of the participant named at the visit (e.g. adverse events at a safety call) link to their
+    page or to a new entry."""
+    links = []
+    for definition in registry.due_forms(visit, user):
+        if definition.visit_record:
+            continue
+        if definition.kind == Kind.PER_VISIT:
+            record = records.get((definition.name, visit.pk))
+            links.append(
+                FormLink(
+                    definition,
+                    form_url(definition, participant, visit=visit),
+                    record,
+                    statuses.of(definition, record, participant.pk, visit.pk),
+                    statuses.open_queries(definition, record),
+                )
+            )
+        else:
+            links.append(FormLink(definition, participant_form_url(definition, participant)))
+    return links
+
+
+def participant_form_url(definition: FormDef, participant) -> str | None:
+    """The page of one of the participant's own forms or logs."""
+    if definition.kind == Kind.LOG:
+        return reverse("participant_detail", args=[participant.pk]) + f"#{definition.slug}"
+    record = definition.records_of([participant]).first()
+    return form_url(definition, participant, record=record)
+
+
+def visit_records(participant, user) -> dict:
+    """The participant's per-visit records the user may see, by (form name, visit id)."""
+    found = {}
+    for definition in registry.visible_forms(user, Kind.PER_VISIT):
+        if definition.visit_record:
+            continue
+        for record in definition.model.objects.filter(participant=participant):
+            found[(definition.name, record.visit_id)] = record
+    return found

@@ -1,0 +1,1 @@
+"""The pages of the monitoring app: records, review and downloads."""

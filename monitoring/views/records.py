@@ -1,0 +1,341 @@
+"""The pages of a participant's record: home, the participant, a visit, and the one view that
+enters any registered form of a visit or any entry of a log."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from enrollment.models import Participant
+from enrollment.selectors import enrollment_progress, visible_participant_or_404
+from monitoring import dashboard, overview
+from monitoring.models import Signature
+from monitoring.queries import queries_for, raise_query
+from monitoring.signatures import is_valid
+from monitoring.verification import last_verification
+from safety.models import AdverseEvent
+from trialsite.audit import selectors as audit_selectors
+from trialsite.audit.models import AuditEvent
+from trialsite.crf import registry
+from trialsite.crf.registry import Kind
+from trialsite.crf.services import CrfConflict
+from trialsite.crf.views import add_service_errors, conflict_response
+from visits import services as visit_services
+from visits.forms import MissedVisitForm, UnscheduledVisitForm, VisitDateForm
+from visits.models import Visit
+
+
+@login_required
+def home(request):
+    user = request.user
+    participants = Participant.objects.visible_to(user)
+    recent_changes = []
+    if user.has_perm("accounts.view_audit_trail"):
+        events = AuditEvent.objects.filter(participant_id__in=participants.values("pk"))
+        recent_changes = list(audit_selectors.visible_events(events, user).order_by("-id")[:10])
+    open_saes = []
+    if user.has_perm("safety.view_adverseevent"):
+        now = timezone.now()
+        open_saes = [
+            (ae, ae.sae_overdue(now))
+            for ae in AdverseEvent.objects.visible_to(user)
+            .filter(serious=True, signed_at__isnull=True)
+            .select_related("participant")
+            .order_by("awareness_at")
+        ]
+    return render(
+        request,
+        "home.html",
+        {
+            "open_saes": open_saes,
+            "sites": user.sites.all(),
+            "participant_count": participants.count(),
+            "enrollment": enrollment_progress(),
+            "recent_changes": recent_changes,
+        },
+    )
+
+
+@login_required
+@permission_required("enrollment.view_participant", raise_exception=True)
+def participant_detail(request, pk: int):
+    """The participant's record: their own forms, every visit with its window, status and
+    forms, the entries of each log, and the casebook's signatures."""
+    user = request.user
+    participant = visible_participant_or_404(user, pk)
+    statuses = dashboard.Statuses([participant.pk])
+    own = [
+        _own_form(definition, participant, statuses)
+        for definition in registry.visible_forms(user, Kind.PER_PARTICIPANT)
+    ]
+    records = overview.visit_records(participant, user)
+    timeline = [
+        (visit, overview.visit_links(visit, participant, user, records, statuses))
+        for visit in Visit.objects.filter(participant=participant).select_related("participant")
+    ]
+    logs = [
+        _log(definition, participant, user) for definition in registry.visible_forms(user, Kind.LOG)
+    ]
+    deviations = []
+    if registry.sees_table(user, "visits_deviation"):
+        deviations = list(participant.deviations.all())
+    return render(
+        request,
+        "monitoring/participant_detail.html",
+        {
+            "participant": participant,
+            "consent": participant.screening.consent,
+            "own_forms": own,
+            "timeline": timeline,
+            "logs": logs,
+            "deviations": deviations,
+            "signatures": [
+                (s, is_valid(s))
+                for s in Signature.objects.filter(participant=participant, visit__isnull=True)
+            ],
+            "today": visit_services.site_today(participant.site),
+        },
+    )
+
+
+def _own_form(definition, participant, statuses) -> overview.FormLink:
+    record = definition.records_of([participant]).first()
+    return overview.FormLink(
+        definition,
+        overview.form_url(definition, participant, record=record),
+        record,
+        statuses.of(definition, record, participant.pk, None),
+        statuses.open_queries(definition, record),
+    )
+
+
+def _log(definition, participant, user) -> tuple:
+    """A log of the participant: its entries with their pages, and where to add one."""
+    entries = definition.records_of([participant]).order_by("number")
+    add = user.has_perm(definition.permission("add"))
+    return (
+        definition,
+        [
+            (entry, overview.record_url(definition, entry), definition.description(entry))
+            for entry in entries
+        ],
+        overview.form_url(definition, participant) if add else None,
+    )
+
+
+def _visit_of(user, participant_pk: int, visit_pk: int):
+    participant = visible_participant_or_404(user, participant_pk)
+    visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)
+    visit.participant = participant
+    return participant, visit
+
+
+@login_required
+@permission_required("visits.view_visit", raise_exception=True)
+def visit_detail(request, participant_pk: int, visit_pk: int):
+    """A visit: its window and status, its date (or why it was missed), its forms and its
+    signatures."""
+    participant, visit = _visit_of(request.user, participant_pk, visit_pk)
+    date_form = VisitDateForm(initial={"visit_date": visit.visit_date})
+    missed_form = MissedVisitForm()
+    if request.method == "POST":
+        if not request.user.has_perm("visits.change_visit"):
+            raise PermissionDenied
+        missed = "missed" in request.POST
+        form = MissedVisitForm(request.POST) if missed else VisitDateForm(request.POST)
+        if missed:
+            missed_form = form
+        else:
+            date_form = form
+        if form.is_valid():
+            try:
+                if missed:
+                    visit_services.record_missed_visit(
+                        visit=visit, reason=form.cleaned_data["missed_reason"], by=request.user
+                    )
+                else:
+                    visit_services.record_visit(
+                        visit=visit, visit_date=form.cleaned_data["visit_date"], by=request.user
+                    )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request, "Visit recorded as missed." if missed else "Visit date saved."
+                )
+                return redirect("participant_detail", pk=participant.pk)
+    statuses = dashboard.Statuses([participant.pk])
+    records = overview.visit_records(participant, request.user)
+    return render(
+        request,
+        "monitoring/visit_detail.html",
+        {
+            "participant": participant,
+            "visit": visit,
+            "forms": overview.visit_links(visit, participant, request.user, records, statuses),
+            "date_form": date_form,
+            "missed_form": missed_form,
+            "today": visit_services.site_today(participant.site),
+            "signatures": [
+                (s, is_valid(s))
+                for s in Signature.objects.filter(visit=visit).select_related("participant")
+            ],
+        },
+        status=400 if date_form.errors or missed_form.errors else 200,
+    )
+
+
+@login_required
+@permission_required("visits.add_visit", raise_exception=True)
+def unscheduled_visit_new(request, participant_pk: int):
+    participant = visible_participant_or_404(request.user, participant_pk)
+    form = UnscheduledVisitForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit_services.add_unscheduled_visit(
+                participant=participant,
+                visit_date=form.cleaned_data["visit_date"],
+                reason=form.cleaned_data["unscheduled_reason"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Unscheduled visit added.")
+            return redirect("participant_detail", pk=participant.pk)
+    return render(
+        request,
+        "visits/unscheduled_visit_form.html",
+        {"participant": participant, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- The one form view ---------------------------------------------------------------------------
+def _entered_form(request, form: str, *, at_visit: bool):
+    try:
+        definition = registry.by_slug(form)
+    except LookupError:
+        raise Http404("There is no such form.") from None
+    kind = Kind.PER_VISIT if at_visit else Kind.LOG
+    if not definition.entered_here or definition.kind != kind:
+        raise Http404("This form is not entered here.")
+    if not definition.visible_to(request.user):
+        raise PermissionDenied
+    return definition
+
+
+@login_required
+def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=None):
+    """Show and save any form entered here: the form of a visit (visit_pk given), or an entry
+    of a participant's log (`number`, or "new" for a new entry). Each form's service saves
+    it; "save and next form" follows the registry's order of the visit's forms."""
+    definition = _entered_form(request, form, at_visit=visit_pk is not None)
+    user = request.user
+    if visit_pk is not None:
+        if number is not None:
+            raise Http404
+        participant, visit = _visit_of(user, participant_pk, int(visit_pk))
+        if not definition.due_at(visit):
+            raise Http404(f"{definition.title} is not collected at {visit.code}.")
+        record = definition.model.objects.filter(visit=visit).first()
+    else:
+        participant, visit = visible_participant_or_404(user, participant_pk), None
+        if number is None:
+            raise Http404
+        record = None
+        if number != "new":
+            record = get_object_or_404(definition.model, participant=participant, number=number)
+    can_edit = user.has_perm(definition.permission("change" if record else "add"))
+    if record is None and visit is None and not can_edit:
+        raise PermissionDenied  # a new log entry is only for those who may add one
+
+    def make_form(*args, **kwargs):
+        kwargs.setdefault("instance", record)
+        return definition.form(*args, participant=participant, visit=visit, user=user, **kwargs)
+
+    context = {
+        "definition": definition,
+        "participant": participant,
+        "visit": visit,
+        "crf": record,
+        "can_edit": can_edit,
+        "sdv": last_verification(record) if record else None,
+        "queries": list(queries_for(record)) if record else [],
+    }
+    if request.method != "POST":
+        form_ = make_form()
+        if not can_edit:
+            for field in form_.fields.values():
+                field.disabled = True
+        return render(request, definition.template, {**context, "form": form_})
+
+    if not can_edit:
+        raise PermissionDenied
+    form_ = make_form(request.POST)
+    if form_.is_valid():
+        if record is not None and not form_.changes_data():
+            messages.info(request, "Nothing was changed.")
+            return redirect(request.path)
+        try:
+            saved = _save(definition, form_, participant, visit, record, user)
+        except CrfConflict as conflict:
+            return conflict_response(request, make_form, form_, conflict.current, context)
+        except ValidationError as error:
+            add_service_errors(form_, error)
+        else:
+            for field, message in getattr(form_, "warnings", {}).items():
+                raise_query(
+                    crf=saved,
+                    field=field,
+                    question=f"Soft check: {message}",
+                    by=user,
+                    automatic=True,
+                )
+            messages.success(request, _saved_message(definition, saved, record))
+            return redirect(_after_save(request, definition, participant, visit, saved))
+    return render(
+        request,
+        definition.template,
+        {**context, "form": form_},
+        status=400 if form_.errors else 200,
+    )
+
+
+def _save(definition, form, participant, visit, record, user):
+    values = {
+        "data": form.data_values(),
+        "version": form.cleaned_data["version"],
+        "reason": form.cleaned_data.get("reason_for_change", ""),
+        "by": user,
+    }
+    if definition.kind == Kind.PER_VISIT:
+        return definition.saver()(
+            visit=visit, complete=form.cleaned_data["mark_complete"], **values
+        )
+    return definition.saver()(participant=participant, record=record, **values)
+
+
+def _saved_message(definition, saved, previous) -> str:
+    if definition.saved_message is not None:
+        return definition.saved_message(saved, previous)
+    return f"{definition.title} saved."
+
+
+def _after_save(request, definition, participant, visit, saved) -> str:
+    participant_page = reverse("participant_detail", args=[participant.pk])
+    if "save_exit" in request.POST:
+        return participant_page
+    if "save_next" in request.POST and visit is not None:
+        following = registry.visit_forms(visit, request.user)
+        names = [f.name for f in following]
+        for candidate in following[names.index(definition.name) + 1 :]:
+            if candidate.entered_here:
+                return overview.form_url(candidate, participant, visit=visit)
+        return participant_page
+    if visit is None:
+        return overview.record_url(definition, saved)
+    return request.path

@@ -1,0 +1,360 @@
+"""Review of the data: the participants × visits dashboard, locks, source data verification,
+queries, investigator signatures and the audit trail. Records are named by their registered
+form and primary key; what reveals the arm never reaches a user who may not see it."""
+
+import csv
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from enrollment.models import Participant
+from enrollment.selectors import visible_participant_or_404
+from monitoring import dashboard as dashboard_grid
+from monitoring import queries, signatures, verification
+from monitoring.models import DataQuery
+from trialsite.audit import selectors as audit_selectors
+from trialsite.crf import locking, registry
+from trialsite.crf.models import Lock
+from trialsite.crf.views import add_service_errors
+from trialsite.csv_cells import safe_row
+from visits.models import Visit
+
+
+def record_or_404(user, form: str, pk):
+    """(form, record): a record of a registered form, of a participant at the user's sites,
+    that the user may see; else 404."""
+    try:
+        definition = registry.by_slug(form)
+    except LookupError:
+        raise Http404("There is no such form.") from None
+    if not definition.visible_to(user):
+        raise Http404("There is no such form.")
+    record = get_object_or_404(definition.records_visible_to(user), pk=_int(pk))
+    if definition.participant_of(record) is None:
+        raise Http404("This record belongs to no participant yet.")
+    return definition, record
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+
+
+def _back(request, fallback: str):
+    next_url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect(fallback)
+
+
+@login_required
+@permission_required("enrollment.view_participant", raise_exception=True)
+def dashboard(request):
+    """Participants × visits with the status of every form due, 25 participants a page."""
+    participants = Participant.objects.visible_to(request.user).select_related("site")
+    if request.GET.get("site"):
+        participants = participants.filter(site_id=_int(request.GET["site"]))
+    page = Paginator(participants, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/dashboard.html",
+        {
+            "page": page,
+            "rows": dashboard_grid.grid(list(page.object_list), request.user),
+            "codes": dashboard_grid.SCHEDULE,
+            "own_forms": registry.visible_forms(request.user, registry.Kind.PER_PARTICIPANT),
+            "logs": registry.visible_forms(request.user, registry.Kind.LOG),
+            "sites": request.user.sites.all(),
+            "legend": dashboard_grid.LABELS,
+        },
+    )
+
+
+# --- Locks ---------------------------------------------------------------------------------------
+class UnlockForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for unlocking", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+def _visible_locks(user):
+    """Study locks, and locks on participants of the user's sites (none on records the user
+    may not see)."""
+    locks = Lock.objects.filter(participant__isnull=True) | Lock.objects.filter(
+        participant__site_id__in=user.site_ids
+    )
+    return locks.exclude(registry.hidden_pointers(user))
+
+
+@login_required
+@permission_required("crf.view_lock", raise_exception=True)
+def lock_list(request):
+    locks = _visible_locks(request.user).select_related("participant", "locked_by", "unlocked_by")
+    return render(request, "monitoring/lock_list.html", {"locks": locks, "form": UnlockForm()})
+
+
+@login_required
+@require_POST
+@permission_required("accounts.lock_data", raise_exception=True)
+def lock_new(request):
+    """Lock what the posted scope names: the study, a participant, a visit or a record."""
+    scope = request.POST.get("scope")
+    user_sites = request.user.site_ids
+    target = {}
+    if scope == Lock.Scope.PARTICIPANT:
+        target["participant"] = get_object_or_404(
+            Participant, pk=_int(request.POST.get("participant")), site_id__in=user_sites
+        )
+    elif scope == Lock.Scope.VISIT:
+        target["visit"] = get_object_or_404(
+            Visit, pk=_int(request.POST.get("visit")), participant__site_id__in=user_sites
+        )
+    elif scope == Lock.Scope.RECORD:
+        definition, record = record_or_404(
+            request.user, request.POST.get("form", ""), request.POST.get("pk")
+        )
+        target["record"] = record
+        target["participant"] = definition.participant_of(record)
+    elif scope != Lock.Scope.STUDY:
+        raise Http404
+    lock = locking.lock(scope=scope, by=request.user, **target)
+    messages.success(request, f"Locked: {lock.description}.")
+    return _back(request, "lock_list")
+
+
+@login_required
+@permission_required("accounts.lock_data", raise_exception=True)
+def lock_lift(request, pk: int):
+    lock = get_object_or_404(_visible_locks(request.user), pk=pk)
+    form = UnlockForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            locking.unlock(lock=lock, reason=form.cleaned_data["reason"], by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Unlocked: {lock.description}.")
+            return redirect("lock_list")
+    return render(
+        request,
+        "monitoring/lock_lift.html",
+        {"lock": lock, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- Source data verification --------------------------------------------------------------------
+@login_required
+@require_POST
+@permission_required("accounts.verify_source_data", raise_exception=True)
+def verify_record(request, form: str, pk: int):
+    """Mark a record source-verified at its current version."""
+    definition, record = record_or_404(request.user, form, pk)
+    verification.verify_record(definition=definition, record=record, by=request.user)
+    messages.success(
+        request, f"{definition.title} {record} marked source-verified (version {record.version})."
+    )
+    return _back(request, "reverify_list")
+
+
+@login_required
+@permission_required("accounts.verify_source_data", raise_exception=True)
+def reverify_list(request):
+    """Records changed since a monitor verified them."""
+    return render(
+        request, "monitoring/reverify_list.html", {"rows": verification.to_reverify(request.user)}
+    )
+
+
+# --- Queries -------------------------------------------------------------------------------------
+def _visible_queries(user):
+    return DataQuery.objects.filter(participant__site_id__in=user.site_ids).exclude(
+        registry.hidden_pointers(user, column="field")
+    )
+
+
+@login_required
+@require_POST
+@permission_required("accounts.raise_query", raise_exception=True)
+def query_new(request):
+    definition, record = record_or_404(
+        request.user, request.POST.get("form", ""), request.POST.get("pk")
+    )
+    field = request.POST.get("field", "")
+    if field in definition.hidden_items(request.user):
+        raise Http404("There is no such field.")
+    try:
+        queries.raise_query(
+            crf=record, field=field, question=request.POST.get("question", ""), by=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Query raised.")
+    return _back(request, "query_list")
+
+
+@login_required
+@require_POST
+def query_action(request, pk: int):
+    query = get_object_or_404(_visible_queries(request.user), pk=pk)
+    action = {
+        "answer": queries.answer_query,
+        "close": queries.close_query,
+        "reopen": queries.reopen_query,
+    }.get(request.POST.get("action"))
+    if action is None:
+        raise Http404
+    try:
+        action(query=query, text=request.POST.get("text", ""), by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Query updated.")
+    return _back(request, "query_list")
+
+
+@login_required
+def query_list(request):
+    if not (
+        request.user.has_perm("accounts.raise_query")
+        or request.user.has_perm("accounts.answer_query")
+    ):
+        raise PermissionDenied
+    state = request.GET.get("state", "open")
+    rows = _visible_queries(request.user).select_related("participant")
+    if state in DataQuery.State.values:
+        rows = rows.filter(state=state)
+    return render(request, "monitoring/query_list.html", {"rows": rows, "state": state})
+
+
+# --- Signatures ----------------------------------------------------------------------------------
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Signing means: reviewed and approved. The signature is bound to the data as "
+        "they are now; any later change invalidates it.",
+    )
+
+
+@login_required
+@require_POST
+@permission_required("accounts.sign_records", raise_exception=True)
+def sign_records(request, participant_pk: int):
+    """Sign a visit (visit posted) or the participant's whole casebook."""
+    participant = visible_participant_or_404(request.user, participant_pk)
+    visit = None
+    if request.POST.get("visit"):
+        visit = get_object_or_404(Visit, pk=_int(request.POST["visit"]), participant=participant)
+    form = SignForm(request.POST)
+    if form.is_valid():
+        try:
+            signatures.sign(
+                participant=participant,
+                visit=visit,
+                password=form.cleaned_data["password"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            what = f"Visit {visit.code}" if visit else "Casebook"
+            messages.success(request, f"{what} signed.")
+    else:
+        messages.error(request, "Enter your password to sign.")
+    return _back(request, "dashboard")
+
+
+# --- The audit trail -----------------------------------------------------------------------------
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class AuditFilter(forms.Form):
+    table = forms.ChoiceField(required=False, label="Record type")
+    user = forms.CharField(required=False, max_length=150, label="User name")
+    field = forms.CharField(required=False, max_length=64, label="Field (column name)")
+    since = forms.DateField(required=False, widget=DATE)
+    until = forms.DateField(required=False, widget=DATE)
+
+    def __init__(self, *args, tables, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["table"].choices = [("", "All"), *tables]
+
+
+def _audit_trail(request, events, context: dict, filename: str):
+    events = audit_selectors.visible_events(events, request.user)
+    form = AuditFilter(request.GET or None, tables=audit_selectors.tables(events))
+    filters = form.cleaned_data if form.is_valid() else {}
+    lines = audit_selectors.changes(
+        audit_selectors.filtered(events, filters),
+        field=filters.get("field", ""),
+        user=request.user,
+    )
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        writer = csv.writer(response)
+        writer.writerow(["When (UTC)", "User", "Action", "Record", "Field", "Old", "New", "Reason"])
+        for line in lines:
+            e = line.event
+            writer.writerow(
+                safe_row(
+                    [
+                        e.occurred_at.isoformat(),
+                        e.actor,
+                        e.get_action_display(),
+                        e.subject,
+                        line.label,
+                        line.old,
+                        line.new,
+                        e.reason or "",
+                    ]
+                )
+            )
+        return response
+    return render(
+        request,
+        "audit/audit_trail.html",
+        {**context, "form": form, "lines": lines, "query": request.GET.urlencode()},
+    )
+
+
+@login_required
+@permission_required("accounts.view_audit_trail", raise_exception=True)
+def participant_audit(request, pk: int):
+    """Every change to a participant's data, screening and consent included."""
+    participant = visible_participant_or_404(request.user, pk)
+    return _audit_trail(
+        request,
+        audit_selectors.participant_events(participant),
+        {"participant": participant, "title": f"Audit trail of {participant.participant_id}"},
+        f"audit-{participant.participant_id}.csv",
+    )
+
+
+@login_required
+@permission_required("accounts.view_audit_trail", raise_exception=True)
+def record_audit(request, form: str, pk: int):
+    """The history of one record of a registered form."""
+    definition, record = record_or_404(request.user, form, pk)
+    return _audit_trail(
+        request,
+        audit_selectors.row_events(definition.table, record.pk),
+        {
+            "participant": definition.participant_of(record),
+            "record": record,
+            "title": f"History of {definition.title} {record}",
+        },
+        f"audit-{definition.name}-{record.pk}.csv",
+    )
