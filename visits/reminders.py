@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
-from enrollment.models import Participant
 from trialsite import roles
 from trialsite.accounts.models import User
 from trialsite.sites.models import Site
@@ -21,7 +20,8 @@ def _due(site: Site, today: date) -> list[tuple[Visit, str]]:
     ahead = today + timedelta(days=settings.VISIT_REMINDER_DAYS_AHEAD)
     visits = (
         Visit.objects.filter(
-            participant__in=Participant.objects.active().filter(site=site),
+            participant__site=site,
+            participant__screening__consent__withdrawn_on__isnull=True,
             visit_date__isnull=True,
             missed_reason="",
             window_opens__isnull=False,
