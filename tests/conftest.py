@@ -185,3 +185,26 @@ def vas(coordinator, visit):
         complete=True,
         by=coordinator,
     )
+
+
+@pytest.fixture
+def study(lahore, coordinator, investigator):
+    """A study at Lahore: a participant in each arm, randomized from a loaded list, with every
+    form of the first month entered (helpers.enter_every_form), and a screened candidate who
+    was not eligible. Returns {"A": participant, "B": participant, "failed": screening}."""
+    from enrollment import services as enrollment_services
+
+    enrollment_services.import_randomization_list(
+        content=helpers.LIST_CSV, file_name="list.csv", imported_by="statistician"
+    )
+    lot = factories.released_lot(by=coordinator, releaser=investigator)
+    arms = {}
+    while len(arms) < 2:
+        screening = factories.consented_screening(site=lahore, by=coordinator)
+        participant = enrollment_services.randomize_participant(screening=screening, by=coordinator)
+        if participant.arm in arms:
+            continue
+        arms[participant.arm] = participant
+        helpers.enter_every_form(participant, by=coordinator, investigator=investigator, lot=lot)
+    failed = factories.screening(site=lahore, by=coordinator, vas_index_knee_mm=12)
+    return {**arms, "failed": failed}

@@ -4,8 +4,9 @@ each other."""
 
 import subprocess
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as clock
+from decimal import Decimal
 from pathlib import Path
 
 from django.urls import reverse
@@ -13,11 +14,13 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from enrollment.randomization import make_list, to_csv
-from monitoring.demo import injection_answers
-from outcomes.models import VasPain
-from outcomes.services import record_womac
+from monitoring.demo import injection_answers, prgf_answers
+from outcomes import biomarkers, imaging
+from outcomes.models import Mri, VasPain, Xray
+from outcomes.services import record_biomarkers, record_womac
 from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
+from safety import services as safety_services
 from tests.factories import PASSWORD
 from trialsite.crf.services import save_crf
 from visits import services as visit_services
@@ -205,3 +208,103 @@ def ae_answers(**overrides) -> dict:
         "special_interest": False,
     }
     return {**data, **overrides}
+
+
+# --- Every form of a participant ---------------------------------------------------------------
+def xray_answers(reader, **overrides) -> dict:
+    return {
+        "taken_on": timezone.localdate(),
+        "view": "fixed_flexion_pa",
+        "kl_grade_left": None,
+        "jsw_medial_left_mm": None,
+        "jsw_lateral_left_mm": None,
+        "kl_grade_right": 2,
+        "jsw_medial_right_mm": Decimal("3.45"),
+        "jsw_lateral_right_mm": Decimal("5.10"),
+        "reader": reader,
+        "reader_blinded": True,
+        **overrides,
+    }
+
+
+def mri_answers(reader, **overrides) -> dict:
+    cartilage = {
+        code: {"area": 1, "full_thickness": 0, "thickness_mm": 2.1, "t2_ms": None}
+        for code in imaging.SUBREGIONS
+    }
+    return {
+        "scanned_on": timezone.localdate(),
+        "knee": "R",
+        "field_strength": "3.0",
+        "sequences": "sagittal PD FS, coronal T1",
+        "cartilage": cartilage,
+        "reader": reader,
+        "reader_blinded": True,
+        **overrides,
+    }
+
+
+def biomarker_answers(**overrides) -> dict:
+    data = {
+        "sampled_at": timezone.now() - timedelta(hours=2),
+        "knee": "R",
+        "volume_ml": Decimal("6.5"),
+        "appearance": "clear",
+        "processing": "1000 g 10 min 4 °C",
+        "storage": "-80 °C box 3",
+    }
+    for analyte in biomarkers.ANALYTES:
+        data |= {
+            f"{analyte}_reported": "",
+            f"{analyte}_unit": "pg/mL",
+            f"{analyte}_assay": "",
+            f"{analyte}_kit_lot": "",
+            f"{analyte}_lloq": None,
+            f"{analyte}_uloq": None,
+        }
+    data |= {
+        "il6_reported": "12.5",
+        "il6_assay": "elisa",
+        "il6_kit_lot": "K-22",
+        "il6_lloq": Decimal("3.9"),
+        "il6_uloq": Decimal("300"),
+    }
+    return {**data, **overrides}
+
+
+def enter_every_form(participant, *, by, investigator, lot, vas_m0=60, vas_m1=30, ae=None):
+    """Every per-visit form at M0 (PRGF preparation in arm B), VAS and WOMAC at M1, and an
+    adverse event: what a participant's record holds after the first month."""
+    m0 = visit(participant, "M0")
+    injected = timezone.now() - timedelta(hours=1)
+    if participant.arm == "B":
+        visit_services.record_prgf_preparation(
+            visit=m0,
+            data=prgf_answers(
+                drawn=injected - timedelta(minutes=50), operator=by, checker=investigator
+            ),
+            version=0,
+            complete=True,
+            by=by,
+        )
+    visit_services.record_injection(
+        visit=m0,
+        data=injection_answers(injected_at=injected, lot=lot, arm=participant.arm),
+        version=0,
+        complete=True,
+        by=by,
+    )
+    add_vas(participant, "M0", vas_m0, by)
+    add_womac(participant, "M0", 3, by)
+    add_vas(participant, "M1", vas_m1, by)
+    add_womac(participant, "M1", 1, by)
+    for model, answers in (
+        (Xray, xray_answers(investigator)),
+        (Mri, mri_answers(investigator)),
+    ):
+        save_crf(crf_class=model, visit=m0, data=answers, version=0, complete=True, by=by)
+    record_biomarkers(visit=m0, data=biomarker_answers(), version=0, complete=True, by=by)
+    prgf = {"relationship_prgf": "possible"} if participant.arm == "B" else {}
+    safety_services.report_adverse_event(
+        participant=participant, data=ae_answers(**prgf, **(ae or {})), by=by
+    )
