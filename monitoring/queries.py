@@ -10,6 +10,7 @@ from django.db import transaction
 
 from monitoring.models import DataQuery, QueryMessage
 from trialsite.audit import context as audit
+from trialsite.crf import registry
 
 State = DataQuery.State
 Kind = QueryMessage.Kind
@@ -89,7 +90,11 @@ def reopen_query(*, query: DataQuery, text: str, by) -> DataQuery:
     )
 
 
-def queries_for(crf):
-    return DataQuery.objects.filter(
-        table_name=crf._meta.db_table, row_pk=str(crf.pk)
-    ).prefetch_related("messages__by")
+def queries_for(crf, user):
+    """The queries on a record that `user` may see (none on items that reveal the arm to a
+    user who may not see it)."""
+    return (
+        DataQuery.objects.filter(table_name=crf._meta.db_table, row_pk=str(crf.pk))
+        .exclude(registry.hidden_pointers(user, column="field"))
+        .prefetch_related("messages__by")
+    )

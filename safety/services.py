@@ -134,14 +134,20 @@ def sign_adverse_event(
 
 
 # --- SAE e-mails -------------------------------------------------------------------------------
-def _recipients(ae: AdverseEvent) -> list[str]:
+def _recipients(ae: AdverseEvent) -> tuple[list[str], list[str]]:
+    """(addresses that may read the arm, addresses of users who may not): the site's
+    investigators and the safety contacts (sponsor pharmacovigilance, unblinded)."""
     investigators = User.objects.filter(
         sites=ae.site_id, groups__name=roles.INVESTIGATOR, is_active=True
     ).exclude(email="")
-    return sorted({*investigators.values_list("email", flat=True), *settings.SAFETY_CONTACTS})
+    blinded = {u.email for u in investigators if not u.sees_arm}
+    unblinded = {u.email for u in investigators if u.sees_arm} | set(settings.SAFETY_CONTACTS)
+    return sorted(unblinded - blinded), sorted(blinded)
 
 
-def _message(ae: AdverseEvent, kind: str) -> tuple[str, str]:
+def _message(ae: AdverseEvent, kind: str, *, sees_arm: bool = True) -> tuple[str, str]:
+    """Subject and body of an SAE e-mail. Whether the event is a SUSAR counts its PRGF
+    relatedness, which reveals the arm: a recipient who may not see arms is not told."""
     clock = grading.sae_clock(ae.awareness_at)
     due = timezone.localtime(clock.due, ae.site.zone)
     subject = (
@@ -157,7 +163,7 @@ def _message(ae: AdverseEvent, kind: str) -> tuple[str, str]:
         f"Site aware {timezone.localtime(ae.awareness_at, ae.site.zone):%Y-%m-%d %H:%M %Z}.",
         f"The investigator's assessment is due by {due:%Y-%m-%d %H:%M %Z}.",
     ]
-    if ae.susar:
+    if ae.susar and sees_arm:
         lines.append(
             "Serious, related and unexpected: a suspected unexpected serious adverse "
             "reaction (SUSAR) with its own reporting clock."
@@ -170,21 +176,26 @@ def _message(ae: AdverseEvent, kind: str) -> tuple[str, str]:
 def send_sae_notification(*, ae_id: int, kind: str) -> bool:
     """E-mail the investigators and safety contacts about an SAE, at most once per kind.
 
-    The claim row and the e-mail share one transaction: a failed send claims nothing (the task
-    retries), and a second run finds the claim and sends nothing. Returns whether it sent.
+    The claim row and the e-mails share one transaction: a failed send claims nothing (the task
+    retries), and a second run finds the claim and sends nothing. Recipients who may not see
+    arms get their own message, without what reveals the arm. Returns whether it sent.
     """
     with transaction.atomic():
         ae = AdverseEvent.objects.select_related("participant", "site").get(pk=ae_id)
         if not ae.serious:
             return False
-        recipients = _recipients(ae)
+        unblinded, blinded = _recipients(ae)
         try:
             with transaction.atomic():
-                SaeNotification.objects.create(adverse_event=ae, kind=kind, recipients=recipients)
+                SaeNotification.objects.create(
+                    adverse_event=ae, kind=kind, recipients=sorted(unblinded + blinded)
+                )
         except IntegrityError:
             return False
-        subject, body = _message(ae, kind)
-        send_mail(subject=subject, message=body, from_email=None, recipient_list=recipients)
+        for addresses, sees_arm in ((unblinded, True), (blinded, False)):
+            if addresses:
+                subject, body = _message(ae, kind, sees_arm=sees_arm)
+                send_mail(subject=subject, message=body, from_email=None, recipient_list=addresses)
         return True
 
 

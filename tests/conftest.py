@@ -190,8 +190,9 @@ def vas(coordinator, visit):
 @pytest.fixture
 def study(lahore, coordinator, investigator):
     """A study at Lahore: a participant in each arm, randomized from a loaded list, with every
-    form of the first month entered (helpers.enter_every_form), and a screened candidate who
-    was not eligible. Returns {"A": participant, "B": participant, "failed": screening}."""
+    form of the first month entered (helpers.enter_every_form; arm B's PRGF was injected past
+    the time limit, a protocol deviation), and a screened candidate who was not eligible.
+    Returns {"A": participant, "B": participant, "failed": screening}."""
     from enrollment import services as enrollment_services
 
     enrollment_services.import_randomization_list(
@@ -205,6 +206,8 @@ def study(lahore, coordinator, investigator):
         if participant.arm in arms:
             continue
         arms[participant.arm] = participant
-        helpers.enter_every_form(participant, by=coordinator, investigator=investigator, lot=lot)
+        helpers.enter_every_form(
+            participant, by=coordinator, investigator=investigator, lot=lot, draw_minutes=130
+        )
     failed = factories.screening(site=lahore, by=coordinator, vas_index_knee_mm=12)
     return {**arms, "failed": failed}

@@ -272,16 +272,21 @@ def biomarker_answers(**overrides) -> dict:
     return {**data, **overrides}
 
 
-def enter_every_form(participant, *, by, investigator, lot, vas_m0=60, vas_m1=30, ae=None):
-    """Every per-visit form at M0 (PRGF preparation in arm B), VAS and WOMAC at M1, and an
-    adverse event: what a participant's record holds after the first month."""
+def enter_every_form(
+    participant, *, by, investigator, lot, vas_m0=60, vas_m1=30, draw_minutes=50, ae=None
+):
+    """Every per-visit form at M0 (PRGF preparation in arm B, its blood drawn `draw_minutes`
+    before the injection), VAS and WOMAC at M1, and an adverse event: what a participant's
+    record holds after the first month."""
     m0 = visit(participant, "M0")
     injected = timezone.now() - timedelta(hours=1)
     if participant.arm == "B":
         visit_services.record_prgf_preparation(
             visit=m0,
             data=prgf_answers(
-                drawn=injected - timedelta(minutes=50), operator=by, checker=investigator
+                drawn=injected - timedelta(minutes=draw_minutes),
+                operator=by,
+                checker=investigator,
             ),
             version=0,
             complete=True,

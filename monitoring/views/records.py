@@ -35,7 +35,10 @@ def home(request):
     recent_changes = []
     if user.has_perm("accounts.view_audit_trail"):
         events = AuditEvent.objects.filter(participant_id__in=participants.values("pk"))
-        recent_changes = list(audit_selectors.visible_events(events, user).order_by("-id")[:10])
+        recent_changes = [
+            (event, audit_selectors.changed_items(event, user))
+            for event in audit_selectors.visible_events(events, user).order_by("-id")[:10]
+        ]
     open_saes = []
     if user.has_perm("safety.view_adverseevent"):
         now = timezone.now()
@@ -264,7 +267,7 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         "crf": record,
         "can_edit": can_edit,
         "sdv": last_verification(record) if record else None,
-        "queries": list(queries_for(record)) if record else [],
+        "queries": list(queries_for(record, user)) if record else [],
     }
     if request.method != "POST":
         form_ = make_form()

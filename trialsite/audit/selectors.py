@@ -6,7 +6,9 @@ from functools import cache
 
 from django.apps import apps
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trialsite.audit.models import AuditEvent
@@ -74,10 +76,18 @@ def visible_events(events: QuerySet, user) -> QuerySet[AuditEvent]:
     query on PRGF preparation, a lock of an injection)."""
     if user.sees_arm:
         return events
-    pointers = registry.hidden_pointers(
-        user, table="new_values__table_name", column="new_values__field"
-    ) | registry.hidden_pointers(user, table="old_values__table_name", column="old_values__field")
-    return events.exclude(table_name__in=sorted(registry.arm_tables())).exclude(pointers)
+    # What a row points at, "" for rows that point at nothing (so that exclude() keeps them).
+    text = models.TextField()
+    pointing = events.annotate(
+        points_at=Coalesce(
+            KT("new_values__table_name"), KT("old_values__table_name"), Value(""), output_field=text
+        ),
+        points_at_field=Coalesce(
+            KT("new_values__field"), KT("old_values__field"), Value(""), output_field=text
+        ),
+    )
+    hidden = registry.hidden_pointers(user, table="points_at", column="points_at_field")
+    return pointing.exclude(table_name__in=sorted(registry.arm_tables())).exclude(hidden)
 
 
 def row_events(table: str, pk) -> QuerySet[AuditEvent]:
@@ -120,6 +130,17 @@ def changes(events, *, field: str = "", user=None) -> list[Change]:
                 )
             )
     return lines
+
+
+def changed_items(event: AuditEvent, user) -> list[str]:
+    """The labels of the items a change touched that `user` may see (bookkeeping columns and
+    items that reveal the arm to a blinded user left out)."""
+    hidden = registry.arm_columns() if not user.sees_arm else set()
+    return [
+        field_label(event.table_name, name)
+        for name in event.changed_fields
+        if name not in HIDDEN_FIELDS and (event.table_name, name) not in hidden
+    ]
 
 
 def tables(events: QuerySet) -> list[tuple[str, str]]:
