@@ -48,7 +48,10 @@ def _rows(definition, records) -> list:
 
 def signed_data(participant, visit=None, version: int = CURRENT_VERSION) -> list:
     """The records a signature covers, as plain values in a fixed order."""
-    visits = [visit] if visit is not None else list(Visit.objects.filter(participant=participant))
+    # Read from the database: a visit passed in may be older than what is stored.
+    visits = Visit.objects.filter(participant=participant)
+    if visit is not None:
+        visits = visits.filter(pk=visit.pk)
     if version == 1:
         visit_forms = [registry.get(name) for name in V1_VISIT_FORMS]
         logs = [registry.get(name) for name in V1_LOGS]

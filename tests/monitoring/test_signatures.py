@@ -1,15 +1,24 @@
 """Visit and casebook e-signatures: password, printed name and meaning, bound to the data."""
 
+import hashlib
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.urls import reverse
 
+from enrollment import services as enrollment_services
 from monitoring import signatures
 from monitoring.models import Signature
+from outcomes.models import Mri, SynovialBiomarkers, VasPain, Womac, Xray
 from safety import services as safety_services
-from tests import factories
+from safety.models import AdverseEvent
+from tests import factories, helpers
 from tests.helpers import ae_answers, change_vas
+from trialsite.crf import registry
+from visits import services as visit_services
+from visits.models import Injection, PrgfPreparation, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +82,85 @@ def test_signing_through_the_visit_page_and_the_invalidation_shows(
     client.force_login(coordinator)
     response = client.post(reverse("sign_records", args=[vas.participant_id]), {"password": "x"})
     assert response.status_code == 403
+
+
+def test_a_casebook_signature_covers_every_registered_form(investigator, coordinator, study):
+    participant = study["B"]
+    signature = signatures.sign(
+        participant=participant, password=factories.PASSWORD, by=investigator
+    )
+    assert signature.hash_version == signatures.CURRENT_VERSION
+    covered = {table for table, _ in signatures.signed_data(participant)}
+    assert covered == {f.table for f in registry.forms()}
+    screening = participant.screening
+    enrollment_services.update_screening(
+        screening=screening,
+        data={"weight_kg": screening.weight_kg + 1},
+        version=screening.version,
+        reason="scale recalibrated",
+        by=coordinator,
+    )
+    assert not signatures.is_valid(signature)
+
+
+def test_a_visit_signature_covers_the_visit_itself(investigator, coordinator, study):
+    visit = helpers.visit(study["A"], "M1")
+    signature = signatures.sign(
+        participant=study["A"], visit=visit, password=factories.PASSWORD, by=investigator
+    )
+    visit_services.record_missed_visit(visit=visit, reason="travelling", by=coordinator)
+    assert not signatures.is_valid(signature)
+
+
+def _hash_before_the_registry(participant, visit=None) -> str:
+    """The rule signatures were made with before the form registry: the visit and its seven
+    CRFs (for a casebook every visit, then the adverse events), written out here as it was."""
+    models = [VasPain, Womac, SynovialBiomarkers, Xray, Mri, Injection, PrgfPreparation]
+
+    def values(obj):
+        return {f.attname: obj.serializable_value(f.name) for f in obj._meta.concrete_fields}
+
+    visits = [visit] if visit is not None else list(Visit.objects.filter(participant=participant))
+    records = []
+    for v in sorted(visits, key=lambda v: v.pk):
+        records.append(["visits_visit", values(v)])
+        for model in models:
+            for crf in model.objects.filter(visit=v).order_by("pk"):
+                records.append([model._meta.db_table, values(crf)])
+    if visit is None:
+        for ae in AdverseEvent.objects.filter(participant=participant).order_by("pk"):
+            records.append(["safety_adverseevent", values(ae)])
+    canonical = json.dumps(records, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_signatures_made_before_the_registry_stay_valid_until_their_data_change(
+    coordinator, investigator, study
+):
+    participant = study["B"]
+    m0 = helpers.visit(participant, "M0")
+    earlier = [
+        Signature.objects.create(
+            participant=participant,
+            visit=visit,
+            printed_name="Investigator Tester",
+            signed_by=investigator,
+            data_hash=_hash_before_the_registry(participant, visit),
+            hash_version=1,
+        )
+        for visit in (m0, None)
+    ]
+    assert all(signatures.is_valid(s) for s in earlier)
+    # A form that version 1 did not cover leaves them valid ...
+    screening = participant.screening
+    enrollment_services.update_screening(
+        screening=screening,
+        data={"weight_kg": screening.weight_kg + 1},
+        version=screening.version,
+        reason="scale recalibrated",
+        by=coordinator,
+    )
+    assert all(signatures.is_valid(s) for s in earlier)
+    # ... a form it covered does not.
+    change_vas(VasPain.objects.get(visit=m0), coordinator, score=12)
+    assert not any(signatures.is_valid(s) for s in earlier)

@@ -5,7 +5,6 @@ from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from enrollment import services as enrollment_services
@@ -13,8 +12,6 @@ from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories
 from tests.helpers import ae_answers, change_vas
-from tests.helpers import vas_post as post_data
-from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
 from trialsite.crf import locking
 from trialsite.crf.models import Lock
@@ -63,18 +60,6 @@ def test_a_locked_participant_refuses_visits_adverse_events_and_screening_change
         safety_services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
     with pytest.raises(DatabaseError, match="locked"), transaction.atomic():
         type(arm_a.screening).objects.filter(pk=arm_a.screening_id).update(vas_index_knee_mm=1)
-
-
-def test_the_locked_page_says_so_and_keeps_the_input(client, data_manager, coordinator, vas):
-    locking.lock(scope="visit", visit=vas.visit, by=data_manager)
-    client.force_login(coordinator)
-    response = client.post(
-        url(vas.visit),
-        post_data(version=1, score_mm="61", mark_complete="on", reason_for_change="x"),
-    )
-    assert response.status_code == 400
-    assert "locked by a data manager" in response.content.decode()
-    assert response.context["form"]["score_mm"].value() == "61"
 
 
 def test_the_admin_cannot_change_locked_data_either(data_manager, vas):
@@ -133,48 +118,3 @@ def test_every_table_with_participant_data_has_the_lock_trigger():
         if any(f.name == "participant" for f in m._meta.fields) and m._meta.managed
     }
     assert with_participant - exempt - protected == set()
-
-
-def test_a_data_manager_locks_and_unlocks_through_the_pages(client, data_manager, vas):
-    client.force_login(data_manager)
-    participant = vas.participant
-    response = client.post(
-        reverse("lock_new"),
-        {
-            "scope": "participant",
-            "participant": participant.pk,
-            "next": f"/participants/{participant.pk}/",
-        },
-    )
-    assert response["Location"] == f"/participants/{participant.pk}/"
-    lock = Lock.objects.get()
-    assert lock.is_active and lock.locked_by == data_manager
-    assert "Locked" in client.get(reverse("lock_list")).content.decode()
-    response = client.post(reverse("lock_lift", args=[lock.pk]), {"reason": ""})
-    assert response.status_code == 400 and response.context["form"].errors["reason"]
-    client.post(reverse("lock_lift", args=[lock.pk]), {"reason": "monitor query resolved"})
-    lock.refresh_from_db()
-    assert not lock.is_active and lock.unlock_reason == "monitor query resolved"
-
-
-def test_an_outside_next_address_is_not_followed(client, data_manager, vas):
-    client.force_login(data_manager)
-    response = client.post(reverse("lock_new"), {"scope": "study", "next": "https://evil.example/"})
-    assert response["Location"] == reverse("lock_list")
-
-
-@pytest.mark.parametrize("persona", ["coordinator", "monitor"])
-def test_other_roles_cannot_lock_through_the_pages(request, client, vas, persona):
-    client.force_login(request.getfixturevalue(persona))
-    assert client.post(reverse("lock_new"), {"scope": "study"}).status_code == 403
-    assert not Lock.objects.exists()
-
-
-def test_a_data_manager_cannot_lock_another_sites_participant(
-    client, data_manager, islamabad, outsider
-):
-    other = factories.participant_with_visits(site=islamabad, by=outsider)
-    client.force_login(data_manager)
-    response = client.post(reverse("lock_new"), {"scope": "participant", "participant": other.pk})
-    assert response.status_code == 404
-    assert not Lock.objects.exists()
