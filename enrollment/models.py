@@ -94,10 +94,12 @@ class Screening(Tracked):
     willing = models.BooleanField("willing to take part")
 
     eligible = models.BooleanField(editable=False)
-    ineligibility_reasons = models.JSONField(default=list, editable=False)
-    failed_criteria = models.JSONField(default=list, editable=False)
-    criteria_version = models.CharField(max_length=20, editable=False)
-    decided_at = models.DateTimeField(editable=False)
+    ineligibility_reasons = models.JSONField("reasons not eligible", default=list, editable=False)
+    failed_criteria = models.JSONField("criteria not met (codes)", default=list, editable=False)
+    criteria_version = models.CharField(
+        "protocol version of the criteria", max_length=20, editable=False
+    )
+    decided_at = models.DateTimeField("eligibility decided at", editable=False)
 
     objects = ScreeningQuerySet.as_manager()
 

@@ -168,10 +168,21 @@ def item_layout(definition: FormDef, record, user, zone) -> list[Section]:
 
 
 def _sections(definition: FormDef, record, participant, visit, user, zone, *, blank=False):
+    """The form's sections, in screen order; for a completed form, then the values stored
+    beside them that the form does not ask (scores, decisions, withdrawal, ...)."""
     if definition.form is None:
         return item_layout(definition, None if blank else record, user, zone)
     form = definition.form(instance=record, participant=participant, visit=visit, user=user)
-    return layout(form, zone, blank=blank)
+    sections = layout(form, zone, blank=blank)
+    if blank:
+        return sections
+    asked = {b.name for _, bounds in form.sections() for b in bounds}
+    asked |= {item.code for section in sections for item in section.items}
+    rest = [item for item in definition.items(user) if item.name not in asked]
+    if rest:
+        values = [Item(i.name, i.label, _coded_value(i, i.value(record), zone)) for i in rest]
+        sections.append(Section("Recorded with the form", values))
+    return sections
 
 
 def blank_crf(definition: FormDef, user, zone: zoneinfo.ZoneInfo) -> FormData:

@@ -77,11 +77,11 @@ def grid(participants: list, user) -> list[Row]:
             cells.append(
                 []
                 if visit is None
-                else _visit_cells(visit, participant, per_visit, at_visit, statuses)
+                else _visit_cells(visit, participant, per_visit, logs, at_visit, statuses)
             )
         log_cells = [
             Cell(
-                f"{f.title}: {entries.get((f.name, participant.pk), 0)}",
+                f"{f.titles}: {entries.get((f.name, participant.pk), 0)}",
                 "",
                 participant_form_url(f, participant),
                 0,
@@ -92,9 +92,13 @@ def grid(participants: list, user) -> list[Row]:
     return rows
 
 
-def _visit_cells(visit, participant, per_visit, at_visit, statuses) -> list[Cell]:
+def _visit_cells(visit, participant, per_visit, logs, at_visit, statuses) -> list[Cell]:
+    """The status of each form of the visit; a log the protocol asks about at the visit (adverse
+    events at a safety call) links to the participant's log."""
     visit.participant = participant  # for due_at, without a query
-    cells = []
+    cells = [
+        Cell(f.titles, "", participant_form_url(f, participant), 0) for f in logs if f.due_at(visit)
+    ]
     for f in per_visit:
         if not f.due_at(visit):
             continue

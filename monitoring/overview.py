@@ -111,7 +111,8 @@ class Statuses:
         modified = getattr(record, "modified_at", None)
         if signed is not None and modified is not None and modified <= signed:
             return SIGNED
-        if self.verified.get(key) == getattr(record, "version", None):
+        version = getattr(record, "version", None)
+        if version is not None and self.verified.get(key) == version:
             return VERIFIED
         if getattr(record, "is_complete", True):
             return COMPLETE

@@ -79,16 +79,24 @@ class Womac(Crf):
     f16 = _womac_item("F16")
     f17 = _womac_item("F17")
     # Computed by outcomes.services.record_womac whenever the form is saved.
-    pain = models.FloatField(null=True, editable=False)
-    stiffness = models.FloatField(null=True, editable=False)
-    function = models.FloatField(null=True, editable=False)
-    total = models.FloatField(null=True, editable=False)
-    pain_normalised = models.FloatField(null=True, editable=False)
-    stiffness_normalised = models.FloatField(null=True, editable=False)
-    function_normalised = models.FloatField(null=True, editable=False)
-    total_normalised = models.FloatField(null=True, editable=False)
-    imputed_items = models.JSONField(default=list, editable=False)
-    algorithm_version = models.CharField(max_length=20, editable=False)
+    pain = models.FloatField("pain (0-20)", null=True, editable=False)
+    stiffness = models.FloatField("stiffness (0-8)", null=True, editable=False)
+    function = models.FloatField("physical function (0-68)", null=True, editable=False)
+    total = models.FloatField("total (0-96)", null=True, editable=False)
+    pain_normalised = models.FloatField(
+        "pain, normalised 0-100 (higher is worse)", null=True, editable=False
+    )
+    stiffness_normalised = models.FloatField(
+        "stiffness, normalised 0-100 (higher is worse)", null=True, editable=False
+    )
+    function_normalised = models.FloatField(
+        "physical function, normalised 0-100 (higher is worse)", null=True, editable=False
+    )
+    total_normalised = models.FloatField(
+        "total, normalised 0-100 (higher is worse)", null=True, editable=False
+    )
+    imputed_items = models.JSONField("items imputed", default=list, editable=False)
+    algorithm_version = models.CharField("scoring algorithm version", max_length=20, editable=False)
 
     class Meta(Crf.Meta):
         verbose_name = "WOMAC"
@@ -178,14 +186,30 @@ class SynovialBiomarkers(Crf):
     mmp13_lloq = _limit("MMP-13 LLOQ")
     mmp13_uloq = _limit("MMP-13 ULOQ")
     # Derived by outcomes.services.record_biomarkers; the reported text above is kept as is.
-    il1b_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
-    il1b_flag = models.CharField(max_length=3, blank=True, editable=False)
-    tnfa_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
-    tnfa_flag = models.CharField(max_length=3, blank=True, editable=False)
-    il6_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
-    il6_flag = models.CharField(max_length=3, blank=True, editable=False)
-    mmp13_pg_ml = models.DecimalField(max_digits=14, decimal_places=3, null=True, editable=False)
-    mmp13_flag = models.CharField(max_length=3, blank=True, editable=False)
+    il1b_pg_ml = models.DecimalField(
+        "IL-1β (pg/mL)", max_digits=14, decimal_places=3, null=True, editable=False
+    )
+    il1b_flag = models.CharField(
+        "IL-1β below (BLQ) or above (ALQ) the limits", max_length=3, blank=True, editable=False
+    )
+    tnfa_pg_ml = models.DecimalField(
+        "TNF-α (pg/mL)", max_digits=14, decimal_places=3, null=True, editable=False
+    )
+    tnfa_flag = models.CharField(
+        "TNF-α below (BLQ) or above (ALQ) the limits", max_length=3, blank=True, editable=False
+    )
+    il6_pg_ml = models.DecimalField(
+        "IL-6 (pg/mL)", max_digits=14, decimal_places=3, null=True, editable=False
+    )
+    il6_flag = models.CharField(
+        "IL-6 below (BLQ) or above (ALQ) the limits", max_length=3, blank=True, editable=False
+    )
+    mmp13_pg_ml = models.DecimalField(
+        "MMP-13 (pg/mL)", max_digits=14, decimal_places=3, null=True, editable=False
+    )
+    mmp13_flag = models.CharField(
+        "MMP-13 below (BLQ) or above (ALQ) the limits", max_length=3, blank=True, editable=False
+    )
 
     class Meta(Crf.Meta):
         verbose_name = "synovial biomarkers"

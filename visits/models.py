@@ -25,7 +25,7 @@ class Visit(Audited):
     code = models.CharField(max_length=8, choices=VISIT_CODES)
     # 1 for scheduled visits; unscheduled visits are numbered 1, 2, 3, ...
     sequence = models.PositiveSmallIntegerField(default=1)
-    target_date = models.DateField(null=True, blank=True)
+    target_date = models.DateField("planned date", null=True, blank=True)
     window_opens = models.DateField(null=True, blank=True)
     window_closes = models.DateField(null=True, blank=True)
     visit_date = models.DateField("date of visit", null=True, blank=True)
@@ -328,7 +328,9 @@ class Injection(Crf):
         **ML,
     )
     total_volume_ml = models.DecimalField("total volume (mL)", editable=False, **ML)
-    minutes_draw_to_injection = models.PositiveIntegerField(null=True, editable=False)
+    minutes_draw_to_injection = models.PositiveIntegerField(
+        "minutes from blood draw to injection", null=True, editable=False
+    )
     deviation_reason = models.TextField("reason for a dose different from the protocol", blank=True)
 
     class Meta(Crf.Meta):

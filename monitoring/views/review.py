@@ -71,8 +71,6 @@ def dashboard(request):
             "page": page,
             "rows": dashboard_grid.grid(list(page.object_list), request.user),
             "codes": dashboard_grid.SCHEDULE,
-            "own_forms": registry.visible_forms(request.user, registry.Kind.PER_PARTICIPANT),
-            "logs": registry.visible_forms(request.user, registry.Kind.LOG),
             "sites": request.user.sites.all(),
             "legend": dashboard_grid.LABELS,
         },

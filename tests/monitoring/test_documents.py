@@ -191,6 +191,8 @@ def test_the_casebook_holds_visits_adverse_events_queries_signatures_and_the_aud
         ],
     )
     assert ARM_ROW.search(text) and "Injection" in text
+    # Values stored beside the form's questions are printed with it: the WOMAC's scores.
+    assert in_order(text, ["WOMAC", "Recorded with the form", "pain, normalised"])
     assert document.pages >= 10 and f"Page {document.pages} of {document.pages}" in text
 
 
