@@ -244,7 +244,8 @@ def participant_rows(participants) -> Iterator[dict]:
             events[row["participant_id"]] = row["n"]
             serious[row["participant_id"]] = row["serious"]
         for p in chunk:
-            screening, consent, zone = p.screening, p.screening.consent, p.site.zone
+            screening, zone = p.screening, p.site.zone
+            consent = getattr(screening, "consent", None)
             seen = visits[p.pk]
             row = {
                 **_base(p),
@@ -263,17 +264,19 @@ def participant_rows(participants) -> Iterator[dict]:
                     )
                 },
                 "vas_screening_mm": screening.vas_index_knee_mm,
-                "consent_date": timezone.localtime(consent.consented_at, zone).date(),
+                "consent_date": (
+                    timezone.localtime(consent.consented_at, zone).date() if consent else None
+                ),
                 "randomization_date": timezone.localtime(p.randomized_at, zone).date(),
                 "first_injection_date": seen.get(injections[0], (None, False))[0],
                 "second_injection_date": seen.get(injections[1], (None, False))[0],
                 "last_visit_date": max(done[p.pk], default=None),
-                "withdrawal_date": consent.withdrawn_on,
+                "withdrawal_date": consent.withdrawn_on if consent else None,
                 "adverse_events": events[p.pk],
                 "serious_adverse_events": serious[p.pk],
             }
             day, missed = seen.get(last_visit, (None, False))
-            if consent.is_withdrawn:
+            if consent is not None and consent.is_withdrawn:
                 row["completion_status"] = "withdrawn"
             elif day is not None:
                 row["completion_status"] = "completed"

@@ -172,11 +172,6 @@ class FormDef:
         return self.model._meta.db_table
 
     @property
-    def label(self) -> str:
-        """The model's "app_label.ModelName"."""
-        return self.model._meta.label
-
-    @property
     def slug(self) -> str:
         """The form's name in URLs: "vas-pain"."""
         return self.name.replace("_", "-")
