@@ -35,7 +35,6 @@ for quiet in ("trialsite.pdf", "pikepdf"):  # their INFO lines would interleave 
 from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.test import override_settings  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from monitoring import documents, exports, odm  # noqa: E402
 from outcomes.models import VasPain, Womac  # noqa: E402
@@ -132,25 +131,9 @@ def casebook_participant(site, by, *, adverse_events: int, changes: int):
     for n in range(adverse_events):
         safety_services.report_adverse_event(
             participant=participant,
-            data={
-                "verbatim_term": f"Knee swelling {n + 1}",
-                "onset_date": timezone.localdate(),
-                "onset_time": None,
-                "ongoing": True,
-                "end_date": None,
-                "location": "index_knee",
-                "grade": 1,
-                "serious": False,
-                **dict.fromkeys(safety_services.grading.SERIOUSNESS_CRITERIA, False),
-                "awareness_at": None,
-                "relationship_secretome": "possible",
-                "relationship_prgf": "",
-                "relationship_procedure": "probable",
-                "expected_reaction": "Knee swelling or effusion",
-                "action_taken": "dose_not_changed",
-                "treatment_given": "",
-                "outcome": "not_recovered",
-            },
+            data=helpers.ae_answers(
+                verbatim_term=f"Knee swelling {n + 1}", outcome="not_recovered"
+            ),
             by=by,
         )
     return participant

@@ -1,9 +1,6 @@
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -12,7 +9,7 @@ from safety.forms import ListingFilter, SignatureForm
 from safety.models import AdverseEvent
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors
-from trialsite.csv_cells import safe_row
+from trialsite.csv_cells import csv_response
 
 
 def _visible_ae(request, pk: int) -> AdverseEvent:
@@ -94,13 +91,11 @@ def ae_listing(request):
     events = selectors.listing(request.user, filters)
     columns = selectors.listing_columns(request.user)
     if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="adverse-events.csv"'
-        writer = csv.writer(response)
-        writer.writerow([name for name, _ in columns])
-        for ae in events:
-            writer.writerow(safe_row(value(ae) for _, value in columns))
-        return response
+        return csv_response(
+            "adverse-events.csv",
+            [name for name, _ in columns],
+            ([value(ae) for _, value in columns] for ae in events),
+        )
     return render(
         request,
         "safety/ae_listing.html",

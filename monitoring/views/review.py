@@ -2,14 +2,12 @@
 queries, investigator signatures and the audit trail. Records are named by their registered
 form and primary key; what reveals the arm never reaches a user who may not see it."""
 
-import csv
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -23,7 +21,7 @@ from trialsite.audit import selectors as audit_selectors
 from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
 from trialsite.crf.views import add_service_errors
-from trialsite.csv_cells import safe_row
+from trialsite.csv_cells import csv_response
 from visits.models import Visit
 
 
@@ -300,27 +298,23 @@ def _audit_trail(request, events, context: dict, filename: str):
         user=request.user,
     )
     if request.GET.get("format") == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        writer = csv.writer(response)
-        writer.writerow(["When (UTC)", "User", "Action", "Record", "Field", "Old", "New", "Reason"])
-        for line in lines:
-            e = line.event
-            writer.writerow(
-                safe_row(
-                    [
-                        e.occurred_at.isoformat(),
-                        e.actor,
-                        e.get_action_display(),
-                        e.subject,
-                        line.label,
-                        line.old,
-                        line.new,
-                        e.reason or "",
-                    ]
-                )
-            )
-        return response
+        return csv_response(
+            filename,
+            ["When (UTC)", "User", "Action", "Record", "Field", "Old", "New", "Reason"],
+            (
+                [
+                    line.event.occurred_at.isoformat(),
+                    line.event.actor,
+                    line.event.get_action_display(),
+                    line.event.subject,
+                    line.label,
+                    line.old,
+                    line.new,
+                    line.event.reason or "",
+                ]
+                for line in lines
+            ),
+        )
     return render(
         request,
         "audit/audit_trail.html",

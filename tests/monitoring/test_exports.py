@@ -2,11 +2,13 @@
 data dictionary of every column) and the ODM export of every form, each with a log entry."""
 
 import csv
+import io
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from lxml import etree
 
@@ -312,3 +314,22 @@ def test_the_odm_export_holds_every_form_repeating_logs_and_candidates(
     assert candidate.xpath(
         ".//odm:ItemData[@ItemOID='IT.SCREENING.ELIGIBLE']/@Value", namespaces=ns
     ) == ["false"]
+
+
+def test_a_formula_typed_into_a_form_reaches_no_csv_as_a_formula(
+    tmp_path, client, study, coordinator, monitor
+):
+    formula = '=HYPERLINK("http://example.org","click")'
+    safety_services.report_adverse_event(
+        participant=study["A"], data=helpers.ae_answers(verbatim_term=formula), by=coordinator
+    )
+    exported = export(tmp_path)["adverse_event"]
+    assert "'" + formula in {row["verbatim_term"] for row in exported}
+    client.force_login(monitor)
+    listing = client.get(reverse("ae_listing") + "?format=csv").content.decode()
+    audit = client.get(
+        reverse("participant_audit", args=[study["A"].pk]) + "?format=csv"
+    ).content.decode()
+    for text in (listing, audit):
+        cells = {cell for row in csv.reader(io.StringIO(text)) for cell in row}
+        assert "'" + formula in cells and formula not in cells
