@@ -186,6 +186,15 @@ def add_womac(participant, code, value, by):
 SERIOUS = {"serious": True, "hospitalisation": True, "grade": 3}
 
 
+def ae_post(**overrides) -> dict:
+    """The adverse event page's answers as a browser posts them (seriousness criteria and the
+    special-interest flag are tick boxes, sent only when ticked); `overrides` as posted."""
+    answers = ae_answers()
+    boxes = {*grading.SERIOUSNESS_CRITERIA, "special_interest"}
+    ticks = {name: "on" for name in boxes if answers[name]}
+    return {"version": 0, **as_post(answers, skip=boxes), **ticks, **overrides}
+
+
 def ae_answers(**overrides) -> dict:
     data = {
         "verbatim_term": "Knee swelling",

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from safety import grading, services
+from safety import services
 from safety.models import AdverseEvent
 from tests import factories, helpers
 from tests.helpers import SERIOUS, ae_answers, form_url, log_in, screenshot
@@ -21,13 +21,7 @@ from visits.models import Visit
 pytestmark = pytest.mark.django_db
 
 
-CHECKBOXES = {*grading.SERIOUSNESS_CRITERIA, "special_interest"}
-
-
-def form_post(**overrides):
-    answers = ae_answers()
-    ticks = {name: "on" for name in CHECKBOXES if answers[name]}
-    return {"version": 0, **helpers.as_post(answers, skip=CHECKBOXES), **ticks, **overrides}
+form_post = helpers.ae_post
 
 
 def report(participant, by, **overrides):
