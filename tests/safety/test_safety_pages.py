@@ -13,15 +13,12 @@ from playwright.sync_api import expect
 
 from safety import services
 from safety.models import AdverseEvent
-from tests import factories, helpers
-from tests.helpers import SERIOUS, ae_answers, form_url, log_in, screenshot
+from tests import factories
+from tests.helpers import SERIOUS, ae_answers, ae_post, form_url, log_in, screenshot
 from trialsite import roles
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
-
-
-form_post = helpers.ae_post
 
 
 def report(participant, by, **overrides):
@@ -32,7 +29,7 @@ def report(participant, by, **overrides):
 
 def test_a_coordinator_reports_an_event_through_the_page(client, coordinator, arm_a):
     client.force_login(coordinator)
-    response = client.post(form_url("adverse_event", participant=arm_a), form_post())
+    response = client.post(form_url("adverse_event", participant=arm_a), ae_post())
     ae = AdverseEvent.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse(
         "ae_detail", args=[ae.pk]
@@ -54,11 +51,11 @@ def test_a_coordinator_reports_an_event_through_the_page(client, coordinator, ar
 )
 def test_bad_input_is_refused_next_to_the_field(client, coordinator, arm_a, overrides, field):
     client.force_login(coordinator)
-    response = client.post(form_url("adverse_event", participant=arm_a), form_post(**overrides))
+    response = client.post(form_url("adverse_event", participant=arm_a), ae_post(**overrides))
     assert response.status_code == 400
     assert response.context["form"].errors[field]
     assert (
-        response.context["form"]["verbatim_term"].value() == form_post(**overrides)["verbatim_term"]
+        response.context["form"]["verbatim_term"].value() == ae_post(**overrides)["verbatim_term"]
     )
     assert not AdverseEvent.objects.exists()
 
@@ -69,14 +66,14 @@ def test_arm_a_is_not_asked_about_prgf_and_arm_b_must_answer(client, coordinator
         "relationship_prgf"
         not in client.get(form_url("adverse_event", participant=arm_a)).context["form"].fields
     )
-    response = client.post(form_url("adverse_event", participant=arm_b), form_post())
+    response = client.post(form_url("adverse_event", participant=arm_b), ae_post())
     assert response.status_code == 400 and response.context["form"].errors["relationship_prgf"]
 
 
 @pytest.mark.parametrize("persona", ["monitor", "investigator", "data_manager"])
 def test_only_coordinators_report_events(request, client, arm_a, persona):
     client.force_login(request.getfixturevalue(persona))
-    assert client.post(form_url("adverse_event", participant=arm_a), form_post()).status_code == 403
+    assert client.post(form_url("adverse_event", participant=arm_a), ae_post()).status_code == 403
     assert not AdverseEvent.objects.exists()
 
 
@@ -107,7 +104,7 @@ def test_the_investigator_signs_from_the_queue_and_a_change_voids_it(
 
     client.force_login(coordinator)
     assert client.get(url).status_code == 403  # a coordinator cannot sign
-    edit = form_post(version=ae.version, grade="2", reason_for_change="worse at follow-up")
+    edit = ae_post(version=ae.version, grade="2", reason_for_change="worse at follow-up")
     assert (
         client.post(
             form_url("adverse_event", participant=ae.participant, number=ae.number), edit
@@ -259,7 +256,7 @@ def test_an_end_date_in_the_future_is_refused(client, coordinator, arm_a):
     client.force_login(coordinator)
     response = client.post(
         form_url("adverse_event", participant=arm_a),
-        form_post(ongoing="no", end_date="2999-01-01"),
+        ae_post(ongoing="no", end_date="2999-01-01"),
     )
     assert response.status_code == 400
     assert "cannot be in the future" in str(response.context["form"].errors["end_date"])
