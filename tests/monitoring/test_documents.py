@@ -512,3 +512,35 @@ def test_a_monitor_asks_for_a_casebook_keeps_working_and_downloads_it(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Downloads").click()
     expect(page.get_by_test_id("documents")).to_contain_text("Ready")
     screenshot(page, "documents.png")
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_data_manager_exports_every_form_and_the_analysis_files_from_the_downloads_page(
+    live_server, page, worker, settings, tmp_path, study, data_manager
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    log_in(page, live_server.url, "datamanager")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Downloads").click()
+    files = {}
+    for button, kind in (("CSV (one file per form", "csv"), ("CDISC ODM 1.3.2 XML", "odm")):
+        page.get_by_role("button", name=button).click()
+        link = page.get_by_test_id("document-status").get_by_role("link", name="Download")
+        expect(link).to_be_visible(timeout=90_000)
+        with page.expect_download() as info:
+            link.click()
+        files[kind] = Path(info.value.path()).read_bytes()
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Downloads").click()
+    screenshot(page, "documents-exports.png")
+    with zipfile.ZipFile(io.BytesIO(files["csv"])) as archive:
+        names = set(archive.namelist())
+        participants = _csv(archive, "analysis_participants.csv")
+    expected = {f"{f.name}.csv" for f in registry.forms()}
+    assert names == expected | {
+        "analysis_visits.csv",
+        "analysis_participants.csv",
+        "data_dictionary.csv",
+    }
+    assert {row["arm"] for row in participants} == {"A", "B"}
+    odm_forms = set(etree.fromstring(files["odm"]).xpath("//odm:FormDef/@OID", namespaces=NS))
+    assert odm_forms == {f.oid for f in registry.forms()}
