@@ -83,7 +83,9 @@ def update_screening(
             raise CrfConflict(current)
         if not reason.strip():
             raise ReasonRequired(REASON_REQUIRED)
-        ensure_unlocked(participant=Participant.objects.filter(screening=current).first())
+        ensure_unlocked(
+            participant=Participant.objects.filter(screening=current).first(), record=current
+        )
         for name, value in data.items():
             setattr(current, name, value)
         _save_screening(current, by)
@@ -112,7 +114,8 @@ def withdraw_consent(
     with transaction.atomic(), audit.acting(by=by, reason=note or "consent withdrawn"):
         consent = Consent.objects.select_for_update().get(pk=consent.pk)
         ensure_unlocked(
-            participant=Participant.objects.filter(screening=consent.screening_id).first()
+            participant=Participant.objects.filter(screening=consent.screening_id).first(),
+            record=consent,
         )
         if consent.is_withdrawn:
             raise ValidationError("Consent has already been withdrawn.")

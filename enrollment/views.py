@@ -78,8 +78,11 @@ def screening_edit(request, pk: int):
             )
         except CrfConflict as conflict:
             return conflict_response(request, ScreeningForm, form, conflict.current, {})
-        messages.success(request, f"Screening {screening.screening_number} updated.")
-        return redirect("screening_detail", pk=screening.pk)
+        except ValidationError as error:  # locked data; what was typed stays on the page
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Screening {screening.screening_number} updated.")
+            return redirect("screening_detail", pk=screening.pk)
     return _screening_form(request, form, site=screening.site, screening=screening)
 
 

@@ -92,7 +92,7 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
     """Record the date a visit took place. Outside its window it is accepted as a deviation."""
     if visit_date > site_today(visit.participant.site):
         raise ValidationError({"visit_date": "The visit date cannot be in the future."})
-    ensure_unlocked(participant=visit.participant, visit=visit)
+    ensure_unlocked(participant=visit.participant, visit=visit, record=visit)
     with transaction.atomic(), audit.acting(by=by, reason=reason):
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         visit.visit_date = visit_date
@@ -118,7 +118,7 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
 def record_missed_visit(*, visit: Visit, reason: str, by) -> Visit:
     if not reason.strip():
         raise ValidationError({"missed_reason": "Say why the visit was missed."})
-    ensure_unlocked(participant=visit.participant, visit=visit)
+    ensure_unlocked(participant=visit.participant, visit=visit, record=visit)
     with transaction.atomic(), audit.acting(by=by, reason=reason):
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         if visit.visit_date:

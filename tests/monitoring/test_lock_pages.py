@@ -2,9 +2,12 @@
 a locked form says so and keeps what was typed."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from tests import factories
+from enrollment import services as enrollment_services
+from enrollment.forms import SCREENING_FIELDS
+from tests import factories, helpers
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite.crf import locking
@@ -68,3 +71,35 @@ def test_a_data_manager_cannot_lock_another_sites_participant(
     response = client.post(reverse("lock_new"), {"scope": "participant", "participant": other.pk})
     assert response.status_code == 404
     assert not Lock.objects.exists()
+
+
+def test_a_data_manager_locks_a_screening_form_which_stays_with_its_participant(
+    client, data_manager, coordinator, study
+):
+    participant = study["A"]
+    client.force_login(data_manager)
+    client.post(
+        reverse("lock_new"),
+        {"scope": "record", "form": "screening", "pk": participant.screening_id},
+    )
+    lock = Lock.objects.get()
+    assert (lock.table_name, lock.participant_id) == ("enrollment_screening", participant.pk)
+    with pytest.raises(ValidationError, match="locked"):
+        enrollment_services.update_screening(
+            screening=participant.screening,
+            data={"weight_kg": participant.screening.weight_kg + 1},
+            version=participant.screening.version,
+            reason="scale",
+            by=data_manager,
+        )
+    client.force_login(coordinator)
+    answers = {name: getattr(participant.screening, name) for name in SCREENING_FIELDS}
+    post = {
+        **helpers.as_post({**answers, "weight_kg": "99.0"}),
+        "version": participant.screening.version,
+        "reason_for_change": "scale",
+    }
+    response = client.post(reverse("screening_edit", args=[participant.screening_id]), post)
+    assert response.status_code == 400
+    assert "locked by a data manager" in response.content.decode()
+    assert response.context["form"]["weight_kg"].value() == "99.0"

@@ -105,7 +105,9 @@ def lock(*, scope: str, by, participant=None, visit=None, record=None) -> Lock:
         Lock.Scope.RECORD: {
             "table_name": getattr(record, "_meta", None) and record._meta.db_table,
             "row_pk": str(getattr(record, "pk", "")),
-            "participant_id": getattr(record, "participant_id", None),
+            # The record's participant, given or on the record (a screening has it elsewhere).
+            "participant_id": getattr(participant, "pk", None)
+            or getattr(record, "participant_id", None),
             "description": f"{record}",
         },
     }[scope]
