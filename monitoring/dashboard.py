@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from monitoring.overview import LABELS, Statuses, form_url, participant_form_url
+from monitoring.overview import LABELS, Statuses, form_url, log_url
 from trialsite import protocol
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
@@ -83,7 +83,7 @@ def grid(participants: list, user) -> list[Row]:
             Cell(
                 f"{f.titles}: {entries.get((f.name, participant.pk), 0)}",
                 "",
-                participant_form_url(f, participant),
+                log_url(f, participant),
                 0,
             )
             for f in logs
@@ -96,9 +96,7 @@ def _visit_cells(visit, participant, per_visit, logs, at_visit, statuses) -> lis
     """The status of each form of the visit; a log the protocol asks about at the visit (adverse
     events at a safety call) links to the participant's log."""
     visit.participant = participant  # for due_at, without a query
-    cells = [
-        Cell(f.titles, "", participant_form_url(f, participant), 0) for f in logs if f.due_at(visit)
-    ]
+    cells = [Cell(f.titles, "", log_url(f, participant), 0) for f in logs if f.due_at(visit)]
     for f in per_visit:
         if not f.due_at(visit):
             continue

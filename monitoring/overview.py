@@ -144,9 +144,9 @@ class FormLink:
 
 
 def visit_links(visit, participant, user, records: dict, statuses) -> list[FormLink]:
-    """The forms due at a visit that the user may see, with their records and statuses; forms
-    of the participant named at the visit (e.g. adverse events at a safety call) link to their
-    page or to a new entry."""
+    """The forms due at a visit that the user may see, with their records (participant_records)
+    and statuses; a log named at the visit (adverse events at a safety call) links to its list
+    on the participant's page."""
     links = []
     for definition in registry.due_forms(visit, user):
         if definition.visit_record:
@@ -162,25 +162,38 @@ def visit_links(visit, participant, user, records: dict, statuses) -> list[FormL
                     statuses.open_queries(definition, record),
                 )
             )
+        elif definition.kind == Kind.LOG:
+            links.append(FormLink(definition, log_url(definition, participant)))
         else:
-            links.append(FormLink(definition, participant_form_url(definition, participant)))
+            links.append(own_form(definition, participant, records, statuses))
     return links
 
 
-def participant_form_url(definition: FormDef, participant) -> str | None:
-    """The page of one of the participant's own forms or logs."""
-    if definition.kind == Kind.LOG:
-        return reverse("participant_detail", args=[participant.pk]) + f"#{definition.slug}"
-    record = definition.records_of([participant]).first()
-    return form_url(definition, participant, record=record)
+def log_url(definition: FormDef, participant) -> str:
+    """Where the participant's page lists the entries of a log."""
+    return reverse("participant_detail", args=[participant.pk]) + f"#{definition.slug}"
 
 
-def visit_records(participant, user) -> dict:
-    """The participant's per-visit records the user may see, by (form name, visit id)."""
+def participant_records(participant, user) -> dict:
+    """The participant's records the user may see: of per-visit forms by (form name, visit id),
+    of their own forms by (form name, None). One query per form."""
     found = {}
-    for definition in registry.visible_forms(user, Kind.PER_VISIT):
+    for definition in registry.visible_forms(user, Kind.PER_VISIT, Kind.PER_PARTICIPANT):
         if definition.visit_record:
             continue
-        for record in definition.model.objects.filter(participant=participant):
-            found[(definition.name, record.visit_id)] = record
+        for record in definition.records_of([participant]):
+            visit_id = definition.visit_id_of(record) if definition.kind == Kind.PER_VISIT else None
+            found[(definition.name, visit_id)] = record
     return found
+
+
+def own_form(definition: FormDef, participant, records: dict, statuses) -> FormLink:
+    """One of the participant's own forms (screening, consent, ...) with its status."""
+    record = records.get((definition.name, None))
+    return FormLink(
+        definition,
+        form_url(definition, participant, record=record),
+        record,
+        statuses.of(definition, record, participant.pk, None),
+        statuses.open_queries(definition, record),
+    )

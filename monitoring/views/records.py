@@ -70,11 +70,11 @@ def participant_detail(request, pk: int):
     user = request.user
     participant = visible_participant_or_404(user, pk)
     statuses = dashboard.Statuses([participant.pk])
+    records = overview.participant_records(participant, user)
     own = [
-        _own_form(definition, participant, statuses)
+        overview.own_form(definition, participant, records, statuses)
         for definition in registry.visible_forms(user, Kind.PER_PARTICIPANT)
     ]
-    records = overview.visit_records(participant, user)
     timeline = [
         (visit, overview.visit_links(visit, participant, user, records, statuses))
         for visit in Visit.objects.filter(participant=participant).select_related("participant")
@@ -101,17 +101,6 @@ def participant_detail(request, pk: int):
             ],
             "today": visit_services.site_today(participant.site),
         },
-    )
-
-
-def _own_form(definition, participant, statuses) -> overview.FormLink:
-    record = definition.records_of([participant]).first()
-    return overview.FormLink(
-        definition,
-        overview.form_url(definition, participant, record=record),
-        record,
-        statuses.of(definition, record, participant.pk, None),
-        statuses.open_queries(definition, record),
     )
 
 
@@ -171,7 +160,7 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
                 )
                 return redirect("participant_detail", pk=participant.pk)
     statuses = dashboard.Statuses([participant.pk])
-    records = overview.visit_records(participant, request.user)
+    records = overview.participant_records(participant, request.user)
     return render(
         request,
         "monitoring/visit_detail.html",
