@@ -18,6 +18,7 @@ from django import forms
 from enrollment.models import Participant
 from monitoring.models import DataQuery, Signature, SourceVerification
 from monitoring.signatures import is_valid
+from trialsite.audit import chain
 from trialsite.audit.selectors import changes, participant_events, visible_events
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus
@@ -478,6 +479,9 @@ def casebook(
     audit = _audit(participant, user, zone)
     signatures = [signature for _, signature in records.signatures]
     progress(len(visits) + 2, steps, "Laying out the pages")
+    # Two copies of a casebook with the same head were printed from the same audit trail.
+    head = chain.seal()
+    summary.append(("Audit chain head", f"link {head.position}: {head.link}"))
     return {
         "summary": summary,
         "own_forms": own,

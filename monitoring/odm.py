@@ -25,6 +25,7 @@ from monitoring.exports import cell, no_progress
 from monitoring.models import Signature
 from trialsite import protocol
 from trialsite.accounts.models import User
+from trialsite.audit import chain
 from trialsite.audit.models import AuditEvent
 from trialsite.crf import registry
 from trialsite.crf.registry import FormDef, Kind
@@ -223,11 +224,14 @@ def write_odm(
     users = list(User.objects.order_by("pk"))
     system_user = _oid("USR", users[0].pk) if users else "USR.SYSTEM"
     now = timezone.now()
+    head = chain.seal()
     with etree.xmlfile(str(path), encoding="utf-8") as xf:
         xf.write_declaration()
         with xf.element(
             q("ODM"),
             nsmap={None: NS},
+            # Two copies with the same head were made from the same audit trail.
+            Description=f"Audit chain head {head}",
             FileType="Snapshot",
             FileOID=f"F.{protocol.REGISTRY_ID}.{now:%Y%m%dT%H%M%S}",
             CreationDateTime=now.isoformat(),

@@ -6,11 +6,17 @@ forms, every visit with its forms, every log entry). Any later change, whatever 
 makes the signature show as invalidated.
 
 Each signature keeps the version of the rule that made its hash, so that a signature stays
-valid, as long as its data are unchanged, when a later version covers more forms.
+valid, as long as its data are unchanged, when a later version covers more forms. From version
+3 the hash is an HMAC keyed with settings.AUDIT_HMAC_KEY, which the database does not hold:
+whoever changes data in the database cannot recompute a signature to match. Versions 1 and 2
+(plain SHA-256) are still checked as they were made.
 """
 
 import hashlib
+import hmac
 import json
+
+from django.conf import settings
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -35,7 +41,7 @@ V1_VISIT_FORMS = (
     "prgf_preparation",
 )
 V1_LOGS = ("adverse_event",)
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 
 
 def _values(obj) -> dict:
@@ -76,7 +82,10 @@ def signed_data(participant, visit=None, version: int = CURRENT_VERSION) -> list
 
 def data_hash(participant, visit=None, version: int = CURRENT_VERSION) -> str:
     canonical = json.dumps(signed_data(participant, visit, version), sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if version < 3:
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    key = f"signature:{settings.AUDIT_HMAC_KEY}".encode()
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def sign(*, participant, visit=None, password: str, by) -> Signature:
@@ -99,4 +108,5 @@ def sign(*, participant, visit=None, password: str, by) -> Signature:
 def is_valid(signature: Signature) -> bool:
     """Whether the signed data are still exactly what was signed."""
     version = signature.hash_version
-    return signature.data_hash == data_hash(signature.participant, signature.visit, version)
+    expected = data_hash(signature.participant, signature.visit, version)
+    return hmac.compare_digest(signature.data_hash, expected)

@@ -91,6 +91,16 @@ def owner_connection(django_db_setup):
 
 
 @pytest.fixture
+def loaded_list(db):
+    """The randomization list of tests/helpers.LIST_CSV, imported (and so locked)."""
+    from enrollment.models import RandomizationList
+    from enrollment.services import import_randomization_list
+
+    import_randomization_list(content=helpers.LIST_CSV, file_name="list.csv", imported_by="dm")
+    return RandomizationList.objects.get()
+
+
+@pytest.fixture
 def lahore(db):
     return factories.SiteFactory(code="LHR", name="CEMB Lahore")
 

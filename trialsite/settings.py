@@ -37,6 +37,12 @@ SECRET_KEY = _secret("SECRET_KEY", default=_DEV_SECRET if DEBUG else None)
 if not SECRET_KEY:
     raise RuntimeError("SECRET_KEY must be set when DEBUG is false (see .env.example).")
 
+# Keys the audit chain and signature HMACs (trialsite/audit/chain.py). The database never holds
+# it, so a change made in the database cannot be hidden by recomputing links. Set it apart from
+# SECRET_KEY (which may be rotated) and keep a copy with the backups: without it the trail
+# cannot be verified. By default it is derived from SECRET_KEY.
+AUDIT_HMAC_KEY = _secret("AUDIT_HMAC_KEY", default="") or f"audit-chain:{SECRET_KEY}"
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -231,6 +237,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE["sae-escalation"] = {
     "task": "safety.tasks.escalate_overdue_saes",
     "schedule": crontab(minute="*/15"),
+}
+# Audit rows are chained (trialsite/audit/chain.py) within a minute of being committed.
+CELERY_BEAT_SCHEDULE["audit-seal"] = {
+    "task": "trialsite.audit.tasks.seal_audit_trail",
+    "schedule": 60.0,
 }
 # Remind coordinators this many days before a visit window opens.
 VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)

@@ -88,12 +88,6 @@ def test_a_list_with_other_strata_than_the_protocols_is_refused():
 
 
 # --- Import and lock (database) -----------------------------------------------------------------
-@pytest.fixture
-def loaded_list(db):
-    services.import_randomization_list(content=LIST_CSV, file_name="list.csv", imported_by="dm")
-    return RandomizationList.objects.get()
-
-
 def test_import_records_the_hash_and_every_slot(loaded_list):
     assert loaded_list.sha256 == hashlib.sha256(LIST_CSV).hexdigest()
     assert (
@@ -135,7 +129,9 @@ def test_an_allocated_slot_cannot_be_reassigned(loaded_list, coordinator, lahore
     participant = services.randomize_participant(
         screening=factories.consented_screening(site=lahore, by=coordinator), by=coordinator
     )
-    other = factories.ParticipantFactory(site=lahore, participant_id="LHR-099")
+    other = services.randomize_participant(
+        screening=factories.consented_screening(site=lahore, by=coordinator), by=coordinator
+    )
     with pytest.raises(DatabaseError, match="locked"), transaction.atomic():
         RandomizationSlot.objects.filter(participant=participant).update(participant=other)
 

@@ -22,6 +22,7 @@ from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import ae_answers, change_vas, form_url, log_in, pdf_text, screenshot, wait_for
 from trialsite import roles
+from trialsite.audit import chain
 from trialsite.crf import locking, registry
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import save_crf
@@ -190,6 +191,7 @@ def test_the_casebook_holds_visits_adverse_events_queries_signatures_and_the_aud
             "correction",
         ],
     )
+    assert re.search(rf"Audit chain head\s+link {chain.head().position}:", text)
     assert ARM_ROW.search(text) and "Injection" in text
     # Values stored beside the form's questions are printed with it: the WOMAC's scores.
     assert in_order(text, ["WOMAC", "Recorded with the form", "pain, normalised"])
@@ -457,6 +459,7 @@ def test_the_casebook_reads_the_same_number_of_queries_whatever_the_visits(
             complete=True,
             by=coordinator,
         )
+    chain.seal()  # as the beat does; the casebook then seals nothing new, as in `before`
     assert queries() == before
 
 

@@ -21,6 +21,7 @@ from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import change_vas
 from trialsite import protocol
+from trialsite.audit import chain
 from trialsite.crf import registry
 from trialsite.crf.services import save_crf
 from visits import services as visit_services
@@ -74,6 +75,10 @@ def test_the_odm_export_is_valid_against_the_official_xsd(
         "//odm:StudyEventData/odm:Signature/odm:SignatureRef/@SignatureOID", namespaces=ns
     ) == ["SD.REVIEW"]
     assert ExportLog.objects.filter(what__startswith="ODM").exists()
+    # The audit chain head, so that two copies can be compared (every row sealed first).
+    head = chain.head()
+    assert head.position > 0 and chain.verify().ok
+    assert document.getroot().get("Description").endswith(f"Audit chain head {head}")
 
 
 def test_the_odm_export_reads_participants_in_chunks_each_with_its_own_data(

@@ -141,3 +141,74 @@ def track_table(
 ) -> migrations.RunSQL:
     """The same for a table that has no model of ours (e.g. a many-to-many table)."""
     return migrations.RunSQL(attach_sql(table, participant_column, exclude), detach_sql(table))
+
+
+# Migration audit/0002: fixed search paths and schema-qualified names (a temporary table named
+# like ours cannot stand in for it), and a change to a column kept out of the trail (a
+# password hash) is still recorded, by name only. An excluded name starting with "~" is
+# ignored altogether (progress counters that change many times a second).
+HARDEN_AUDIT = """
+CREATE OR REPLACE FUNCTION public.audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_event rows cannot be changed or deleted (%)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+
+CREATE OR REPLACE FUNCTION public.audit_capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    excluded text[] := ARRAY(SELECT a FROM unnest(TG_ARGV[1:]) a WHERE left(a, 1) <> '~');
+    ignored text[] := ARRAY(SELECT substr(a, 2) FROM unnest(TG_ARGV[1:]) a
+                            WHERE left(a, 1) = '~');
+    old_full jsonb;
+    new_full jsonb;
+    changed jsonb;
+    participant_col text := TG_ARGV[0];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        INSERT INTO public.audit_event (table_name, action, user_id, username, reason)
+        VALUES (TG_TABLE_NAME, TG_OP,
+                nullif(current_setting('trialsite.user_id', true), '')::bigint,
+                nullif(current_setting('trialsite.username', true), ''),
+                nullif(current_setting('trialsite.reason', true), ''));
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN old_full := to_jsonb(OLD) - ignored; END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN new_full := to_jsonb(NEW) - ignored; END IF;
+    SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb) INTO changed
+    FROM jsonb_object_keys(coalesce(new_full, old_full)) AS k
+    WHERE TG_OP <> 'UPDATE' OR new_full -> k IS DISTINCT FROM old_full -> k;
+    IF TG_OP = 'UPDATE' AND changed = '[]'::jsonb THEN
+        RETURN NULL;  -- nothing changed, nothing to record
+    END IF;
+    INSERT INTO public.audit_event (
+        table_name, row_pk, action, old_values, new_values, changed_fields,
+        participant_id, user_id, username, reason
+    ) VALUES (
+        TG_TABLE_NAME,
+        coalesce(new_full ->> 'id', old_full ->> 'id'),
+        TG_OP, old_full - excluded, new_full - excluded, changed,
+        CASE WHEN participant_col = '' THEN NULL
+             ELSE coalesce(new_full ->> participant_col, old_full ->> participant_col)::bigint
+        END,
+        nullif(current_setting('trialsite.user_id', true), '')::bigint,
+        nullif(current_setting('trialsite.username', true), ''),
+        nullif(current_setting('trialsite.reason', true), '')
+    );
+    RETURN NULL;
+END $$;
+
+-- The chain (trialsite/audit/chain.py): one link per audit row, in the order rows were sealed.
+-- The link is an HMAC computed by the application with a key the database does not hold.
+CREATE TABLE public.audit_chain (
+    position bigint PRIMARY KEY CHECK (position > 0),
+    event_id bigint NOT NULL UNIQUE REFERENCES public.audit_event (id),
+    link char(64) NOT NULL,
+    sealed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TRIGGER audit_chain_immutable BEFORE UPDATE OR DELETE ON public.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION public.audit_refuse_change();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON public.audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION public.audit_refuse_change();
+"""

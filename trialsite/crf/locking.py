@@ -7,9 +7,8 @@ registry test (tests/trialsite/test_registry.py) fails for a registered form wit
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import migrations, transaction
+from django.db import DatabaseError, connection, migrations, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from trialsite.audit import context as audit
 from trialsite.crf.models import Lock
@@ -111,8 +110,20 @@ def lock(*, scope: str, by, participant=None, visit=None, record=None) -> Lock:
             "description": f"{record}",
         },
     }[scope]
-    with transaction.atomic(), audit.acting(by=by):
-        return Lock.objects.create(scope=scope, locked_by=by, **target)
+    with transaction.atomic(), audit.acting(by=by), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT crf_lock(%s, %s, %s, %s, %s, %s, %s)",
+            [
+                scope,
+                getattr(target.get("participant"), "pk", target.get("participant_id")),
+                getattr(target.get("visit"), "pk", None),
+                target.get("table_name") or "",
+                target.get("row_pk") or "",
+                target["description"][:200],
+                by.pk,
+            ],
+        )
+        return Lock.objects.get(pk=cursor.fetchone()[0])
 
 
 def unlock(*, lock: Lock, reason: str, by) -> Lock:
@@ -121,10 +132,121 @@ def unlock(*, lock: Lock, reason: str, by) -> Lock:
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for unlocking."})
     with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
-        current = Lock.objects.select_for_update().get(pk=lock.pk)
-        if not current.is_active:
+        if not Lock.objects.filter(pk=lock.pk).active().exists():
             raise ValidationError("This lock was already lifted.")
-        current.unlocked_by, current.unlocked_at = by, timezone.now()
-        current.unlock_reason = reason.strip()
-        current.save(update_fields=["unlocked_by", "unlocked_at", "unlock_reason"])
-        return current
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT crf_unlock(%s, %s, %s)", [lock.pk, reason.strip(), by.pk])
+        except DatabaseError as error:  # lifted meanwhile by someone else
+            raise ValidationError("This lock was already lifted.") from error
+        return Lock.objects.get(pk=lock.pk)
+
+
+# Migration crf/0002: the trigger function reads only schema-qualified tables under a fixed
+# search path, and the application's role changes locks only through these functions (it has
+# no INSERT, UPDATE or DELETE right on monitoring_lock; grants.py). They run as the owner and
+# check that the acting user may lock: a lock is never deleted, and lifted once, with a reason.
+HARDEN_LOCKS = """
+CREATE OR REPLACE FUNCTION public.refuse_locked_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rows jsonb[] := '{}';
+    r jsonb;
+    participant_col text := TG_ARGV[0];  -- column holding the participant id, or ''
+    visit_col text := TG_ARGV[1];        -- column holding the visit id, or ''
+    screening_col text := TG_ARGV[2];    -- column holding the screening id, or ''
+    pid bigint;
+    vid bigint;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN rows := rows || to_jsonb(OLD); END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN rows := rows || to_jsonb(NEW); END IF;
+    FOREACH r IN ARRAY rows LOOP
+        pid := NULL;
+        vid := NULL;
+        IF participant_col <> '' THEN pid := (r ->> participant_col)::bigint; END IF;
+        IF screening_col <> '' THEN
+            SELECT id INTO pid FROM public.enrollment_participant
+            WHERE screening_id = (r ->> screening_col)::bigint;
+        END IF;
+        IF visit_col <> '' THEN vid := (r ->> visit_col)::bigint; END IF;
+        IF EXISTS (
+            SELECT 1 FROM public.monitoring_lock l
+            WHERE l.unlocked_at IS NULL AND (
+                l.scope = 'study'
+                OR (l.scope = 'participant' AND l.participant_id = pid)
+                OR (l.scope = 'visit' AND l.visit_id = vid)
+                OR (l.scope = 'record' AND l.table_name = TG_TABLE_NAME AND l.row_pk = r ->> 'id')
+            )
+        ) THEN
+            RAISE EXCEPTION 'locked: % on % refused: the data is locked by a data manager',
+                TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END LOOP;
+    RETURN COALESCE(NEW, OLD);
+END $$;
+
+CREATE FUNCTION public.crf_may_lock(by_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM public.accounts_user u
+        WHERE u.id = by_id AND u.is_active AND (
+            u.is_superuser OR EXISTS (
+                SELECT 1 FROM public.auth_permission p
+                JOIN public.django_content_type ct ON ct.id = p.content_type_id
+                WHERE ct.app_label = 'accounts' AND p.codename = 'lock_data' AND (
+                    p.id IN (SELECT gp.permission_id FROM public.auth_group_permissions gp
+                             JOIN public.accounts_user_groups ug ON ug.group_id = gp.group_id
+                             WHERE ug.user_id = u.id)
+                    OR p.id IN (SELECT up.permission_id
+                                FROM public.accounts_user_user_permissions up
+                                WHERE up.user_id = u.id)
+                )
+            )
+        )
+    )
+$$;
+
+CREATE FUNCTION public.crf_lock(
+    lock_scope text, participant bigint, visit bigint, table_name text, row_pk text,
+    description text, by_id bigint
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT public.crf_may_lock(by_id) THEN
+        RAISE EXCEPTION 'user % may not lock data', by_id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO public.monitoring_lock (
+        scope, participant_id, visit_id, table_name, row_pk, description, locked_by_id,
+        locked_at, unlock_reason
+    ) VALUES (
+        lock_scope, participant, visit, coalesce(table_name, ''), coalesce(row_pk, ''),
+        description, by_id, clock_timestamp(), ''
+    ) RETURNING id INTO new_id;
+    RETURN new_id;
+END $$;
+
+CREATE FUNCTION public.crf_unlock(lock_id bigint, reason text, by_id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT public.crf_may_lock(by_id) THEN
+        RAISE EXCEPTION 'user % may not unlock data', by_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'a reason is required to unlock' USING ERRCODE = 'check_violation';
+    END IF;
+    UPDATE public.monitoring_lock
+    SET unlocked_by_id = by_id, unlocked_at = clock_timestamp(), unlock_reason = btrim(reason)
+    WHERE id = lock_id AND unlocked_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lock % is not active', lock_id USING ERRCODE = 'no_data_found';
+    END IF;
+END $$;
+"""
+DROP_LOCK_FUNCTIONS = """
+DROP FUNCTION public.crf_unlock(bigint, text, bigint);
+DROP FUNCTION public.crf_lock(text, bigint, bigint, text, text, text, bigint);
+DROP FUNCTION public.crf_may_lock(bigint);
+"""

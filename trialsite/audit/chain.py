@@ -1,0 +1,139 @@
+"""Tamper evidence for the audit trail: every audit row is chained to the one before.
+
+Link n = HMAC-SHA256(key, link n-1 | n | the row's content), where the content is the row as
+PostgreSQL's canonical jsonb text (in UTC). The key (settings.AUDIT_HMAC_KEY) is held by the
+application, never by the database: someone who can write to the database, its owner
+included, can change a row but cannot compute the link that would hide the change.
+
+Rows are chained by `seal()`, after they are committed, in the order they are sealed (not in
+the order of their ids): sealers take turns under an advisory lock, and each seals every
+committed row that has no link yet. A row committed by a transaction that was still open
+during one seal is simply sealed by the next, so concurrent transactions leave no gap and no
+row is sealed twice (audit_chain.event_id is unique). Sealing runs every minute (Celery beat),
+and before an ODM export or casebook prints the chain head. `verify()` walks the chain.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+GENESIS = "0" * 64
+_SEAL_LOCK = 7_157_891  # advisory lock key: one sealer at a time
+_BATCH = 5_000
+
+
+def _key() -> bytes:
+    return settings.AUDIT_HMAC_KEY.encode()
+
+
+def link(previous: str, position: int, content: str) -> str:
+    message = f"{previous}\n{position}\n{content}".encode()
+    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    position: int
+    link: str
+
+    def __str__(self) -> str:
+        return f"{self.position}:{self.link}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checked: int
+    unsealed: int
+    broken_at: int | None = None  # the first position whose link does not match
+    event_id: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def _utc(cursor) -> None:
+    # jsonb renders timestamps in the session's zone: the content must not depend on it.
+    cursor.execute("SET LOCAL TimeZone = 'UTC'")
+
+
+def _head(cursor) -> Head:
+    cursor.execute("SELECT position, link FROM audit_chain ORDER BY position DESC LIMIT 1")
+    row = cursor.fetchone()
+    return Head(row[0], row[1]) if row else Head(0, GENESIS)
+
+
+def seal() -> Head:
+    """Chain every committed audit row that has no link yet; return the new head."""
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
+            _utc(cursor)
+            head = _head(cursor)
+            cursor.execute(
+                """
+                SELECT e.id, to_jsonb(e)::text FROM audit_event e
+                WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)
+                ORDER BY e.id LIMIT %s
+                """,
+                [_BATCH],
+            )
+            rows = cursor.fetchall()
+            links = []
+            position, previous = head.position, head.link
+            for event_id, content in rows:
+                position += 1
+                previous = link(previous, position, content)
+                links.append((position, event_id, previous))
+            if links:
+                cursor.executemany(
+                    "INSERT INTO audit_chain (position, event_id, link) VALUES (%s, %s, %s)",
+                    links,
+                )
+            head = Head(position, previous)
+        if len(rows) < _BATCH:
+            return head
+
+
+def head() -> Head:
+    """The newest link: two copies of the data with the same head have the same trail."""
+    with connection.cursor() as cursor:
+        return _head(cursor)
+
+
+def verify() -> Verdict:
+    """Recompute every link in order; report the first that does not match."""
+    checked = 0
+    previous = GENESIS
+    with transaction.atomic(), connection.cursor() as cursor:
+        _utc(cursor)
+        cursor.execute(
+            """
+            SELECT c.position, c.event_id, c.link, to_jsonb(e)::text
+            FROM audit_chain c LEFT JOIN audit_event e ON e.id = c.event_id
+            ORDER BY c.position
+            """
+        )
+        while batch := cursor.fetchmany(_BATCH):
+            for position, event_id, stored, content in batch:
+                if position != checked + 1:
+                    return Verdict(checked, 0, checked + 1, None, "a link is missing")
+                if content is None:
+                    return Verdict(checked, 0, position, event_id, "the audit row is missing")
+                expected = link(previous, position, content)
+                if not hmac.compare_digest(expected, stored.strip()):
+                    return Verdict(
+                        checked, 0, position, event_id, "the audit row or its link was changed"
+                    )
+                previous = stored.strip()
+                checked += 1
+        cursor.execute(
+            "SELECT count(*) FROM audit_event e "
+            "WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)"
+        )
+        unsealed = cursor.fetchone()[0]
+    return Verdict(checked, unsealed)
