@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -7,6 +6,7 @@ from django.views.decorators.http import require_POST
 from enrollment import eligibility, selectors, services
 from enrollment.forms import ConsentForm, ScreeningForm, WithdrawalForm
 from enrollment.models import Consent, Participant, Screening
+from trialsite.access import requires
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors, conflict_response
 from trialsite.sites.models import Site
@@ -24,8 +24,7 @@ def _user_site(request) -> Site:
     return site
 
 
-@login_required
-@permission_required("enrollment.view_participant", raise_exception=True)
+@requires("enrollment.view_participant")
 def participant_list(request):
     participants = Participant.objects.visible_to(request.user).select_related(
         "site", "screening__consent"
@@ -33,8 +32,7 @@ def participant_list(request):
     return render(request, "enrollment/participant_list.html", {"participants": participants})
 
 
-@login_required
-@permission_required("enrollment.view_screening", raise_exception=True)
+@requires("enrollment.view_screening")
 def screening_log(request):
     screenings = Screening.objects.visible_to(request.user)
     return render(
@@ -47,8 +45,7 @@ def screening_log(request):
     )
 
 
-@login_required
-@permission_required("enrollment.add_screening", raise_exception=True)
+@requires("enrollment.add_screening")
 def screening_new(request):
     site = _user_site(request)
     form = ScreeningForm(request.POST or None)
@@ -59,8 +56,7 @@ def screening_new(request):
     return _screening_form(request, form, site=site, screening=None)
 
 
-@login_required
-@permission_required("enrollment.change_screening", raise_exception=True)
+@requires("enrollment.change_screening", objects={"pk": "enrollment.Screening"})
 def screening_edit(request, pk: int):
     screening = get_screening(request, pk)
     form = ScreeningForm(request.POST or None, instance=screening)
@@ -96,7 +92,7 @@ def _screening_form(request, form, *, site, screening):
     )
 
 
-@login_required
+@requires()
 @require_POST
 def screening_check(request):
     """The live eligibility panel: decide from what is filled in so far; saves nothing."""
@@ -116,8 +112,7 @@ def screening_check(request):
     return render(request, "enrollment/_eligibility.html", context)
 
 
-@login_required
-@permission_required("enrollment.view_screening", raise_exception=True)
+@requires("enrollment.view_screening", objects={"pk": "enrollment.Screening"})
 def screening_detail(request, pk: int):
     screening = get_screening(request, pk)
     consent = Consent.objects.filter(screening=screening).first()
@@ -135,8 +130,7 @@ def screening_detail(request, pk: int):
     )
 
 
-@login_required
-@permission_required("enrollment.add_consent", raise_exception=True)
+@requires("enrollment.add_consent", objects={"pk": "enrollment.Screening"})
 def consent_new(request, pk: int):
     screening = get_screening(request, pk)
     if Consent.objects.filter(screening=screening).exists():
@@ -161,7 +155,7 @@ def consent_new(request, pk: int):
     )
 
 
-@login_required
+@requires(objects={"pk": "enrollment.Screening"})
 @require_POST
 def randomize(request, pk: int):
     if not request.user.has_perm("accounts.randomize_participant"):
@@ -177,8 +171,7 @@ def randomize(request, pk: int):
     return redirect("participant_detail", pk=participant.pk)
 
 
-@login_required
-@permission_required("enrollment.change_consent", raise_exception=True)
+@requires("enrollment.change_consent", objects={"pk": "enrollment.Screening"})
 def consent_withdraw(request, pk: int):
     screening = get_screening(request, pk)
     consent = get_object_or_404(Consent, screening=screening)

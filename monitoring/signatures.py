@@ -17,7 +17,6 @@ import hmac
 import json
 
 from django.conf import settings
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 

@@ -1,14 +1,13 @@
-from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 
 from enrollment.models import Participant
 from enrollment.selectors import visible_participant_or_404
 from outcomes import selectors
 from outcomes.models import VasPain, Womac
+from trialsite.access import requires
 
 
-@login_required
-@permission_required("outcomes.view_vaspain", raise_exception=True)
+@requires("outcomes.view_vaspain", objects={"pk": "enrollment.Participant"})
 def participant_outcomes(request, pk: int):
     """VAS and WOMAC over visits for one participant, with change from baseline."""
     participant = visible_participant_or_404(request.user, pk)
@@ -24,8 +23,7 @@ def participant_outcomes(request, pk: int):
     )
 
 
-@login_required
-@permission_required("outcomes.view_vaspain", raise_exception=True)
+@requires("outcomes.view_vaspain")
 def pooled_outcomes(request):
     """Mean ± SD over visits, by arm (pooled for blinded assessors), at the user's sites."""
     participants = Participant.objects.visible_to(request.user)

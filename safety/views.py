@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -7,6 +6,7 @@ from django.utils import timezone
 from safety import selectors, services
 from safety.forms import ListingFilter, SignatureForm
 from safety.models import AdverseEvent
+from trialsite.access import requires
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors
 from trialsite.csv_cells import csv_response
@@ -18,8 +18,7 @@ def _visible_ae(request, pk: int) -> AdverseEvent:
     )
 
 
-@login_required
-@permission_required("safety.view_adverseevent", raise_exception=True)
+@requires("safety.view_adverseevent", objects={"pk": "safety.AdverseEvent"})
 def ae_detail(request, pk: int):
     ae = _visible_ae(request, pk)
     now = timezone.now()
@@ -37,8 +36,7 @@ def ae_detail(request, pk: int):
     )
 
 
-@login_required
-@permission_required("accounts.review_adverse_events", raise_exception=True)
+@requires("accounts.review_adverse_events")
 def review_queue(request):
     events = list(
         AdverseEvent.objects.visible_to(request.user)
@@ -54,8 +52,7 @@ def review_queue(request):
     )
 
 
-@login_required
-@permission_required("accounts.review_adverse_events", raise_exception=True)
+@requires("accounts.review_adverse_events", objects={"pk": "safety.AdverseEvent"})
 def ae_sign(request, pk: int):
     ae = _visible_ae(request, pk)
     if not request.user.has_perm("accounts.sign_records"):
@@ -83,8 +80,7 @@ def ae_sign(request, pk: int):
     )
 
 
-@login_required
-@permission_required("safety.view_adverseevent", raise_exception=True)
+@requires("safety.view_adverseevent")
 def ae_listing(request):
     form = ListingFilter(request.GET or None, user=request.user)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -108,7 +104,6 @@ def ae_listing(request):
     )
 
 
-@login_required
-@permission_required("safety.view_adverseevent", raise_exception=True)
+@requires("safety.view_adverseevent")
 def ae_summary(request):
     return render(request, "safety/ae_summary.html", {"groups": selectors.summary(request.user)})

@@ -69,6 +69,26 @@ def django_db_setup(django_db_setup, django_db_blocker):
     _connect_as(owner)
 
 
+@pytest.fixture(autouse=True)
+def second_factor_with_force_login(monkeypatch):
+    """`client.force_login(user)` also gives the second factor of a user who has a device
+    (tests/factories.UserFactory): as a real log-in with the app's code would."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    force_login = Client.force_login
+
+    def force_login_with_second_factor(self, user, backend=None):
+        force_login(self, user, backend)
+        device = getattr(user, "otp_device", None)
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_second_factor)
+
+
 @pytest.fixture
 def worker():
     """A real Celery worker (solo pool) on the test Redis, in this process."""

@@ -4,6 +4,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from enrollment import services as enrollment_services
 from enrollment.models import Participant
@@ -47,6 +48,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(self, create, extracted, **kwargs):
         if extracted:
             self.groups.add(Group.objects.get(name=extracted))
+
+    @factory.post_generation
+    def second_factor(self, create, extracted, **kwargs):
+        """Every test user has an authenticator app; `client.force_login(user)` then counts
+        as verified (django_otp logs in `user.otp_device`). second_factor=False: none."""
+        if create and extracted is not False:
+            self.otp_device = TOTPDevice.objects.create(user=self, name="test", confirmed=True)
 
 
 def screening(*, site, by, **overrides):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from playwright.sync_api import Page, expect
 
 from enrollment.randomization import make_list, to_csv
@@ -22,6 +23,7 @@ from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
 from safety import services as safety_services
 from tests.factories import PASSWORD
+from trialsite.accounts.models import User
 from trialsite.crf.services import save_crf
 from visits import services as visit_services
 from visits.models import Visit
@@ -66,7 +68,19 @@ def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -
     expect(page).to_have_url(f"{base_url}/accounts/login/?next=/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    if "/accounts/two-factor/" in page.url:
+        page.get_by_label("Code").fill(recovery_code(username))
+        page.get_by_role("button", name="Continue").click()
+
+
+def recovery_code(username: str) -> str:
+    """A new single-use recovery code of the user (as if read from their printed list)."""
+    device, _ = StaticDevice.objects.get_or_create(
+        user=User.objects.get(username=username), name="test", defaults={"confirmed": True}
+    )
+    return device.token_set.create(token=StaticToken.random_token()).token
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:

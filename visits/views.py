@@ -1,11 +1,11 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
+from trialsite.access import requires
 from trialsite.crf.views import add_service_errors
 from visits import services
 from visits.forms import (
@@ -19,8 +19,7 @@ from visits.models import Injection, SecretomeLot, Visit
 CALENDAR_DAYS = 14
 
 
-@login_required
-@permission_required("visits.view_visit", raise_exception=True)
+@requires("visits.view_visit")
 def calendar(request):
     """Visits due in the next 14 days and overdue visits, at the user's sites."""
     site = request.user.sites.order_by("pk").first()
@@ -50,16 +49,14 @@ def calendar(request):
 
 
 # --- Secretome lots ---------------------------------------------------------------------------
-@login_required
-@permission_required("visits.view_secretomelot", raise_exception=True)
+@requires("visits.view_secretomelot")
 def lot_list(request):
     return render(
         request, "visits/lot_list.html", {"lots": SecretomeLot.objects.select_related("decided_by")}
     )
 
 
-@login_required
-@permission_required("visits.add_secretomelot", raise_exception=True)
+@requires("visits.add_secretomelot")
 def lot_new(request):
     form = LotForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -75,8 +72,7 @@ def lot_new(request):
     )
 
 
-@login_required
-@permission_required("visits.view_secretomelot", raise_exception=True)
+@requires("visits.view_secretomelot", objects={"pk": "visits.SecretomeLot"})
 def lot_detail(request, pk: int):
     lot = get_object_or_404(SecretomeLot, pk=pk)
     forms = {

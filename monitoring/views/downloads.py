@@ -1,16 +1,16 @@
 """Downloads: the user's PDFs and exports, made in the background (monitoring/documents.py)."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from monitoring import documents
 from monitoring.models import Document
+from trialsite.access import requires
 
 
-@login_required
+@requires()
 def document_list(request):
     """The user's PDFs and exports, blank CRFs for the site binder, and the data exports."""
     template = "monitoring/_document_table.html" if request.htmx else "monitoring/documents.html"
@@ -24,7 +24,7 @@ def document_list(request):
     return render(request, template, context)
 
 
-@login_required
+@requires()
 @require_POST
 def document_request(request):
     """Queue the PDF or export named by the POSTed kind; show its progress page."""
@@ -34,7 +34,7 @@ def document_request(request):
     return redirect("document_status", pk=document.pk)
 
 
-@login_required
+@requires(objects={"pk": "monitoring.Document"})
 def document_status(request, pk: int):
     """Progress of one document, polled by htmx; POST tries a failed rendering again."""
     document = documents.own_document_or_404(request.user, pk)
@@ -49,7 +49,7 @@ def document_status(request, pk: int):
     )
 
 
-@login_required
+@requires(objects={"pk": "monitoring.Document"})
 def document_download(request, pk: int):
     """The file, logged. A stale file is made again, unless the earlier one is asked for."""
     document = documents.own_document_or_404(request.user, pk)
@@ -66,7 +66,7 @@ def document_download(request, pk: int):
     return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.filename)
 
 
-@login_required
+@requires()
 def document_tray(request):
     """The navigation bar's note of documents in progress and just finished (htmx)."""
     return render(request, "monitoring/_document_tray.html", documents.tray(request.user))

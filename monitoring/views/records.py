@@ -2,7 +2,6 @@
 enters any registered form of a visit or any entry of a log."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,7 @@ from monitoring.queries import queries_for, raise_query
 from monitoring.signatures import is_valid
 from monitoring.verification import last_verification
 from safety.models import AdverseEvent
+from trialsite.access import requires
 from trialsite.audit import selectors as audit_selectors
 from trialsite.audit.models import AuditEvent
 from trialsite.crf import registry
@@ -28,7 +28,7 @@ from visits.forms import MissedVisitForm, UnscheduledVisitForm, VisitDateForm
 from visits.models import Visit
 
 
-@login_required
+@requires()
 def home(request):
     user = request.user
     participants = Participant.objects.visible_to(user)
@@ -62,8 +62,7 @@ def home(request):
     )
 
 
-@login_required
-@permission_required("enrollment.view_participant", raise_exception=True)
+@requires("enrollment.view_participant", objects={"pk": "enrollment.Participant"})
 def participant_detail(request, pk: int):
     """The participant's record: their own forms, every visit with its window, status and
     forms, the entries of each log, and the casebook's signatures."""
@@ -125,8 +124,10 @@ def _visit_of(user, participant_pk: int, visit_pk: int):
     return participant, visit
 
 
-@login_required
-@permission_required("visits.view_visit", raise_exception=True)
+@requires(
+    "visits.view_visit",
+    objects={"participant_pk": "enrollment.Participant", "visit_pk": "visits.Visit"},
+)
 def visit_detail(request, participant_pk: int, visit_pk: int):
     """A visit: its window and status, its date (or why it was missed), its forms and its
     signatures."""
@@ -180,8 +181,7 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
     )
 
 
-@login_required
-@permission_required("visits.add_visit", raise_exception=True)
+@requires("visits.add_visit", objects={"participant_pk": "enrollment.Participant"})
 def unscheduled_visit_new(request, participant_pk: int):
     participant = visible_participant_or_404(request.user, participant_pk)
     form = UnscheduledVisitForm(request.POST or None)
@@ -220,7 +220,15 @@ def _entered_form(request, form: str, *, at_visit: bool):
     return definition
 
 
-@login_required
+@requires(
+    "enrollment.view_participant",
+    objects={
+        "participant_pk": "enrollment.Participant",
+        "visit_pk": "visits.Visit",
+        "form": "form",
+        "number": "number",
+    },
+)
 def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=None):
     """Show and save any form entered here: the form of a visit (visit_pk given), or an entry
     of a participant's log (`number`, or "new" for a new entry). Each form's service saves

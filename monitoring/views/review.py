@@ -4,7 +4,6 @@ form and primary key; what reveals the arm never reaches a user who may not see 
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -17,6 +16,7 @@ from enrollment.selectors import visible_participant_or_404
 from monitoring import dashboard as dashboard_grid
 from monitoring import queries, signatures, verification
 from monitoring.models import DataQuery
+from trialsite.access import requires
 from trialsite.audit import selectors as audit_selectors
 from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
@@ -54,8 +54,7 @@ def _back(request, fallback: str):
     return redirect(fallback)
 
 
-@login_required
-@permission_required("enrollment.view_participant", raise_exception=True)
+@requires("enrollment.view_participant")
 def dashboard(request):
     """Participants × visits with the status of every form due, 25 participants a page."""
     participants = Participant.objects.visible_to(request.user).select_related("site")
@@ -91,16 +90,14 @@ def _visible_locks(user):
     return locks.exclude(registry.hidden_pointers(user))
 
 
-@login_required
-@permission_required("crf.view_lock", raise_exception=True)
+@requires("crf.view_lock")
 def lock_list(request):
     locks = _visible_locks(request.user).select_related("participant", "locked_by", "unlocked_by")
     return render(request, "monitoring/lock_list.html", {"locks": locks, "form": UnlockForm()})
 
 
-@login_required
+@requires("accounts.lock_data")
 @require_POST
-@permission_required("accounts.lock_data", raise_exception=True)
 def lock_new(request):
     """Lock what the posted scope names: the study, a participant, a visit or a record."""
     scope = request.POST.get("scope")
@@ -127,8 +124,7 @@ def lock_new(request):
     return _back(request, "lock_list")
 
 
-@login_required
-@permission_required("accounts.lock_data", raise_exception=True)
+@requires("accounts.lock_data", objects={"pk": "crf.Lock"})
 def lock_lift(request, pk: int):
     lock = get_object_or_404(_visible_locks(request.user), pk=pk)
     form = UnlockForm(request.POST or None)
@@ -149,9 +145,8 @@ def lock_lift(request, pk: int):
 
 
 # --- Source data verification --------------------------------------------------------------------
-@login_required
+@requires("accounts.verify_source_data", objects={"form": "form", "pk": "record"})
 @require_POST
-@permission_required("accounts.verify_source_data", raise_exception=True)
 def verify_record(request, form: str, pk: int):
     """Mark a record source-verified at its current version."""
     definition, record = record_or_404(request.user, form, pk)
@@ -162,8 +157,7 @@ def verify_record(request, form: str, pk: int):
     return _back(request, "reverify_list")
 
 
-@login_required
-@permission_required("accounts.verify_source_data", raise_exception=True)
+@requires("accounts.verify_source_data")
 def reverify_list(request):
     """Records changed since a monitor verified them."""
     return render(
@@ -178,9 +172,8 @@ def _visible_queries(user):
     )
 
 
-@login_required
+@requires("accounts.raise_query")
 @require_POST
-@permission_required("accounts.raise_query", raise_exception=True)
 def query_new(request):
     definition, record = record_or_404(
         request.user, request.POST.get("form", ""), request.POST.get("pk")
@@ -199,7 +192,7 @@ def query_new(request):
     return _back(request, "query_list")
 
 
-@login_required
+@requires(objects={"pk": "monitoring.DataQuery"})
 @require_POST
 def query_action(request, pk: int):
     query = get_object_or_404(_visible_queries(request.user), pk=pk)
@@ -219,7 +212,7 @@ def query_action(request, pk: int):
     return _back(request, "query_list")
 
 
-@login_required
+@requires()
 def query_list(request):
     if not (
         request.user.has_perm("accounts.raise_query")
@@ -244,9 +237,8 @@ class SignForm(forms.Form):
     )
 
 
-@login_required
+@requires("accounts.sign_records", objects={"participant_pk": "enrollment.Participant"})
 @require_POST
-@permission_required("accounts.sign_records", raise_exception=True)
 def sign_records(request, participant_pk: int):
     """Sign a visit (visit posted) or the participant's whole casebook."""
     participant = visible_participant_or_404(request.user, participant_pk)
@@ -322,8 +314,7 @@ def _audit_trail(request, events, context: dict, filename: str):
     )
 
 
-@login_required
-@permission_required("accounts.view_audit_trail", raise_exception=True)
+@requires("accounts.view_audit_trail", objects={"pk": "enrollment.Participant"})
 def participant_audit(request, pk: int):
     """Every change to a participant's data, screening and consent included."""
     participant = visible_participant_or_404(request.user, pk)
@@ -335,8 +326,7 @@ def participant_audit(request, pk: int):
     )
 
 
-@login_required
-@permission_required("accounts.view_audit_trail", raise_exception=True)
+@requires("accounts.view_audit_trail", objects={"form": "form", "pk": "record"})
 def record_audit(request, form: str, pk: int):
     """The history of one record of a registered form."""
     definition, record = record_or_404(request.user, form, pk)

@@ -3,7 +3,6 @@
 
 import psycopg
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import DatabaseError, connection, transaction
 
 from enrollment import services as enrollment_services
@@ -19,9 +18,12 @@ SAFE_PATH = "search_path=pg_catalog, pg_temp"
 
 
 def _refused(sql, params=(), match="permission denied"):
-    with pytest.raises(DatabaseError, match=match), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    with (
+        pytest.raises(DatabaseError, match=match),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
 
 
 def test_asvs_4_1_3_the_app_role_may_not_create_temporary_tables(db):

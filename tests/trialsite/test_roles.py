@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from outcomes.models import VasPain
+from tests import factories
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite import roles
@@ -80,8 +81,14 @@ def test_a_user_without_a_role_sees_no_clinical_data(client, lahore, visit):
     assert client.get(reverse("participant_list")).status_code == 403
 
 
-def test_the_admin_is_for_users_and_sites_only(client, data_manager, coordinator):
+def test_the_admin_is_for_superusers_and_users_and_sites_only(
+    client, data_manager, coordinator, lahore
+):
+    """ASVS 4.1.3: only an administrator can grant superuser, staff or individual permissions
+    or set another user's password; a data manager manages users on the users page."""
     client.force_login(data_manager)
+    assert client.get("/admin/accounts/user/").status_code == 302  # to the admin log-in
+    client.force_login(factories.UserFactory(username="root", is_superuser=True, is_staff=True))
     assert client.get("/admin/accounts/user/").status_code == 200
     assert client.get("/admin/sites/site/").status_code == 200
     # No CRF and no clinical model can be edited through the admin.

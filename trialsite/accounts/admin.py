@@ -1,10 +1,20 @@
-"""User and site management. CRFs are not registered here: data is entered through the app."""
+"""User and site management for administrators (superusers) only. Data managers manage users
+through the users page of the application (trialsite/accounts/views.py), which cannot grant
+superuser, staff or individual permissions nor set anyone's password. CRFs are not
+registered here: data is entered through the app."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from trialsite.accounts.models import User
+
+
+def superusers_only(request) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = superusers_only
 
 
 @admin.register(User)

@@ -1,0 +1,62 @@
+"""Session rules that apply to every page: the absolute lifetime and the second factor."""
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+from django_otp import user_has_device
+
+from trialsite.accounts.security import needs_second_factor, session_expired
+
+SIGNED_IN_AT = "signed_in_at"
+NO_DEVICE = "no_second_factor"
+# Pages a user who still owes the second factor may open.
+_OPEN = ("two_factor", "two_factor_setup", "logout", "health")
+
+
+class SessionPolicyMiddleware:
+    """After AuthenticationMiddleware and django_otp's OTPMiddleware.
+
+    - Ends the session `SESSION_ABSOLUTE_SECONDS` after the log-in, however busy (the idle
+      limit is the session cookie's age). A new session (Django rotates it at log-in) is
+      stamped on its first request.
+    - Sends a user who needs a second factor and has not given it (this session) to the page
+      that asks for it, or to enrolment when they have none yet.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated:
+            now = time.time()
+            signed_in_at = request.session.setdefault(SIGNED_IN_AT, now)
+            if session_expired(signed_in_at, now, settings.SESSION_ABSOLUTE_SECONDS):
+                logout(request)
+                hours = settings.SESSION_ABSOLUTE_SECONDS / 3600
+                messages.info(request, f"Sessions end {hours:g} hours after log-in: log in again.")
+                return redirect(f"{reverse('login')}?next={request.path}")
+            if needs_second_factor(user) and not user.is_verified() and _name(request) not in _OPEN:
+                return redirect(f"{reverse('two_factor')}?next={request.path}")
+        return self.get_response(request)
+
+
+def _owes_second_factor(request) -> bool:
+    """Required by the role, or enrolled anyway. Whether a user without the requirement has
+    a device is read once per session (enrolling verifies the session at once)."""
+    if needs_second_factor(request.user):
+        return True
+    if NO_DEVICE not in request.session:
+        request.session[NO_DEVICE] = not user_has_device(request.user)
+    return not request.session[NO_DEVICE]
+
+
+def _name(request) -> str | None:
+    try:
+        return resolve(request.path_info).url_name
+    except Resolver404:
+        return None
