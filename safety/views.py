@@ -7,6 +7,7 @@ from safety import selectors, services
 from safety.forms import ListingFilter, SignatureForm
 from safety.models import AdverseEvent
 from trialsite.access import requires
+from trialsite.accounts import reauth
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors
 from trialsite.csv_cells import csv_response
@@ -59,6 +60,10 @@ def ae_sign(request, pk: int):
         raise PermissionDenied
     form = SignatureForm(request.POST or None, instance=ae)
     if request.method == "POST" and form.is_valid():
+        try:
+            reauth.check_password(request, form.cleaned_data["password"])  # counts a wrong one
+        except reauth.LockedOut:
+            return reauth.locked_out(request)
         try:
             services.sign_adverse_event(
                 ae=ae,

@@ -17,6 +17,7 @@ from monitoring import dashboard as dashboard_grid
 from monitoring import queries, signatures, verification
 from monitoring.models import DataQuery
 from trialsite.access import requires
+from trialsite.accounts import reauth
 from trialsite.audit import selectors as audit_selectors
 from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
@@ -247,6 +248,10 @@ def sign_records(request, participant_pk: int):
         visit = get_object_or_404(Visit, pk=_int(request.POST["visit"]), participant=participant)
     form = SignForm(request.POST)
     if form.is_valid():
+        try:
+            reauth.check_password(request, form.cleaned_data["password"])  # counts a wrong one
+        except reauth.LockedOut:
+            return reauth.locked_out(request)
         try:
             signatures.sign(
                 participant=participant,

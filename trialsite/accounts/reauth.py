@@ -32,4 +32,4 @@ def check_password(request, password: str) -> bool:
 def locked_out(request):
     """Log the user out and say why."""
     logout(request)
-    return render(request, "registration/locked_out.html", status=403)
+    return render(request, "registration/locked_out.html", status=429)

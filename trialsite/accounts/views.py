@@ -1,5 +1,7 @@
 """Account pages: second factor, password change, password-set links, and users."""
 
+import base64
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -101,12 +103,18 @@ def two_factor_setup(request):
         {
             "form": form,
             "qr": _qr_svg(device.config_url),
-            "key": device.key,
+            "key": _base32(device.bin_key),
             "required": needs_second_factor(user),
             "next": _next(request),
         },
         status=400 if form.errors else 200,
     )
+
+
+def _base32(key: bytes) -> str:
+    """The key as authenticator apps ask for it when typed: base32, in groups of four."""
+    text = base64.b32encode(key).decode().rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
 def _qr_svg(data: str) -> str:
@@ -117,7 +125,8 @@ def _qr_svg(data: str) -> str:
 
     out = io.BytesIO()
     qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage).save(out)
-    return out.getvalue().decode()
+    svg = out.getvalue().decode()
+    return svg[svg.index("<svg") :]  # without the XML declaration
 
 
 @requires()
