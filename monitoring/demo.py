@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from enrollment import randomization, services
 from enrollment.models import RandomizationList, Screening
@@ -84,6 +85,9 @@ def demo_logins() -> str:
     return "\n".join(
         f"    {username:<16} {role} ({', '.join(sites)})"
         for username, _, _, role, sites, _ in USERS
+    ) + (
+        "\n  Second factor: investigators, monitors and data managers are asked for a code;"
+        "\n  with DEBUG on (make run) the code page shows the demo user's current code."
     )
 
 
@@ -127,6 +131,10 @@ def _seed_sites_and_users() -> dict[str, User]:
             user.save()
         user.groups.add(Group.objects.get(name=role))
         user.sites.add(*(sites[c] for c in site_codes))
+        # Every demo user has an authenticator app (a random key): with DEBUG on, as under
+        # `make run`, the second-factor page shows its current code.
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            TOTPDevice.objects.create(user=user, name="Demo authenticator", confirmed=True)
         users[username] = user
     return users
 

@@ -10,4 +10,6 @@ def study(request) -> dict:
         "REGISTRY_ID": protocol.REGISTRY_ID,
         # Blinded outcome assessors never see a participant's arm (templates check this).
         "sees_arm": getattr(request.user, "sees_arm", False),
+        # Said on the log-in page: the second-factor page then shows the current code.
+        "debug_second_factor": settings.DEBUG,
     }
