@@ -85,6 +85,7 @@ def lot_detail(request, pk: int):
         if response is not None:
             return response
     # Every participant who received this lot (for recalls); only the user's sites are named.
+    tests = lot.tests.select_related("recorded_by")
     recipients = (
         Injection.objects.filter(secretome_lot=lot)
         .select_related("participant", "visit")
@@ -95,8 +96,9 @@ def lot_detail(request, pk: int):
         "visits/lot_detail.html",
         {
             "lot": lot,
-            "tests": lot.tests.select_related("recorded_by"),
-            "ledger": lot.ledger.select_related("by", "participant"),
+            "tests": [(t, _named(t.recorded_by, request.user)) for t in tests],
+            "decided_by": _named(lot.decided_by, request.user),
+            "ledger": _ledger(lot, request.user),
             "recipients": [r for r in recipients if r.participant.site_id in request.user.site_ids],
             "other_site_recipients": sum(
                 1 for r in recipients if r.participant.site_id not in request.user.site_ids
@@ -106,6 +108,35 @@ def lot_detail(request, pk: int):
         },
         status=400 if any(f.errors for f in forms.values()) else 200,
     )
+
+
+OTHER_SITE = "someone at another site"
+
+
+def _named(person, viewer) -> str:
+    """A person's name, for a viewer who shares a site with them; otherwise who they are not."""
+    if person is None:
+        return ""
+    if viewer.is_superuser or person.pk == viewer.pk or person.site_ids & viewer.site_ids:
+        return person.printed_name
+    return OTHER_SITE
+
+
+def _ledger(lot, user) -> list[dict]:
+    """The lot's ledger as `user` may see it: a line of another site's participant names
+    neither the participant nor the person, nor keeps its note (which names the visit)."""
+    lines = []
+    for line in lot.ledger.select_related("by", "participant"):
+        other = line.participant_id and line.participant.site_id not in user.site_ids
+        lines.append(
+            {
+                "line": line,
+                "participant": "another site" if other else line.participant or "",
+                "note": "" if other else line.note,
+                "by": OTHER_SITE if other else _named(line.by, user),
+            }
+        )
+    return lines
 
 
 def _lot_action(request, lot, forms):
