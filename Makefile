@@ -1,4 +1,4 @@
-.PHONY: run test bench install lint fmt lock
+.PHONY: run test bench install lint fmt lock audit
 
 # Install missing Debian packages and the locked Python dependencies.
 install:
@@ -27,3 +27,8 @@ fmt: install
 # Re-pin requirements.lock from pyproject.toml (in a scratch venv), with hashes.
 lock:
 	scripts/lock.sh
+
+# Known vulnerabilities in the locked dependencies (pip-audit). Needs the network for the
+# advisory database, so it is not part of `make test`.
+audit: install
+	.venv/bin/pip-audit --strict --disable-pip --require-hashes -r requirements.lock
