@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from trialsite import protocol
 from trialsite.choices import KneeOrBoth
+from trialsite.crf.fields import BoundedTextField, PlausibleDateField, PlausibleDateTimeField
 from trialsite.crf.models import Audited, Tracked
 
 
@@ -44,8 +45,8 @@ class Screening(Tracked):
 
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="screenings")
     screening_number = models.CharField(max_length=20, unique=True, editable=False)
-    screening_date = models.DateField()
-    date_of_birth = models.DateField()
+    screening_date = PlausibleDateField(past=True)
+    date_of_birth = PlausibleDateField(past=True)
     age_years = models.PositiveSmallIntegerField("age at screening (years)", editable=False)
     sex = models.CharField(max_length=1, choices=Sex.choices)
     height_cm = models.DecimalField(
@@ -99,7 +100,7 @@ class Screening(Tracked):
     criteria_version = models.CharField(
         "protocol version of the criteria", max_length=20, editable=False
     )
-    decided_at = models.DateTimeField("eligibility decided at", editable=False)
+    decided_at = PlausibleDateTimeField("eligibility decided at", editable=False)
 
     objects = ScreeningQuerySet.as_manager()
 
@@ -126,7 +127,7 @@ class Consent(Tracked):
     audit_participant_column = ""
 
     screening = models.OneToOneField(Screening, on_delete=models.PROTECT, related_name="consent")
-    consented_at = models.DateTimeField("date and time of consent")
+    consented_at = PlausibleDateTimeField("date and time of consent", past=True)
     form_version = models.CharField(
         "consent form version",
         max_length=20,
@@ -139,11 +140,11 @@ class Consent(Tracked):
         verbose_name="consent obtained by",
     )
     copy_given = models.BooleanField("copy of the signed form given to the participant")
-    withdrawn_on = models.DateField("consent withdrawn on", null=True, blank=True)
+    withdrawn_on = PlausibleDateField("consent withdrawn on", null=True, blank=True, past=True)
     data_use_allowed = models.BooleanField(
         "data collected so far may be used", null=True, blank=True
     )
-    withdrawal_note = models.TextField(blank=True)
+    withdrawal_note = BoundedTextField(blank=True)
 
     class Meta:
         constraints = [
@@ -183,7 +184,7 @@ class Participant(Audited):
         Screening, on_delete=models.PROTECT, related_name="participant"
     )
     arm = models.CharField(max_length=1, choices=Arm.choices)
-    randomized_at = models.DateTimeField()
+    randomized_at = PlausibleDateTimeField()
     randomized_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -212,7 +213,7 @@ class RandomizationList(Audited):
     file_name = models.CharField(max_length=255)
     strata_factors = models.JSONField(default=list)
     slot_count = models.PositiveIntegerField()
-    imported_at = models.DateTimeField(default=timezone.now)
+    imported_at = PlausibleDateTimeField(default=timezone.now)
     imported_by = models.CharField(max_length=150)
 
     class Meta:
@@ -238,7 +239,7 @@ class RandomizationSlot(Audited):
     participant = models.OneToOneField(
         Participant, on_delete=models.PROTECT, null=True, blank=True, related_name="slot"
     )
-    allocated_at = models.DateTimeField(null=True, blank=True)
+    allocated_at = PlausibleDateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["stratum", "sequence"]

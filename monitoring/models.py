@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from trialsite.crf.fields import BoundedTextField, PlausibleDateTimeField
 from trialsite.crf.models import Audited
 
 
@@ -25,7 +26,7 @@ class SourceVerification(Audited):
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    verified_at = models.DateTimeField(default=timezone.now)
+    verified_at = PlausibleDateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-verified_at"]
@@ -56,7 +57,7 @@ class DataQuery(Audited):
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    opened_at = models.DateTimeField(default=timezone.now)
+    opened_at = PlausibleDateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -77,9 +78,9 @@ class QueryMessage(Audited):
 
     query = models.ForeignKey(DataQuery, on_delete=models.PROTECT, related_name="messages")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    text = models.TextField()
+    text = BoundedTextField()
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
+    at = PlausibleDateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["at", "id"]
@@ -105,7 +106,7 @@ class Signature(Audited):
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    signed_at = models.DateTimeField(default=timezone.now)
+    signed_at = PlausibleDateTimeField(default=timezone.now)
     data_hash = models.CharField("SHA-256 of the signed data", max_length=64)
     # The rule that made the hash (monitoring/signatures.py): which records it covers.
     hash_version = models.PositiveSmallIntegerField(default=2)
@@ -126,7 +127,7 @@ class ExportLog(models.Model):
     )
     by_name = models.CharField(max_length=150, help_text="User name, or the system account.")
     what = models.CharField(max_length=200)
-    at = models.DateTimeField(default=timezone.now)
+    at = PlausibleDateTimeField(default=timezone.now)
     document = models.ForeignKey(
         "Document", on_delete=models.PROTECT, null=True, blank=True, related_name="log"
     )
@@ -169,7 +170,7 @@ class Document(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    requested_at = models.DateTimeField(default=timezone.now)
+    requested_at = PlausibleDateTimeField(default=timezone.now)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     data_version = models.CharField(max_length=64, blank=True)
     progress_done = models.PositiveIntegerField(default=0)
@@ -181,9 +182,9 @@ class Document(models.Model):
     size = models.PositiveBigIntegerField(null=True, blank=True)
     pages = models.PositiveIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    error = BoundedTextField(blank=True)
+    started_at = PlausibleDateTimeField(null=True, blank=True)
+    finished_at = PlausibleDateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-pk"]

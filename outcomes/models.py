@@ -5,13 +5,16 @@ from django.db import models
 from outcomes import biomarkers, imaging, vas, womac
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
+from trialsite.crf.fields import PlausibleDateField, PlausibleDateTimeField
 from trialsite.crf.models import Crf
 
 
 class VasPain(Crf):
     """VAS pain of the knee (outcomes/vas.py)."""
 
-    assessed_at = models.DateTimeField("date and time of assessment")
+    assessed_at = PlausibleDateTimeField(
+        "date and time of assessment", past=True, after_consent=True
+    )
     knee = models.CharField(max_length=1, choices=Knee.choices)
     score_mm = models.PositiveSmallIntegerField(
         "VAS pain (mm)",
@@ -148,7 +151,9 @@ def _limit(name: str):
 class SynovialBiomarkers(Crf):
     """Synovial fluid sample and its IL-1β, TNF-α, IL-6 and MMP-13 results."""
 
-    sampled_at = models.DateTimeField("date and time of aspiration")
+    sampled_at = PlausibleDateTimeField(
+        "date and time of aspiration", past=True, after_consent=True
+    )
     knee = models.CharField(max_length=1, choices=Knee.choices)
     volume_ml = models.DecimalField(
         "volume aspirated (mL)",
@@ -261,7 +266,7 @@ class Xray(Crf):
         STANDING_AP = "standing_ap", "Standing AP, extended"
         OTHER = "other", "Other"
 
-    taken_on = models.DateField("date of radiograph")
+    taken_on = PlausibleDateField("date of radiograph", past=True, after_consent=True)
     view = models.CharField(max_length=20, choices=View.choices)
     kl_grade_left = models.PositiveSmallIntegerField(
         "KL grade, left knee", choices=KL_GRADE_CHOICES, null=True, blank=True
@@ -287,7 +292,7 @@ class Xray(Crf):
 class Mri(Crf):
     """Knee MRI read: cartilage per MOAKS subregion, optional thickness or T2."""
 
-    scanned_on = models.DateField("date of MRI")
+    scanned_on = PlausibleDateField("date of MRI", past=True, after_consent=True)
     knee = models.CharField(max_length=1, choices=Knee.choices)
     field_strength = models.CharField(
         "field strength", max_length=4, choices=[("1.5", "1.5 T"), ("3.0", "3.0 T")]

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from safety import grading
 from trialsite import protocol
+from trialsite.crf.fields import PlausibleDateField, PlausibleDateTimeField
 from trialsite.crf.models import LogRecord
 
 RELATIONSHIP_CHOICES = list(grading.RELATIONSHIPS.items())
@@ -81,10 +82,10 @@ class AdverseEvent(LogRecord):
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
     number = models.PositiveSmallIntegerField("AE number", editable=False)
     verbatim_term = models.CharField("adverse event (verbatim term)", max_length=200)
-    onset_date = models.DateField("onset date")
+    onset_date = PlausibleDateField("onset date", past=True, after_consent=True)
     onset_time = models.TimeField("onset time", null=True, blank=True)
     ongoing = models.BooleanField("ongoing")
-    end_date = models.DateField("end date", null=True, blank=True)
+    end_date = PlausibleDateField("end date", null=True, blank=True, past=True, after_consent=True)
     location = models.CharField(max_length=12, choices=Location.choices)
     grade = models.PositiveSmallIntegerField(
         "severity (CTCAE v5 grade)", choices=list(grading.GRADES.items())
@@ -104,8 +105,13 @@ class AdverseEvent(LogRecord):
     medically_important = models.BooleanField(
         grading.SERIOUSNESS_CRITERIA["medically_important"], default=False
     )
-    awareness_at = models.DateTimeField(
-        "site became aware at", null=True, blank=True, help_text="Required for a serious event."
+    awareness_at = PlausibleDateTimeField(
+        "site became aware at",
+        null=True,
+        blank=True,
+        help_text="Required for a serious event.",
+        past=True,
+        after_consent=True,
     )
     relationship_secretome = models.CharField(
         "relationship to the secretome", max_length=12, choices=RELATIONSHIP_CHOICES
@@ -135,7 +141,7 @@ class AdverseEvent(LogRecord):
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_at = PlausibleDateTimeField(null=True, blank=True)
     signature_meaning = models.CharField(max_length=100, blank=True)
 
     objects = AdverseEventQuerySet.as_manager()
@@ -210,7 +216,7 @@ class SaeNotification(models.Model):
 
     adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    sent_at = models.DateTimeField(default=timezone.now)
+    sent_at = PlausibleDateTimeField(default=timezone.now)
     recipients = models.JSONField(default=list)
 
     class Meta:

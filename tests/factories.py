@@ -63,12 +63,18 @@ def screening(*, site, by, **overrides):
     )
 
 
+# Test participants consented long ago, so that tests may date their visits and forms freely
+# in the recent past (nothing may be dated before consent: trialsite/crf/rules.py).
+CONSENTED_DAYS_AGO = 800
+
+
 def consented_screening(*, site, by, **overrides):
+    overrides.setdefault("screening_date", timezone.localdate() - timedelta(CONSENTED_DAYS_AGO))
     s = screening(site=site, by=by, **overrides)
     enrollment_services.record_consent(
         screening=s,
         data={
-            "consented_at": timezone.now() - timedelta(hours=1),
+            "consented_at": timezone.now() - timedelta(days=CONSENTED_DAYS_AGO - 1),
             "form_version": "1.0",
             "obtained_by": by,
             "copy_given": True,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
+from trialsite.crf.fields import BoundedTextField, PlausibleDateField, PlausibleDateTimeField
 from trialsite.crf.models import Audited, Crf
 from visits import schedule
 
@@ -25,12 +26,14 @@ class Visit(Audited):
     code = models.CharField(max_length=8, choices=VISIT_CODES)
     # 1 for scheduled visits; unscheduled visits are numbered 1, 2, 3, ...
     sequence = models.PositiveSmallIntegerField(default=1)
-    target_date = models.DateField("planned date", null=True, blank=True)
-    window_opens = models.DateField(null=True, blank=True)
-    window_closes = models.DateField(null=True, blank=True)
-    visit_date = models.DateField("date of visit", null=True, blank=True)
-    missed_reason = models.TextField("reason the visit was missed", blank=True)
-    unscheduled_reason = models.TextField("reason for the unscheduled visit", blank=True)
+    target_date = PlausibleDateField("planned date", null=True, blank=True)
+    window_opens = PlausibleDateField(null=True, blank=True)
+    window_closes = PlausibleDateField(null=True, blank=True)
+    visit_date = PlausibleDateField(
+        "date of visit", null=True, blank=True, past=True, after_consent=True
+    )
+    missed_reason = BoundedTextField("reason the visit was missed", blank=True)
+    unscheduled_reason = BoundedTextField("reason for the unscheduled visit", blank=True)
 
     class Meta:
         # Scheduled visits by target date, unscheduled ones by the date they took place.
@@ -83,9 +86,9 @@ class Deviation(Audited):
     )
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    description = models.TextField()
-    occurred_on = models.DateField()
-    recorded_at = models.DateTimeField(default=timezone.now)
+    description = BoundedTextField()
+    occurred_on = PlausibleDateField(past=True, after_consent=True)
+    recorded_at = PlausibleDateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -114,8 +117,8 @@ class SecretomeLot(Audited):
 
     lot_number = models.CharField(max_length=40, unique=True)
     cell_source = models.CharField(max_length=5, choices=CellSource.choices)
-    manufactured_on = models.DateField()
-    expires_on = models.DateField()
+    manufactured_on = PlausibleDateField(past=True)
+    expires_on = PlausibleDateField()
     storage = models.CharField(max_length=100, help_text="e.g. −80 °C, freezer 2")
     volume_received_ml = models.DecimalField(
         "volume received (mL)", max_digits=7, decimal_places=1, validators=[MinValueValidator(0.1)]
@@ -128,9 +131,9 @@ class SecretomeLot(Audited):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_at = PlausibleDateTimeField(null=True, blank=True)
+    decision_note = BoundedTextField(blank=True)
+    created_at = PlausibleDateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
@@ -171,7 +174,7 @@ class ReleaseTest(Audited):
     specification = models.CharField(max_length=200)
     result = models.CharField(max_length=200)
     passed = models.BooleanField()
-    tested_on = models.DateField()
+    tested_on = PlausibleDateField(past=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -204,7 +207,7 @@ class LotTransaction(Audited):
         "enrollment.Participant", on_delete=models.PROTECT, null=True, related_name="+"
     )
     note = models.CharField(max_length=300, blank=True)
-    at = models.DateTimeField(default=timezone.now)
+    at = PlausibleDateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -235,7 +238,7 @@ class PrgfPreparation(Crf):
         F2 = "f2", "Fraction 2 (just above the buffy coat)"
         OTHER = "other", "Other"
 
-    blood_drawn_at = models.DateTimeField("blood drawn at")
+    blood_drawn_at = PlausibleDateTimeField("blood drawn at", past=True, after_consent=True)
     blood_volume_ml = models.DecimalField(
         "blood volume (mL)", validators=[MinValueValidator(1), MaxValueValidator(100)], **ML
     )
@@ -261,11 +264,15 @@ class PrgfPreparation(Crf):
     platelet_fold = models.DecimalField(
         "platelet enrichment (fold)", max_digits=5, decimal_places=2, editable=False
     )
-    activated_at = models.DateTimeField("activated with 10% CaCl₂ at")
+    activated_at = PlausibleDateTimeField(
+        "activated with 10% CaCl₂ at", past=True, after_consent=True
+    )
     calcium_chloride_ul = models.PositiveSmallIntegerField(
         "10% CaCl₂ volume (µL)", validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )
-    mixed_with_secretome_at = models.DateTimeField("mixed with secretome at")
+    mixed_with_secretome_at = PlausibleDateTimeField(
+        "mixed with secretome at", past=True, after_consent=True
+    )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -292,7 +299,9 @@ class Injection(Crf):
         ANTEROMEDIAL = "anteromedial", "Anteromedial"
         ANTEROLATERAL = "anterolateral", "Anterolateral"
 
-    injected_at = models.DateTimeField("date and time of injection")
+    injected_at = PlausibleDateTimeField(
+        "date and time of injection", past=True, after_consent=True
+    )
     knee = models.CharField(max_length=1, choices=Knee.choices)
     ultrasound_guided = models.BooleanField("under ultrasound guidance")
     approach = models.CharField(max_length=24, choices=Approach.choices)
@@ -331,7 +340,7 @@ class Injection(Crf):
     minutes_draw_to_injection = models.PositiveIntegerField(
         "minutes from blood draw to injection", null=True, editable=False
     )
-    deviation_reason = models.TextField("reason for a dose different from the protocol", blank=True)
+    deviation_reason = BoundedTextField("reason for a dose different from the protocol", blank=True)
 
     class Meta(Crf.Meta):
         verbose_name = "injection procedure"
@@ -356,7 +365,7 @@ class ReminderSent(models.Model):
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    sent_at = models.DateTimeField(default=timezone.now)
+    sent_at = PlausibleDateTimeField(default=timezone.now)
     recipients = models.JSONField(default=list)
 
     class Meta:

@@ -236,7 +236,7 @@ def test_withdrawal_before_consent_or_in_the_future_is_refused(client, coordinat
     client.force_login(coordinator)
     url = reverse("consent_withdraw", args=[participant.screening_id])
     for day in (
-        timezone.localdate() - timedelta(days=30),
+        timezone.localdate() - timedelta(days=factories.CONSENTED_DAYS_AGO + 30),
         timezone.localdate() + timedelta(days=1),
     ):
         response = client.post(url, {"withdrawn_on": day.isoformat(), "data_use_allowed": "no"})

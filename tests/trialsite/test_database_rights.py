@@ -139,17 +139,17 @@ def test_a_slot_goes_only_to_a_participant_of_its_arm(loaded_list, lahore, coord
 
 
 def test_the_export_log_and_documents_are_audited(data_manager):
-    ExportLog.objects.create(user=data_manager, by_name="dm", what="CSV export")
+    log = ExportLog.objects.create(user=data_manager, by_name="dm", what="CSV export")
     document = Document.objects.create(
         kind=Document.Kind.CSV_EXPORT, key="k", title="CSV export", requested_by=data_manager
     )
     Document.objects.filter(pk=document.pk).update(progress_done=3, progress_total=9)
     Document.objects.filter(pk=document.pk).update(status=Document.Status.READY)
-    assert AuditEvent.objects.filter(table_name="monitoring_exportlog").count() == 1
+    assert AuditEvent.objects.filter(table_name="monitoring_exportlog", row_pk=str(log.pk))
     actions = list(
-        AuditEvent.objects.filter(table_name="monitoring_document").values_list(
-            "action", "changed_fields"
-        )
+        AuditEvent.objects.filter(
+            table_name="monitoring_document", row_pk=str(document.pk)
+        ).values_list("action", "changed_fields")
     )
     # Progress counters are not worth a row; the change of status is.
     assert [a for a, _ in actions] == ["INSERT", "UPDATE"]

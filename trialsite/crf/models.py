@@ -13,8 +13,12 @@ title, page, export, blinding) is declared once in its app's `crfs.py` (registry
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from trialsite.crf import rules
+from trialsite.crf.fields import BoundedTextField, PlausibleDateTimeField
 
 
 class Audited(models.Model):
@@ -29,6 +33,13 @@ class Audited(models.Model):
     class Meta:
         abstract = True
 
+    def clean(self):
+        """The relative rules of this record's dates (trialsite/crf/rules.py)."""
+        super().clean()
+        errors = rules.relative_errors(self)
+        if errors:
+            raise ValidationError(errors)
+
 
 class CrfStatus(models.TextChoices):
     NOT_STARTED = "not_started", "Not started"
@@ -39,11 +50,11 @@ class CrfStatus(models.TextChoices):
 class Tracked(Audited):
     """Who created and last changed a record, when, and its version for optimistic locking."""
 
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = PlausibleDateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
-    modified_at = models.DateTimeField(default=timezone.now, editable=False)
+    modified_at = PlausibleDateTimeField(default=timezone.now, editable=False)
     modified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
@@ -146,12 +157,12 @@ class Lock(Audited):
     locked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    locked_at = models.DateTimeField(default=timezone.now)
+    locked_at = PlausibleDateTimeField(default=timezone.now)
     unlocked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    unlocked_at = models.DateTimeField(null=True, blank=True)
-    unlock_reason = models.TextField(blank=True)
+    unlocked_at = PlausibleDateTimeField(null=True, blank=True)
+    unlock_reason = BoundedTextField(blank=True)
 
     objects = LockQuerySet.as_manager()
 

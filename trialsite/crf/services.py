@@ -54,8 +54,8 @@ def save_crf(
         current = crf_class.objects.select_for_update().filter(visit=visit).first()
         ensure_unlocked(participant=visit.participant, visit=visit, record=current)
         if (current.version if current else 0) != version:
-            if current is None:
-                raise ValueError("version given for a form that does not exist")
+            if current is None:  # a page of a form that is no longer there, or a forged post
+                raise ValidationError("This form has no saved version: reload the page.")
             raise CrfConflict(current)
         if current is not None and current.is_complete and not reason.strip():
             raise ReasonRequired(REASON_REQUIRED)
