@@ -11,6 +11,7 @@ from django.db import transaction
 from monitoring.models import DataQuery, QueryMessage
 from trialsite.audit import context as audit
 from trialsite.crf import registry
+from trialsite.crf.fields import checked_text
 
 State = DataQuery.State
 Kind = QueryMessage.Kind
@@ -23,7 +24,8 @@ def _field_label(crf, field: str) -> str:
 def raise_query(*, crf, field: str, question: str, by, automatic: bool = False) -> DataQuery:
     if not automatic and not by.has_perm("accounts.raise_query"):
         raise PermissionDenied("Your role cannot raise queries.")
-    if not question.strip():
+    question = checked_text(question, name="question")
+    if not question:
         raise ValidationError({"question": "Write the question."})
     try:
         label = _field_label(crf, field)
@@ -44,7 +46,8 @@ def raise_query(*, crf, field: str, question: str, by, automatic: bool = False) 
 
 
 def _move(query: DataQuery, *, allowed_from: tuple, to: str, kind: str, text: str, by):
-    if not text.strip():
+    text = checked_text(text, name="text")
+    if not text:
         raise ValidationError({"text": "Write a message."})
     with transaction.atomic(), audit.acting(by=by):
         current = DataQuery.objects.select_for_update().get(pk=query.pk)

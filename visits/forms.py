@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from trialsite.crf.forms import CrfForm, CrfMeta, YesNoField
 from visits import services
-from visits.models import Injection, PrgfPreparation, ReleaseTest, SecretomeLot
+from visits.models import Injection, PrgfPreparation, ReleaseTest, SecretomeLot, Visit
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -150,8 +150,14 @@ class PrgfPreparationForm(CrfForm):
         return cleaned
 
 
+def _visit_date():
+    """The visit date as the model bounds it (trialsite/crf/fields.py)."""
+    field = Visit._meta.get_field("visit_date")
+    return forms.DateField(label="Date of visit", widget=DATE, validators=field.validators)
+
+
 class VisitDateForm(forms.Form):
-    visit_date = forms.DateField(label="Date of visit", widget=DATE)
+    visit_date = _visit_date()
 
 
 class MissedVisitForm(forms.Form):
@@ -163,7 +169,7 @@ class MissedVisitForm(forms.Form):
 
 
 class UnscheduledVisitForm(forms.Form):
-    visit_date = forms.DateField(label="Date of visit", widget=DATE)
+    visit_date = _visit_date()
     unscheduled_reason = forms.CharField(
         label="Reason for the visit", max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )

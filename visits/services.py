@@ -97,6 +97,7 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         visit.visit_date = visit_date
         visit.missed_reason = ""
+        visit.full_clean()  # the date's range, and not before consent
         visit.save(update_fields=["visit_date", "missed_reason"])
         if visit.window and not visit.window.contains(visit_date):
             days = schedule.days_outside(visit.window, visit_date)
@@ -124,6 +125,7 @@ def record_missed_visit(*, visit: Visit, reason: str, by) -> Visit:
         if visit.visit_date:
             raise ValidationError("This visit took place; correct its date instead.")
         visit.missed_reason = reason.strip()
+        visit.full_clean()
         visit.save(update_fields=["missed_reason"])
         return visit
 
@@ -143,13 +145,16 @@ def add_unscheduled_visit(*, participant, visit_date: date, reason: str, by) -> 
             .order_by("-sequence")
             .first()
         )
-        return Visit.objects.create(
+        visit = Visit(
             participant=participant,
             code=schedule.UNSCHEDULED,
             sequence=(last.sequence + 1) if last else 1,
             visit_date=visit_date,
             unscheduled_reason=reason.strip(),
         )
+        visit.full_clean()  # the date's range, and not before consent
+        visit.save()
+        return visit
 
 
 # --- Secretome lots and the ledger --------------------------------------------------------------

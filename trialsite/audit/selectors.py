@@ -44,8 +44,13 @@ def shown(table: str, column: str, value):
     if field.choices:
         return dict(field.flatchoices).get(value, value)
     if isinstance(field, models.DateTimeField) and isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+        try:
+            moment = datetime.fromisoformat(value)
+            return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+        except (ValueError, OverflowError):
+            # A value Python cannot read (e.g. a BC date kept from before the range CHECKs):
+            # shown as stored rather than failing the page.
+            return value
     return value
 
 

@@ -14,6 +14,7 @@ form and in the service.
 from datetime import UTC, date, datetime
 
 from django.core import validators
+from django.core.exceptions import ValidationError
 from django.db import migrations, models
 
 EARLIEST = date(1900, 1, 1)
@@ -81,6 +82,17 @@ class BoundedTextField(models.TextField):
 
 
 BOUNDED = (PlausibleDateField, PlausibleDateTimeField, BoundedTextField)
+
+
+def checked_text(value: str, *, name: str, max_length: int = TEXT_MAX) -> str:
+    """Free text a service takes without a form: stripped, within its length, with no NUL
+    character (which PostgreSQL cannot store). Raises ValidationError on `name`."""
+    text = (value or "").strip()
+    if "\x00" in text:
+        raise ValidationError({name: "Remove the invisible control character from the text."})
+    if len(text) > max_length:
+        raise ValidationError({name: f"Keep it to {max_length} characters (it has {len(text)})."})
+    return text
 
 
 def add_column_checks(app_label: str):
