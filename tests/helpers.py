@@ -73,7 +73,8 @@ def log_in(page: Page, base_url: str, username: str, password: str = PASSWORD) -
         page.get_by_role("button", name="Log in").click()
     if re.search(r"/accounts/two-factor/(\?|$)", page.url):  # not enrolment: asked for a code
         page.get_by_label("Code").fill(recovery_code(username))
-        page.get_by_role("button", name="Continue").click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Continue").click()
 
 
 def recovery_code(username: str) -> str:

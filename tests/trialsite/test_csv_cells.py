@@ -17,6 +17,7 @@ from trialsite.csv_cells import safe_cell
         ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tTab", "'\tTab"),
+        ("\r=1+1", "'\r=1+1"),
         ("-12", "-12"),
         ("-0.5", "-0.5"),
         (-3, "-3"),
@@ -27,5 +28,5 @@ from trialsite.csv_cells import safe_cell
         (date(2026, 1, 2), "2026-01-02"),
     ],
 )
-def test_a_cell(value, cell):
+def test_owasp_csv_injection_a_cell(value, cell):
     assert safe_cell(value) == cell
