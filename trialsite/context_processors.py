@@ -12,4 +12,6 @@ def study(request) -> dict:
         "sees_arm": getattr(request.user, "sees_arm", False),
         # Said on the log-in page: the second-factor page then shows the current code.
         "debug_second_factor": settings.DEBUG,
+        # Signed in but the second factor not given yet: no menus (trialsite/accounts).
+        "second_factor_pending": getattr(request, "second_factor_pending", False),
     }

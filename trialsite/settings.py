@@ -80,11 +80,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "trialsite.accounts.middleware.SessionPolicyMiddleware",
     "trialsite.security.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "trialsite.sites.middleware.SiteTimezoneMiddleware",
     "trialsite.audit.middleware.AuditContextMiddleware",
     # Last, so that a locked-out attempt is answered before any view runs.

@@ -108,3 +108,13 @@ def test_verify_reports_rows_not_yet_sealed(coordinator, visit):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audit_chain")
         assert cursor.fetchone()[0] == verdict.checked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_seals_the_trail_in_a_real_worker(worker, coordinator, visit, settings):
+    from trialsite.audit.tasks import seal_audit_trail
+
+    assert settings.CELERY_BEAT_SCHEDULE["audit-seal"]["task"] == seal_audit_trail.name
+    add_vas(visit.participant, visit.code, 40, coordinator)
+    position = seal_audit_trail.delay().get(timeout=30)
+    assert position == chain.head().position and chain.verify().unsealed == 0

@@ -209,3 +209,17 @@ def test_asvs_14_4_3_pages_break_no_rule_of_the_policy(live_server, page):
     expect(page.locator(".qr svg")).to_be_visible()
     screenshot(page, "two-factor-setup.png")
     assert refused == []
+
+
+def test_before_the_second_factor_no_menu_and_no_fragment_is_served(client, monitor):
+    _log_in(client, "monitor")
+    page = client.get(reverse("two_factor")).content.decode()
+    assert "Data management" not in page and "document_tray" not in page
+    fragment = client.get(reverse("document_tray"), headers={"HX-Request": "true"})
+    assert fragment["HX-Redirect"].startswith("/accounts/two-factor/")
+
+
+def test_a_coordinator_who_enrolled_is_asked_for_the_code_too(client, lahore):
+    factories.UserFactory(username="c", role=roles.COORDINATOR, sites=[lahore])  # has a device
+    _log_in(client, "c")
+    assert client.get("/")["Location"] == "/accounts/two-factor/?next=/"

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django_htmx.http import HttpResponseClientRedirect
 from django_otp import user_has_device
 
 from trialsite.accounts.security import needs_second_factor, session_expired
@@ -40,8 +41,12 @@ class SessionPolicyMiddleware:
                 hours = settings.SESSION_ABSOLUTE_SECONDS / 3600
                 messages.info(request, f"Sessions end {hours:g} hours after log-in: log in again.")
                 return redirect(f"{reverse('login')}?next={request.path}")
-            if needs_second_factor(user) and not user.is_verified() and _name(request) not in _OPEN:
-                return redirect(f"{reverse('two_factor')}?next={request.path}")
+            request.second_factor_pending = not user.is_verified() and _owes_second_factor(request)
+            if request.second_factor_pending and _name(request) not in _OPEN:
+                target = f"{reverse('two_factor')}?next={request.path}"
+                if getattr(request, "htmx", False):  # the whole page goes, not a fragment
+                    return HttpResponseClientRedirect(target)
+                return redirect(target)
         return self.get_response(request)
 
 
