@@ -127,9 +127,13 @@ def test_docker_compose_rejects_a_broken_file(tmp_path):
 def test_make_audit_checks_every_locked_dependency_with_pip_audit():
     """ASVS 14.2.1: `make audit` (not part of `make test`: it needs the advisory database)."""
     result = subprocess.run(
-        ["make", "-n", "audit"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "audit"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    command = result.stdout.strip().splitlines()[-1]
+    (command,) = [line for line in result.stdout.splitlines() if "pip-audit" in line]
     assert command.startswith(".venv/bin/pip-audit ") and "-r requirements.lock" in command
     assert "--require-hashes" in command and "--strict" in command
     locked = (ROOT / "requirements.lock").read_text()
