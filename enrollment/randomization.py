@@ -20,6 +20,17 @@ from trialsite import protocol
 
 ARMS = tuple(arm.code for arm in protocol.ARMS)
 HEADER = ("stratum", "sequence", "block", "block_size", "arm")
+# Slots per arm in one block of each size: the protocol's allocation ratio, scaled.
+RATIO = dict(zip(ARMS, protocol.ALLOCATION_RATIO, strict=True))
+
+
+def arms_per_block(block_size: int) -> dict[str, int] | None:
+    """How many slots of each arm a block of this size holds; None when the ratio does not
+    divide it."""
+    unit = sum(RATIO.values())
+    if block_size <= 0 or block_size % unit:
+        return None
+    return {arm: block_size // unit * share for arm, share in RATIO.items()}
 
 
 @dataclass(frozen=True)
@@ -84,8 +95,9 @@ def make_list(
             f"A list needs at least {minimum_size()} slots per stratum "
             f"({protocol.RANDOMIZATION_LIST_FACTOR} × target enrollment)."
         )
-    if any(b <= 0 or b % len(ARMS) for b in block_sizes):
-        raise ListError(f"Block sizes must be positive multiples of {len(ARMS)}.")
+    allowed = protocol.RANDOMIZATION_BLOCK_SIZES
+    if not block_sizes or any(b not in allowed for b in block_sizes):
+        raise ListError(f"Block sizes must be among those the protocol names ({_listed(allowed)}).")
     rng = random.Random(seed)  # noqa: S311 - reproducible from the documented seed, by design
     slots: list[Slot] = []
     for stratum in strata(factors):
@@ -93,7 +105,7 @@ def make_list(
         while sequence < size:
             block += 1
             block_size = rng.choice(block_sizes)
-            arms = list(ARMS) * (block_size // len(ARMS))
+            arms = [arm for arm, n in arms_per_block(block_size).items() for _ in range(n)]
             rng.shuffle(arms)
             for arm in arms:
                 sequence += 1
@@ -110,54 +122,94 @@ def to_csv(slots: list[Slot]) -> str:
     return out.getvalue()
 
 
+def _listed(values) -> str:
+    return ", ".join(map(str, values))
+
+
 def parse_list(text: str, factors: tuple[str, ...] = protocol.STRATIFICATION_FACTORS) -> list[Slot]:
-    """Read a list written by to_csv and check it: a wrong list is refused, not repaired."""
+    """Read a list written by to_csv and check it against the protocol: a wrong list is
+    refused, naming the line and the reason, never repaired."""
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or tuple(rows[0]) != HEADER:
-        raise ListError(f"The first line must be: {','.join(HEADER)}")
-    slots = []
+        raise ListError(f"Line 1 must be: {','.join(HEADER)}")
+    expected = set(strata(factors))
+    slots: list[tuple[int, Slot]] = []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(HEADER):
-            raise ListError(f"Line {number}: expected {len(HEADER)} columns.")
+            raise ListError(f"Line {number}: expected {len(HEADER)} columns, found {len(row)}.")
         try:
             slot = Slot(row[0], int(row[1]), int(row[2]), int(row[3]), row[4])
         except ValueError:
             raise ListError(
-                f"Line {number}: sequence, block and block_size must be numbers."
+                f"Line {number}: sequence, block and block_size must be whole numbers."
             ) from None
+        if slot.stratum not in expected:
+            raise ListError(
+                f"Line {number}: stratum '{slot.stratum}' is not one of the protocol's "
+                f"({_listed(sorted(expected)) or 'none: the list is not stratified'})."
+            )
         if slot.arm not in ARMS:
-            raise ListError(f"Line {number}: arm must be one of {', '.join(ARMS)}.")
-        slots.append(slot)
-
-    expected = set(strata(factors))
-    found = {s.stratum for s in slots}
-    if found != expected:
-        raise ListError(
-            f"Strata in the file ({', '.join(sorted(found)) or 'none'}) do not match the "
-            f"protocol's ({', '.join(sorted(expected))})."
-        )
-    for stratum in expected:
-        in_stratum = [s for s in slots if s.stratum == stratum]
-        if [s.sequence for s in in_stratum] != list(range(1, len(in_stratum) + 1)):
-            raise ListError(f"Stratum '{stratum}': sequence must run 1, 2, 3, … without gaps.")
+            raise ListError(f"Line {number}: arm '{slot.arm}' is not one of {_listed(ARMS)}.")
+        if slot.block_size not in protocol.RANDOMIZATION_BLOCK_SIZES:
+            raise ListError(
+                f"Line {number}: block size {slot.block_size} is not one the protocol names "
+                f"({_listed(protocol.RANDOMIZATION_BLOCK_SIZES)})."
+            )
+        slots.append((number, slot))
+    for stratum in sorted(expected):
+        in_stratum = [(n, s) for n, s in slots if s.stratum == stratum]
+        if not in_stratum:
+            raise ListError(f"Stratum '{stratum}' has no slots.")
+        _check_sequence(stratum, in_stratum)
+        _check_blocks(stratum, in_stratum)
         if len(in_stratum) < minimum_size():
             raise ListError(
                 f"Stratum '{stratum}' has {len(in_stratum)} slots; at least {minimum_size()} "
                 "are needed."
             )
-        for _, block_slots in itertools.groupby(in_stratum, key=lambda s: s.block):
-            block_slots = list(block_slots)
-            counts = Counter(s.arm for s in block_slots)
-            if (
-                len(block_slots) != block_slots[0].block_size
-                or len(set(counts.values())) > 1
-                or (len(counts) != len(ARMS))
-            ):
-                raise ListError(
-                    f"Stratum '{stratum}', block {block_slots[0].block}: not a balanced block "
-                    f"of {block_slots[0].block_size}."
-                )
-    return slots
+    return [s for _, s in slots]
+
+
+def _check_sequence(stratum: str, in_stratum: list[tuple[int, Slot]]) -> None:
+    """1, 2, 3, ... in file order: a repeated or skipped number is named with its line."""
+    seen: dict[int, int] = {}
+    for expected, (number, slot) in enumerate(in_stratum, start=1):
+        if slot.sequence in seen:
+            raise ListError(
+                f"Line {number}: sequence {slot.sequence} of stratum '{stratum}' repeats "
+                f"line {seen[slot.sequence]}."
+            )
+        if slot.sequence != expected:
+            raise ListError(
+                f"Line {number}: sequence {slot.sequence} of stratum '{stratum}' where "
+                f"{expected} was expected (missing or out of order)."
+            )
+        seen[slot.sequence] = number
+
+
+def _check_blocks(stratum: str, in_stratum: list[tuple[int, Slot]]) -> None:
+    """Whole blocks, one after another, each balanced by the allocation ratio."""
+    seen_blocks: set[int] = set()
+    for block, members in itertools.groupby(in_stratum, key=lambda item: item[1].block):
+        members = list(members)
+        first, size = members[0][0], members[0][1].block_size
+        if block in seen_blocks:
+            raise ListError(f"Line {first}: block {block} of stratum '{stratum}' resumes.")
+        seen_blocks.add(block)
+        if any(s.block_size != size for _, s in members):
+            raise ListError(f"Line {first}: block {block} mixes block sizes.")
+        wanted = arms_per_block(size)
+        counts = Counter(s.arm for _, s in members)
+        if (
+            len(members) != size
+            or wanted is None
+            or any(counts[arm] != n for arm, n in wanted.items())
+        ):
+            found = ", ".join(f"{arm} {counts[arm]}" for arm in ARMS)
+            raise ListError(
+                f"Line {first}: block {block} of stratum '{stratum}' is not a balanced block "
+                f"of {size} ({found}; the ratio is {':'.join(map(str, RATIO.values()))})."
+            )
 
 
 def balance(slots: list[Slot]) -> dict[str, Counter]:

@@ -1,6 +1,7 @@
 """Randomization lists (enrollment/randomization.py) and their import, lock and use."""
 
 import hashlib
+import re
 import threading
 from collections import Counter
 
@@ -65,26 +66,96 @@ def test_parse_reads_back_what_to_csv_wrote():
     assert parse_list(to_csv(slots)) == slots
 
 
+def _lines(slots) -> list[str]:
+    return to_csv(slots).splitlines()
+
+
+def _edited(edit) -> str:
+    """The CSV text of a valid list (2-slot then 4-slot blocks) after `edit` on its lines."""
+    blocks = [2, 4] * 6  # 36 slots, at least the minimum of 30
+    slots, sequence = [], 0
+    for block, size in enumerate(blocks, start=1):
+        for arm in ("A", "B") * (size // 2):
+            sequence += 1
+            slots.append(randomization.Slot("", sequence, block, size, arm))
+    lines = _lines(slots)
+    edit(lines)
+    return "\n".join(lines) + "\n"
+
+
+def _set(line: int, column: int, value: str):
+    """An edit: on file line `line` (1 = header), put `value` in `column` (0-based)."""
+
+    def edit(lines):
+        cells = lines[line - 1].split(",")
+        cells[column] = value
+        lines[line - 1] = ",".join(cells)
+
+    return edit
+
+
 @pytest.mark.parametrize(
-    ("tamper", "message"),
+    ("edit", "message"),
     [
-        (lambda t: t.replace("stratum,", "group,", 1), "first line"),
-        (lambda t: t.replace(",A\n", ",C\n", 1), "arm must be"),
-        (lambda t: "\n".join(t.splitlines()[:-1]) + "\n", "balanced block|at least"),
-        (lambda t: t.replace("\n,1,", "\n,2,", 1), "without gaps"),
-        (lambda t: t.replace(",1,1,", ",x,1,", 1), "must be numbers"),
+        (lambda lines: None, None),  # the list as made: accepted
+        (_set(1, 0, "group"), "Line 1 must be"),
+        (_set(3, 4, "C"), "Line 3: arm 'C' is not one of A, B"),
+        # Block sizes: those the protocol names (2, 4) pass; 6 and 3 do not.
+        (
+            lambda lines: [lines.__setitem__(i, lines[i].replace(",2,", ",6,")) for i in (1, 2)],
+            "Line 2: block size 6 is not one the protocol names",
+        ),
+        (_set(2, 3, "3"), "Line 2: block size 3 is not one the protocol names"),
+        # A block of the right size whose arms do not follow 1:1.
+        (_set(3, 4, "A"), "Line 2: block 1 of stratum '' is not a balanced block of 2"),
+        (_set(4, 4, "B"), "Line 4: block 2 of stratum '' is not a balanced block of 4"),
+        # Sequence numbers: repeated, skipped.
+        (_set(3, 1, "1"), "Line 3: sequence 1 of stratum '' repeats line 2"),
+        (_set(3, 1, "3"), "Line 3: sequence 3 of stratum '' where 2 was expected"),
+        (lambda lines: lines.pop(2), "Line 3: sequence 3 of stratum '' where 2 was expected"),
+        (_set(2, 1, "x"), "Line 2: sequence, block and block_size must be whole numbers"),
+        (_set(2, 0, "sex=F"), "Line 2: stratum 'sex=F' is not one of the protocol's"),
     ],
 )
-def test_a_tampered_list_is_refused(tamper, message):
-    text = to_csv(make_list(seed=11, size=30))
-    with pytest.raises(ListError, match=message):
-        parse_list(tamper(text))
+def test_a_list_is_checked_against_the_protocol_line_by_line(edit, message):
+    text = _edited(edit)
+    if message is None:
+        assert len(parse_list(text)) == 36
+    else:
+        with pytest.raises(ListError, match=re.escape(message)):
+            parse_list(text)
 
 
-def test_a_list_with_other_strata_than_the_protocols_is_refused():
-    text = to_csv(make_list(seed=11, size=30, factors=("sex",)))
-    with pytest.raises(ListError, match="do not match"):
+def test_a_list_too_short_is_refused():
+    text = "\n".join(_lines(make_list(seed=11, size=30))[: randomization.minimum_size()]) + "\n"
+    with pytest.raises(ListError, match="at least 30|not a balanced block"):
         parse_list(text)
+
+
+@pytest.mark.parametrize("sizes", [(2, 4), (2,), (4,)])
+def test_lists_are_made_only_with_the_protocols_block_sizes(sizes):
+    slots = make_list(seed=5, size=30, block_sizes=sizes)
+    assert {s.block_size for s in slots} == set(sizes)
+    assert parse_list(to_csv(slots)) == slots
+
+
+@pytest.mark.parametrize("sizes", [(6,), (2, 6), (3,), ()])
+def test_other_block_sizes_are_refused_when_making_a_list(sizes):
+    with pytest.raises(ListError, match="among those the protocol names"):
+        make_list(seed=5, size=30, block_sizes=sizes)
+
+
+def test_the_command_refuses_block_sizes_the_protocol_does_not_name(tmp_path):
+    with pytest.raises(CommandError, match="among those the protocol names"):
+        call_command(
+            "make_randomization_list",
+            "--seed",
+            "1",
+            "--block-sizes",
+            "2,6",
+            "--out",
+            str(tmp_path / "l.csv"),
+        )
 
 
 # --- Import and lock (database) -----------------------------------------------------------------
