@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from trialsite import protocol
 
@@ -128,10 +129,16 @@ def age_on(date_of_birth: date, on: date) -> int:
     return on.year - date_of_birth.year - before_birthday
 
 
+def bmi_exact(height_cm: Decimal | float, weight_kg: Decimal | float) -> Fraction:
+    """Body-mass index in kg/m², exactly (the protocol's limits are compared with this)."""
+    metres = Fraction(str(height_cm)) / 100
+    return Fraction(str(weight_kg)) / (metres * metres)
+
+
 def bmi(height_cm: Decimal | float, weight_kg: Decimal | float) -> Decimal:
-    """Body-mass index in kg/m², to one decimal."""
-    metres = Decimal(str(height_cm)) / 100
-    return (Decimal(str(weight_kg)) / (metres * metres)).quantize(
+    """Body-mass index in kg/m², to one decimal (for showing)."""
+    exact = bmi_exact(height_cm, weight_kg)
+    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
         Decimal("0.1"), rounding=ROUND_HALF_UP
     )
 
@@ -204,10 +211,11 @@ def decide(answers: Mapping[str, object]) -> Decision:
         fail("vas", f"VAS pain {vas} mm is below {protocol.VAS_MIN_MM_AT_SCREENING} mm.")
 
     if answers.get("height_cm") and answers.get("weight_kg"):
-        value = bmi(answers["height_cm"], answers["weight_kg"])
-        if protocol.BMI_MIN is not None and value < Decimal(str(protocol.BMI_MIN)):
+        exact = bmi_exact(answers["height_cm"], answers["weight_kg"])
+        value = bmi(answers["height_cm"], answers["weight_kg"])  # as shown
+        if protocol.BMI_MIN is not None and exact < Fraction(str(protocol.BMI_MIN)):
             fail("bmi", f"BMI {value} is below {protocol.BMI_MIN}.")
-        if protocol.BMI_MAX is not None and value > Decimal(str(protocol.BMI_MAX)):
+        if protocol.BMI_MAX is not None and exact > Fraction(str(protocol.BMI_MAX)):
             fail("bmi", f"BMI {value} is above {protocol.BMI_MAX}.")
 
     if answers.get("prior_lower_limb_surgery"):

@@ -2,22 +2,40 @@
 
 Pure functions, no database. Scores are on the scales given (VAS mm 0-100; WOMAC subscales
 normalised 0-100 for the responder rule); higher is worse, so improvement = baseline - value.
+
+Arithmetic is exact (Fraction): a WOMAC score is a ratio of small whole numbers (items summed,
+imputed by a mean over at most 17 items, scaled by 100 / maximum), so the nearest fraction with
+a small denominator to a stored float is the score itself. An improvement of exactly 20 % is
+then 20 %, not 19.999999999999996 %.
 """
+
+from decimal import Decimal
+from fractions import Fraction
 
 from trialsite import protocol
 
+Number = int | float | Decimal | Fraction
 
-def change(baseline: float | None, value: float | None) -> float | None:
+
+def exact(value: Number) -> Fraction:
+    """The exact score a stored number stands for."""
+    if isinstance(value, float):
+        return Fraction(value).limit_denominator(100_000)
+    return Fraction(str(value)) if isinstance(value, Decimal) else Fraction(value)
+
+
+def change(baseline: Number | None, value: Number | None) -> float | None:
     """Value minus baseline (negative = improvement); None when either is missing."""
     if baseline is None or value is None:
         return None
-    return value - baseline
+    return float(exact(value) - exact(baseline))
 
 
-def _improved(baseline: float, value: float, rule: dict) -> bool:
-    gain = baseline - value
-    relative = gain / baseline if baseline else 0.0
-    return gain >= rule["absolute"] and relative >= rule["relative"]
+def _improved(baseline: Number, value: Number, rule: dict) -> bool:
+    base = exact(baseline)
+    gain = base - exact(value)
+    relative = gain / base if base else Fraction(0)
+    return gain >= Fraction(str(rule["absolute"])) and relative >= Fraction(str(rule["relative"]))
 
 
 def oarsi_responder(

@@ -100,14 +100,18 @@ def test_no_bmi_limit_by_default():
 @pytest.mark.parametrize(
     ("weight", "eligible"),
     [
-        (Decimal("52.0"), False),  # BMI 16.0
-        (Decimal("52.1"), True),  # 16.1
-        (Decimal("80.7"), True),  # 24.9
-        (Decimal("80.9"), False),  # 25.0
+        # Height 180 cm (3.24 m²); limits 16.1 and 24.9 compared with the exact BMI, not the
+        # one-decimal BMI shown: at each limit, one gram below and one gram above.
+        (Decimal("52.163"), False),  # 16.0999...
+        (Decimal("52.164"), True),  # 16.1 exactly
+        (Decimal("52.165"), True),
+        (Decimal("80.675"), True),
+        (Decimal("80.676"), True),  # 24.9 exactly
+        (Decimal("80.677"), False),  # 24.9003..., shown as 24.9
+        (Decimal("80.7"), False),  # 24.907..., shown as 24.9
     ],
 )
 def test_bmi_limits_when_the_protocol_sets_them(monkeypatch, weight, eligible):
-    # Height 180 cm; limits set at 16.1 and 24.9.
     monkeypatch.setattr(protocol, "BMI_MIN", 16.1)
     monkeypatch.setattr(protocol, "BMI_MAX", 24.9)
     assert ("bmi" not in failed(height_cm=Decimal("180"), weight_kg=weight)) is eligible

@@ -2,13 +2,15 @@
 
 import re
 import statistics
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from enrollment import services as enrollment_services
-from outcomes import charts, derived
+from outcomes import charts, derived, womac
 from outcomes.models import VasPain
 from tests import factories
 from tests.helpers import add_vas, add_womac, form_url
@@ -36,6 +38,50 @@ def test_change_from_baseline():
 )
 def test_omeract_oarsi_responder(pain, function, expected):
     assert derived.oarsi_responder(pain[0], pain[1], function[0], function[1]) is expected
+
+
+NONE = (50, 50)  # no change on the other scale
+_ = Decimal
+
+
+@pytest.mark.parametrize(
+    ("pain", "function", "expected"),
+    [
+        # Moderate (protocol.OARSI_MODERATE: 20 % and 10 points), on both scales at once.
+        ((50, 40), (50, 40), True),  # exactly 20 % and 10 points
+        ((50, _("40.001")), (50, 40), None),  # pain just short of 10 points
+        ((50, _("39.999")), (50, 40), True),
+        ((60, 49), (60, 49), False),  # 11 points but 18.3 %: relative just short
+        ((40, 32), (40, 32), False),  # 20 % but 8 points: absolute short
+        # High (protocol.OARSI_HIGH: 50 % and 20 points), on one scale.
+        ((40, 20), NONE, True),  # exactly 50 % and 20 points
+        ((40, _("20.001")), NONE, None),  # just short of high; still moderate on pain
+        ((_("39.998"), _("19.999")), NONE, None),  # 19.999 points: short of high
+        ((50, 25), NONE, True),  # 50 % and 25 points
+    ],
+)
+def test_responder_thresholds_are_exact_at_their_limits(pain, function, expected):
+    assert derived.oarsi_responder(*pain, *function) is expected
+
+
+def test_an_improvement_of_exactly_10_points_from_imputed_womac_scores_counts():
+    """Function raw 221/15 -> 119/15 (two items missing, imputed): 10 points and 46 % exactly
+    better on the 0-100 scale; floating point made it 9.999999999999998."""
+    items = dict.fromkeys(womac.CODES, 0)
+    baseline = {**items, "P1": 4, "P2": 4, "P3": 2}  # pain 10 of 20: 50
+    follow_up = {**items, "P1": 4, "P2": 4}  # pain 8: 40, exactly 20 % and 10 points
+    function = womac.SUBSCALES["function"]
+    for answers, total in ((baseline, 13), (follow_up, 7)):
+        answers.update({code: None for code in function[:2]})  # two missing
+        for code in function[2:]:
+            answers[code] = 1 if total > 0 else 0
+            total -= 1
+    before, after = womac.score(baseline), womac.score(follow_up)
+    assert derived.exact(before.function) == Fraction(221, 15)
+    assert derived.exact(after.function) == Fraction(119, 15)
+    args = (before.pain_normalised, after.pain_normalised)
+    assert derived.oarsi_responder(*args, before.function_normalised, after.function_normalised)
+    assert derived.change(before.function_normalised, after.function_normalised) == -10
 
 
 def test_a_chart_carries_its_numbers():
