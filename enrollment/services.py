@@ -99,7 +99,7 @@ def record_consent(*, screening: Screening, data: dict, by) -> Consent:
         if Consent.objects.filter(screening=screening).exists():
             raise ValidationError("Consent is already recorded for this candidate.")
         consent = Consent(screening=screening, **data)
-        if consent.consented_at.date() > timezone.localdate():
+        if screening.site.local_date(consent.consented_at) > screening.site.today():
             raise ValidationError({"consented_at": "Consent cannot be in the future."})
         consent.stamp_change(by)
         consent.full_clean()
@@ -119,9 +119,10 @@ def withdraw_consent(
         )
         if consent.is_withdrawn:
             raise ValidationError("Consent has already been withdrawn.")
-        if withdrawn_on < timezone.localdate(consent.consented_at):
+        site = consent.screening.site
+        if withdrawn_on < site.local_date(consent.consented_at):
             raise ValidationError({"withdrawn_on": "Withdrawal cannot be before consent."})
-        if withdrawn_on > timezone.localdate():
+        if withdrawn_on > site.today():
             raise ValidationError({"withdrawn_on": "Withdrawal cannot be in the future."})
         consent.withdrawn_on = withdrawn_on
         consent.data_use_allowed = data_use_allowed

@@ -135,8 +135,10 @@ class SynovialBiomarkersForm(CrfForm):
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def _not_in_future(value):
-    if value and value > timezone.localdate():
+def _not_in_future(form, value):
+    """Not after today at the participant's site (Site.today)."""
+    today = form.participant.site.today() if form.participant else timezone.localdate()
+    if value and value > today:
         raise forms.ValidationError("This date cannot be in the future.")
     return value
 
@@ -176,7 +178,7 @@ class XrayForm(CrfForm):
         _readers(self)
 
     def clean_taken_on(self):
-        return _not_in_future(self.cleaned_data["taken_on"])
+        return _not_in_future(self, self.cleaned_data["taken_on"])
 
     def clean(self):
         cleaned = super().clean()
@@ -242,7 +244,7 @@ class MriForm(CrfForm):
             )
 
     def clean_scanned_on(self):
-        return _not_in_future(self.cleaned_data["scanned_on"])
+        return _not_in_future(self, self.cleaned_data["scanned_on"])
 
     def cartilage(self) -> dict:
         c = self.cleaned_data

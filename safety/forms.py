@@ -65,15 +65,21 @@ class AdverseEventForm(TrackedForm):
         if not self.is_bound and not self.instance.pk:
             self.fields["verbatim_term"].widget.attrs["autofocus"] = True
 
+    def _today(self):
+        """The participant's site's day (the user's zone when the form has no participant)."""
+        if self.participant is not None:
+            return self.participant.site.today()
+        return timezone.localdate()
+
     def clean_onset_date(self):
         value = self.cleaned_data["onset_date"]
-        if value and value > timezone.localdate():
+        if value and value > self._today():
             raise forms.ValidationError("The onset cannot be in the future.")
         return value
 
     def clean_end_date(self):
         value = self.cleaned_data["end_date"]
-        if value and value > timezone.localdate():
+        if value and value > self._today():
             raise forms.ValidationError("The end date cannot be in the future.")
         return value
 
@@ -89,7 +95,8 @@ class AdverseEventForm(TrackedForm):
         if self.participant is None:
             return cleaned
         consent_at = self.participant.screening.consent.consented_at
-        rules = grading.check(cleaned, consent_date=timezone.localdate(consent_at))
+        site = self.participant.site
+        rules = grading.check(cleaned, consent_date=site.local_date(consent_at))
         for field, message in rules.items():
             if field in self.fields and field not in self.errors:
                 self.add_error(field, message)

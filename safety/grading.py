@@ -5,7 +5,7 @@ Pure functions, no database. Dates and times are passed in; clocks come from pro
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from trialsite import protocol
 
@@ -83,9 +83,15 @@ class Clock:
         return self.due - now
 
 
+def _elapsed(moment: datetime, duration: timedelta) -> datetime:
+    """`duration` of elapsed time after `moment` (UTC arithmetic: an aware datetime in a zone
+    with daylight saving would otherwise add wall-clock time, an hour off across the change)."""
+    return moment.astimezone(UTC) + duration
+
+
 def sae_clock(awareness_at: datetime) -> Clock:
     """The investigator's assessment is due within protocol.SAE_REPORT_WITHIN of awareness."""
-    return Clock("SAE report", awareness_at + protocol.SAE_REPORT_WITHIN)
+    return Clock("SAE report", _elapsed(awareness_at, protocol.SAE_REPORT_WITHIN))
 
 
 def is_susar(*, serious: bool, related: bool, expected: bool) -> bool:
@@ -98,4 +104,4 @@ def susar_clock(awareness_at: datetime, *, fatal_or_life_threatening: bool) -> C
         if fatal_or_life_threatening
         else protocol.SUSAR_OTHER_WITHIN
     )
-    return Clock(f"SUSAR report ({within.days} days)", awareness_at + within)
+    return Clock(f"SUSAR report ({within.days} days)", _elapsed(awareness_at, within))

@@ -35,7 +35,8 @@ def _check(participant: Participant, values: dict, by, ae: AdverseEvent | None =
     """
     ensure_unlocked(participant=participant, record=ae)
     consent = participant.screening.consent
-    errors = grading.check(values, consent_date=timezone.localdate(consent.consented_at))
+    site = participant.site
+    errors = grading.check(values, consent_date=site.local_date(consent.consented_at))
     has_prgf = dosing.ARMS[participant.arm].prgf_ml > 0
     if has_prgf and by.sees_arm and not values.get("relationship_prgf"):
         errors["relationship_prgf"] = "Assess the relationship to PRGF (arm B)."

@@ -47,7 +47,8 @@ class InjectionForm(CrfForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        lots = services.usable_lots(timezone.localdate())
+        site = self.participant.site if self.participant else None
+        lots = services.usable_lots(site.today() if site else timezone.localdate())
         if self.instance.pk:  # the lot already used stays selectable
             lots = lots | SecretomeLot.objects.filter(pk=self.instance.secretome_lot_id)
         self.fields["secretome_lot"].queryset = lots.order_by("expires_on")

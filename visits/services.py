@@ -29,11 +29,11 @@ from visits.models import (
 
 def local_date(participant, moment) -> date:
     """The calendar date of `moment` in the participant's site zone."""
-    return timezone.localtime(moment, participant.site.zone).date()
+    return participant.site.local_date(moment)
 
 
 def site_today(site) -> date:
-    return timezone.localtime(timezone.now(), site.zone).date()
+    return site.today()
 
 
 # --- Visits ---------------------------------------------------------------------------------

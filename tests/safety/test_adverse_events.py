@@ -2,6 +2,8 @@
 
 from datetime import UTC as utc
 from datetime import date, datetime, timedelta
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -9,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from enrollment.models import Consent
 from safety import grading, services
 from safety.models import AdverseEvent, SaeNotification
 from safety.tasks import notify_sae
@@ -279,3 +282,59 @@ def test_an_overdue_sae_is_escalated_once_and_a_signed_one_not(arm_a, coordinato
     assert services.escalate_overdue_saes() == 0
     assert "OVERDUE" in mail.outbox[-1].subject
     assert SaeNotification.objects.filter(kind="escalation").count() == 1
+
+
+# --- Clocks are elapsed time, and "today" is the site's (issue 15, point 3) ------------------
+@pytest.mark.parametrize(
+    ("zone", "awareness"),
+    [
+        # The evening before clocks go forward, and before they go back (site-local times).
+        ("Europe/London", (2026, 3, 28, 20, 0)),
+        ("Europe/London", (2026, 10, 24, 20, 0)),
+        ("America/New_York", (2026, 3, 7, 23, 30)),
+        ("Asia/Karachi", (2026, 3, 28, 20, 0)),  # no daylight saving
+    ],
+)
+def test_sae_and_susar_clocks_count_elapsed_time_across_daylight_saving(zone, awareness):
+    aware = datetime(*awareness, tzinfo=ZoneInfo(zone))
+    for clock, within in [
+        (grading.sae_clock(aware), protocol.SAE_REPORT_WITHIN),
+        (
+            grading.susar_clock(aware, fatal_or_life_threatening=True),
+            protocol.SUSAR_FATAL_OR_LIFE_THREATENING_WITHIN,
+        ),
+        (grading.susar_clock(aware, fatal_or_life_threatening=False), protocol.SUSAR_OTHER_WITHIN),
+    ]:
+        elapsed = clock.due.timestamp() - aware.timestamp()
+        assert elapsed == within.total_seconds()
+        assert clock.overdue(clock.due + timedelta(seconds=1))
+        assert not clock.overdue(clock.due)
+
+
+def test_a_sites_today_is_its_own_whatever_the_active_zone(db):
+    site = factories.SiteFactory(code="KIR", time_zone="Pacific/Kiritimati")  # UTC+14
+    late_utc = datetime(2026, 6, 1, 12, 0, tzinfo=utc)  # already 2 June at the site
+    with mock.patch("django.utils.timezone.now", return_value=late_utc):
+        for active in ("UTC", "America/Los_Angeles", "Asia/Karachi"):
+            with timezone.override(ZoneInfo(active)):
+                assert site.today() == date(2026, 6, 2)
+                assert site.local_date(late_utc) == date(2026, 6, 2)
+
+
+def test_onset_before_consent_is_judged_on_the_sites_calendar_in_a_task_too(coordinator):
+    """Consent at 22:00 UTC on 10 March is 03:00 on 11 March in Lahore: an onset on 10 March
+    is before consent there, in a request or in a task (whose zone is UTC)."""
+    site = factories.SiteFactory(code="LHR", time_zone="Asia/Karachi")
+    participant = factories.ParticipantFactory(site=site)
+    consent = participant.screening.consent
+    Consent.objects.filter(pk=consent.pk).update(
+        consented_at=datetime(2026, 3, 10, 22, 0, tzinfo=utc)
+    )
+    participant.screening.consent.refresh_from_db()
+    with timezone.override(utc), pytest.raises(ValidationError) as refused:
+        services.report_adverse_event(
+            participant=participant,
+            data=ae_answers(onset_date=date(2026, 3, 10), relationship_prgf=None),
+            by=coordinator,
+        )
+    assert "before informed consent (2026-03-11)" in str(refused.value)

@@ -21,8 +21,17 @@ def _day(value, zone) -> date | None:
     return None  # not a date (a field that failed its own validation)
 
 
+def _site(instance):
+    site = getattr(instance, "site", None) if getattr(instance, "site_id", None) else None
+    if site is None and getattr(instance, "participant_id", None):
+        site = instance.participant.site
+    if site is None and getattr(instance, "screening_id", None):
+        site = instance.screening.site
+    return site
+
+
 def _zone(instance):
-    site = getattr(instance, "site", None)
+    site = _site(instance)
     return site.zone if site is not None else timezone.get_current_timezone()
 
 
@@ -39,8 +48,10 @@ def relative_errors(instance) -> dict[str, str]:
     ]
     if not fields:
         return {}
+    site = _site(instance)
     zone = _zone(instance)
-    today = timezone.localdate(timezone.now(), zone)
+    # The site's day (Site.today); study-wide records (lots) use the zone of the request.
+    today = site.today() if site is not None else timezone.localdate(timezone.now(), zone)
     participant = None
     if getattr(instance, "participant_id", None) is not None:
         participant = instance.participant

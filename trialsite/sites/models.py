@@ -1,9 +1,11 @@
 """Trial sites. Each participant belongs to one site; each user works at one or more."""
 
 import zoneinfo
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from trialsite import protocol
 
@@ -37,3 +39,12 @@ class Site(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    # "Today" and "the day of" for a site: the one definition that forms, services, Celery
+    # tasks and management commands use, whatever zone the request or process is in.
+    def today(self) -> date:
+        return timezone.localtime(timezone.now(), self.zone).date()
+
+    def local_date(self, moment: datetime) -> date:
+        """The calendar day of an aware moment at this site."""
+        return timezone.localtime(moment, self.zone).date()
