@@ -16,6 +16,7 @@ from safety.models import AdverseEvent
 from tests import factories
 from tests.helpers import SERIOUS, ae_answers, ae_post, form_url, log_in, screenshot
 from trialsite import roles
+from trialsite.accounts.models import User
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +327,18 @@ def test_a_coordinator_reports_an_ae_makes_it_serious_and_the_investigator_signs
     page.goto(f"{live_server.url}/adverse-events/{ae.pk}/")
     expect(page.get_by_test_id("signature")).to_contain_text("Signed by Investigator Tester")
     screenshot(page, "ae-signed.png")
+
+
+def test_due_times_are_shown_in_the_participants_site_zone(client, arm_a, coordinator, monkeypatch):
+    """An investigator whose pages are in London time sees a Lahore SAE's due time in PKT."""
+    london = factories.SiteFactory(code="AAA", name="London", time_zone="Europe/London")
+    reviewer = factories.UserFactory(
+        username="reviewer", role=roles.INVESTIGATOR, sites=[london, arm_a.site]
+    )
+    monkeypatch.setattr(User, "time_zone", property(lambda user: london.time_zone))
+    ae = report(arm_a, coordinator, **SERIOUS, awareness_at=timezone.now() - timedelta(hours=1))
+    client.force_login(reviewer)
+    due = ae.clocks()[0].due
+    shown = timezone.localtime(due, arm_a.site.zone).strftime("%Y-%m-%d %H:%M")
+    for page in (reverse("ae_detail", args=[ae.pk]), reverse("review_queue")):
+        assert f"due {shown} PKT" in client.get(page).content.decode()
