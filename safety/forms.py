@@ -96,7 +96,7 @@ class AdverseEventForm(TrackedForm):
             return cleaned
         consent_at = self.participant.screening.consent.consented_at
         site = self.participant.site
-        rules = grading.check(cleaned, consent_date=site.local_date(consent_at))
+        rules = grading.check(cleaned, consent_date=site.local_date(consent_at), zone=site.zone)
         for field, message in rules.items():
             if field in self.fields and field not in self.errors:
                 self.add_error(field, message)

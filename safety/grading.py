@@ -35,6 +35,10 @@ GRADES = {
     5: "5 – Death related to AE",
 }
 FATAL = "fatal"
+# Outcomes of an event that has ended (it has an end date; for a fatal one, the date of death)
+# and of one that has not (no end date).
+ENDED = ("recovered", "sequelae", FATAL)
+NOT_ENDED = ("recovering", "not_recovered")
 
 
 def is_related(*relationships: str | None) -> bool:
@@ -42,10 +46,14 @@ def is_related(*relationships: str | None) -> bool:
     return any(r in RELATED for r in relationships if r)
 
 
-def check(ae: dict, *, consent_date: date | None) -> dict[str, str]:
-    """Errors by field for an adverse event's answers (see safety.models.AdverseEvent)."""
+def check(ae: dict, *, consent_date: date | None, zone=None) -> dict[str, str]:
+    """Errors by field for an adverse event's answers (see safety.models.AdverseEvent).
+
+    `consent_date` is the day of consent at the participant's site and `zone` the site's time
+    zone (the day of awareness is the site's)."""
     errors = {}
     onset, end = ae.get("onset_date"), ae.get("end_date")
+    outcome = ae.get("outcome")
     if onset and consent_date and onset < consent_date:
         errors["onset_date"] = f"Onset cannot be before informed consent ({consent_date:%Y-%m-%d})."
     if onset and end and end < onset:
@@ -54,7 +62,22 @@ def check(ae: dict, *, consent_date: date | None) -> dict[str, str]:
         errors["end_date"] = "An ongoing event has no end date: clear one of them."
     if ae.get("ongoing") is False and not end:
         errors["end_date"] = "Enter the end date, or mark the event as ongoing."
-    fatal = ae.get("outcome") == FATAL
+    if outcome in ENDED and ae.get("ongoing"):
+        errors["ongoing"] = "This outcome means the event has ended: it is not ongoing."
+    if outcome in ENDED and not end and "end_date" not in errors:
+        errors["end_date"] = (
+            "Enter the date of death as the end date."
+            if outcome == FATAL
+            else "A resolved event needs its end date."
+        )
+    if outcome in NOT_ENDED and end and "end_date" not in errors:
+        errors["end_date"] = "The event has not resolved: it has no end date."
+    awareness = ae.get("awareness_at")
+    if onset and isinstance(awareness, datetime):
+        aware_day = awareness.astimezone(zone).date() if zone else awareness.date()
+        if aware_day < onset:
+            errors["awareness_at"] = "The site cannot have become aware before the onset."
+    fatal = outcome == FATAL
     if ae.get("grade") == 5 and not fatal:
         errors["outcome"] = "Grade 5 means death: the outcome must be fatal."
     if fatal and ae.get("grade") not in (None, 5):
@@ -92,6 +115,14 @@ def _elapsed(moment: datetime, duration: timedelta) -> datetime:
 def sae_clock(awareness_at: datetime) -> Clock:
     """The investigator's assessment is due within protocol.SAE_REPORT_WITHIN of awareness."""
     return Clock("SAE report", _elapsed(awareness_at, protocol.SAE_REPORT_WITHIN))
+
+
+def is_expected(*, expected_reaction: str, serious: bool, grade: int | None) -> bool:
+    """Expected: one of the protocol's expected reactions, and for a serious event not more
+    severe than the reference safety information describes (ICH E2A; protocol setting)."""
+    if expected_reaction not in protocol.EXPECTED_REACTIONS:
+        return False
+    return not (serious and grade is not None and grade > protocol.EXPECTED_REACTION_MAX_GRADE)
 
 
 def is_susar(*, serious: bool, related: bool, expected: bool) -> bool:

@@ -170,7 +170,9 @@ class AdverseEvent(LogRecord):
 
     @property
     def expected(self) -> bool:
-        return bool(self.expected_reaction)
+        return grading.is_expected(
+            expected_reaction=self.expected_reaction, serious=self.serious, grade=self.grade
+        )
 
     @property
     def susar(self) -> bool:

@@ -36,7 +36,9 @@ def _check(participant: Participant, values: dict, by, ae: AdverseEvent | None =
     ensure_unlocked(participant=participant, record=ae)
     consent = participant.screening.consent
     site = participant.site
-    errors = grading.check(values, consent_date=site.local_date(consent.consented_at))
+    errors = grading.check(
+        values, consent_date=site.local_date(consent.consented_at), zone=site.zone
+    )
     has_prgf = dosing.ARMS[participant.arm].prgf_ml > 0
     if has_prgf and by.sees_arm and not values.get("relationship_prgf"):
         errors["relationship_prgf"] = "Assess the relationship to PRGF (arm B)."

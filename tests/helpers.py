@@ -212,9 +212,11 @@ def ae_post(**overrides) -> dict:
 
 
 def ae_answers(**overrides) -> dict:
+    """An adverse event that started three days ago (so that the site became aware of it
+    after its onset, whenever in the last day a test says it did)."""
     data = {
         "verbatim_term": "Knee swelling",
-        "onset_date": timezone.localdate(),
+        "onset_date": timezone.localdate() - timedelta(days=3),
         "onset_time": None,
         "ongoing": True,
         "end_date": None,

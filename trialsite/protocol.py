@@ -168,6 +168,12 @@ EXPECTED_REACTIONS = (
     "Venepuncture bruising (PRGF arm)",
     "Vasovagal reaction",
 )
+# ICH E2A: an event is unexpected when its nature or SEVERITY is not consistent with the
+# reference safety information. The expected reactions above are described there as mild to
+# moderate, self-limited local reactions, so a SERIOUS event matching one of them but graded
+# above this CTCAE grade counts as unexpected (for SUSAR purposes). FLAG: the sponsor's
+# reference safety information decides the grade each reaction is expected up to.
+EXPECTED_REACTION_MAX_GRADE = 2
 # Injection-site reactions are counted when they start within this many days of an injection.
 INJECTION_REACTION_DAYS = 7
 

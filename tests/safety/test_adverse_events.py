@@ -1,7 +1,7 @@
 """Adverse events: rules, SAE e-mails through a real Celery worker, clocks and signatures."""
 
 from datetime import UTC as utc
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -338,3 +338,92 @@ def test_onset_before_consent_is_judged_on_the_sites_calendar_in_a_task_too(coor
             by=coordinator,
         )
     assert "before informed consent (2026-03-11)" in str(refused.value)
+
+
+# --- Consistent records, at each edge (issue 15, point 4; domain.md 6.1, 6.3) ----------------
+KARACHI = ZoneInfo("Asia/Karachi")
+ONSET = CONSENT + timedelta(days=2)
+
+
+def _event(**overrides) -> dict:
+    return {**ae_answers(onset_date=ONSET, outcome="recovering", ongoing=True), **overrides}
+
+
+def _resolved(outcome, end):
+    return _event(outcome=outcome, ongoing=end is None, end_date=end)
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        # Outcome and end date.
+        (_resolved("recovered", ONSET), None),
+        (_resolved("recovered", None), "end_date"),
+        (_resolved("sequelae", ONSET + timedelta(days=1)), None),
+        (_resolved("sequelae", None), "end_date"),
+        (_resolved("not_recovered", None), None),
+        (_resolved("not_recovered", ONSET), "end_date"),
+        (_resolved("recovering", ONSET), "end_date"),
+        (_event(outcome="recovered", ongoing=True, end_date=None), "ongoing"),
+        # End against onset, onset against consent (the site's day).
+        (_resolved("recovered", ONSET - timedelta(days=1)), "end_date"),
+        (_event(onset_date=CONSENT), None),
+        (_event(onset_date=CONSENT - timedelta(days=1)), "onset_date"),
+        # Awareness against onset, on the site's calendar: 20:00 UTC is 01:00 next day there.
+        (_event(**SERIOUS, awareness_at=datetime.combine(ONSET, time(0, 0), KARACHI)), None),
+        (
+            _event(
+                **SERIOUS,
+                awareness_at=datetime.combine(ONSET - timedelta(days=1), time(23, 59), KARACHI),
+            ),
+            "awareness_at",
+        ),
+        (
+            _event(
+                **SERIOUS,
+                awareness_at=datetime.combine(ONSET - timedelta(days=1), time(20, 0), utc),
+            ),
+            None,
+        ),
+        # Fatal: grade 5, the date of death as end date, serious by death.
+        (
+            _resolved("fatal", ONSET)
+            | {"grade": 5, "serious": True, "death": True, "awareness_at": None},
+            "awareness_at",
+        ),
+        (
+            _resolved("fatal", None)
+            | {"grade": 5, "serious": True, "death": True, "ongoing": False},
+            "end_date",
+        ),
+        (_resolved("fatal", ONSET) | {"grade": 4, "serious": True, "death": True}, "grade"),
+        (_resolved("fatal", ONSET) | {"grade": 5, "serious": True}, "death"),
+        (_event(grade=5), "outcome"),
+        # Serious needs a criterion, and a criterion makes it serious.
+        (_event(serious=True, awareness_at=datetime.combine(ONSET, time(9), utc)), "serious"),
+        (_event(life_threatening=True), "serious"),
+    ],
+)
+def test_an_adverse_event_is_consistent_at_every_edge(answers, field):
+    errors = grading.check(answers, consent_date=CONSENT, zone=KARACHI)
+    if field is None:
+        assert errors == {}
+    else:
+        assert field in errors, errors
+
+
+@pytest.mark.parametrize(
+    ("reaction", "serious", "grade", "expected"),
+    [
+        ("Knee swelling or effusion", False, 3, True),  # not serious: the list decides
+        ("Knee swelling or effusion", True, protocol.EXPECTED_REACTION_MAX_GRADE, True),
+        ("Knee swelling or effusion", True, protocol.EXPECTED_REACTION_MAX_GRADE + 1, False),
+        ("", True, 1, False),
+        ("Septic arthritis", True, 1, False),  # not on the protocol's list
+    ],
+)
+def test_expectedness_follows_the_list_and_the_severity_described(
+    reaction, serious, grade, expected
+):
+    answer = grading.is_expected(expected_reaction=reaction, serious=serious, grade=grade)
+    assert answer is expected
