@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 from django.utils import timezone
@@ -209,6 +210,11 @@ def ae_post(**overrides) -> dict:
     boxes = {*grading.SERIOUSNESS_CRITERIA, "special_interest"}
     ticks = {name: "on" for name in boxes if answers[name]}
     return {"version": 0, **as_post(answers, skip=boxes), **ticks, **overrides}
+
+
+def site_now() -> datetime:
+    """Now at the test sites (tests/factories.SiteFactory: Asia/Karachi)."""
+    return timezone.localtime(timezone.now(), ZoneInfo("Asia/Karachi"))
 
 
 def ae_answers(**overrides) -> dict:

@@ -116,6 +116,24 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
         return visit
 
 
+def record_form_outside_window(*, visit: Visit, form_title: str, day: date, by) -> None:
+    """A form collected outside its visit's window, confirmed by the user: a deviation (one
+    per visit, as for the visit's own date)."""
+    window = visit.window
+    with transaction.atomic(), audit.acting(by=by):
+        _record_deviation(
+            participant=visit.participant,
+            visit=visit,
+            kind=Deviation.Kind.VISIT_WINDOW,
+            description=(
+                f"{form_title} at {visit.code} collected on {day:%Y-%m-%d}, outside the "
+                f"window ({window.opens:%Y-%m-%d} to {window.closes:%Y-%m-%d})."
+            ),
+            occurred_on=day,
+            by=by,
+        )
+
+
 def record_missed_visit(*, visit: Visit, reason: str, by) -> Visit:
     if not reason.strip():
         raise ValidationError({"missed_reason": "Say why the visit was missed."})

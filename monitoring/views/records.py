@@ -287,6 +287,13 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         except ValidationError as error:
             add_service_errors(form_, error)
         else:
+            if getattr(form_, "window_warning", ""):
+                visit_services.record_form_outside_window(
+                    visit=visit,
+                    form_title=definition.title,
+                    day=form_.collected_on(form_.cleaned_data),
+                    by=user,
+                )
             for field, message in getattr(form_, "warnings", {}).items():
                 raise_query(
                     crf=saved,

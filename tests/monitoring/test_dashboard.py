@@ -69,11 +69,13 @@ def test_other_sites_are_not_shown(client, outsider, vas):
 def test_save_and_next_form_goes_to_the_next_crf_of_the_visit(client, coordinator, arm_a):
     m1 = arm_a.visits.get(code="M1")
     client.force_login(coordinator)
-    response = client.post(form_url("vas_pain", visit=m1), {**post_data(), "save_next": ""})
+    # M1's window opens in a month: each form is confirmed, and a deviation recorded.
+    confirm = {"save_next": "", "confirm_unusual": "on"}
+    response = client.post(form_url("vas_pain", visit=m1), {**post_data(), **confirm})
     assert VasPain.objects.filter(visit=m1).exists()
     assert response["Location"] == form_url("womac", visit=m1)
     # WOMAC is the last form of M1: next goes back to the participant.
-    response = client.post(form_url("womac", visit=m1), {**womac_post(), "save_next": ""})
+    response = client.post(form_url("womac", visit=m1), {**womac_post(), **confirm})
     assert response["Location"] == reverse("participant_detail", args=[arm_a.pk])
 
 

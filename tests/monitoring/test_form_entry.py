@@ -1,12 +1,19 @@
 """The one view that enters any registered form of a visit or entry of a log: what it refuses,
 where it goes after a save, and the conflict page of a log entry."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from outcomes.models import VasPain
 from safety import services as safety_services
 from safety.models import AdverseEvent
-from tests import helpers
-from tests.helpers import ae_answers, ae_post, form_url
+from tests import factories, helpers
+from tests.helpers import ae_answers, ae_post, form_url, log_in, screenshot, vas_post, womac_post
+from trialsite import roles
+from visits.models import Deviation
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +79,81 @@ def test_a_role_that_may_only_read_sees_the_form_disabled_and_cannot_save(client
     assert client.get(form_url("adverse_event", participant=vas.participant)).status_code == 403
     vas.refresh_from_db()
     assert vas.score_mm == 40
+
+
+# --- A form collected outside its visit's window (issue 15, point 5) -------------------------
+def _m1(site, by, days_ago):
+    participant = factories.participant_with_visits(
+        site=site, by=by, randomized_at=timezone.now() - timedelta(days=days_ago)
+    )
+    return participant.visits.get(code="M1")  # day 30, window ± 7 days
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "offset", "asked"),
+    [
+        # Randomized 30 days ago: M1's window is today - 7 to today + 7.
+        (30, -7, False),  # the day it opens
+        (30, -8, True),  # the day before: "before its window opens"
+        (30, 0, False),
+        # Randomized 40 days ago: the window is today - 17 to today - 3.
+        (40, -3, False),  # the day it closes
+        (40, -2, True),  # the day after: "after its window closed"
+    ],
+)
+def test_a_form_collected_outside_its_window_is_confirmed_and_a_deviation_recorded(
+    client, coordinator, lahore, days_ago, offset, asked
+):
+    m1 = _m1(lahore, coordinator, days_ago)
+    day = lahore.today() + timedelta(days=offset)
+    client.force_login(coordinator)
+    post = vas_post(assessed_at=f"{day:%Y-%m-%d}T10:00")
+    response = client.post(form_url("vas_pain", visit=m1), post)
+    if not asked:
+        assert response.status_code == 302
+        assert not Deviation.objects.filter(visit=m1).exists()
+        return
+    assert response.status_code == 400
+    message = " ".join(response.context["form"].non_field_errors())
+    where = "before its window opens" if days_ago == 30 else "after its window closed"
+    assert f"Collected on {day:%Y-%m-%d}, {where}" in message
+    assert response.context["form"]["assessed_at"].value() == post["assessed_at"]
+    assert not VasPain.objects.filter(visit=m1).exists()
+    response = client.post(form_url("vas_pain", visit=m1), {**post, "confirm_unusual": "on"})
+    assert response.status_code == 302 and VasPain.objects.filter(visit=m1).exists()
+    deviation = Deviation.objects.get(visit=m1, kind=Deviation.Kind.VISIT_WINDOW)
+    assert deviation.occurred_on == day and "VAS pain at M1" in deviation.description
+
+
+def test_a_form_without_its_own_date_counts_the_day_it_is_entered(client, coordinator, lahore):
+    m1 = _m1(lahore, coordinator, days_ago=0)  # M1's window opens in 23 days
+    client.force_login(coordinator)
+    response = client.post(form_url("womac", visit=m1), womac_post())
+    assert response.status_code == 400
+    assert "before its window opens" in " ".join(response.context["form"].non_field_errors())
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_coordinator_confirms_a_form_entered_before_its_window(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    m1 = _m1(site, coordinator, days_ago=0)
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}{form_url('vas_pain', visit=m1)}")
+    page.get_by_label("Date and time of assessment").fill(
+        helpers.site_now().strftime("%Y-%m-%dT%H:%M")
+    )
+    page.get_by_label("Right").check()
+    page.get_by_label("VAS pain (mm)").fill("35")
+    page.get_by_label("Paper line, measured with a ruler").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("before its window opens")
+    expect(page.get_by_label("VAS pain (mm)")).to_have_value("35")  # nothing typed is lost
+    screenshot(page, "vas-before-window.png")
+    page.get_by_label("I confirm these values").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("VAS pain saved.")).to_be_visible()
+    assert Deviation.objects.filter(visit=m1, kind=Deviation.Kind.VISIT_WINDOW).count() == 1

@@ -5,7 +5,7 @@ import pytest
 from outcomes import imaging
 from outcomes.models import Mri, Xray
 from tests import factories
-from tests.helpers import form_url
+from tests.helpers import form_url, site_now
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def m0(lahore, coordinator):
 def xray_post(reader, **overrides):
     data = {
         "version": 0,
-        "taken_on": "2026-01-09",
+        "taken_on": site_now().date().isoformat(),  # in the M0 window: randomized today
         "view": "fixed_flexion_pa",
         "kl_grade_left": "",
         "jsw_medial_left_mm": "",
@@ -37,7 +37,7 @@ def xray_post(reader, **overrides):
 def mri_post(reader, **overrides):
     data = {
         "version": 0,
-        "scanned_on": "2026-01-09",
+        "scanned_on": site_now().date().isoformat(),
         "knee": "R",
         "field_strength": "3.0",
         "sequences": "sagittal PD FS, coronal T1",

@@ -8,7 +8,7 @@ from outcomes import biomarkers
 from outcomes.biomarkers import ALQ, BLQ, ResultError, interpret
 from outcomes.models import SynovialBiomarkers
 from tests import factories
-from tests.helpers import form_url
+from tests.helpers import form_url, site_now
 from visits.models import Visit
 
 D = Decimal
@@ -56,7 +56,7 @@ def test_an_unknown_unit_is_an_error():
 def post_data(**overrides):
     data = {
         "version": 0,
-        "sampled_at": "2026-01-10T09:30",
+        "sampled_at": site_now().strftime("%Y-%m-%dT%H:%M"),  # in the M0 window
         "knee": "R",
         "volume_ml": "6.5",
         "appearance": "clear",

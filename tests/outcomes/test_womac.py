@@ -1,6 +1,9 @@
 """WOMAC LK3.1: scoring (outcomes/womac.py), the CRF and its service, keyboard-only entry."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from playwright.sync_api import expect
@@ -126,7 +129,10 @@ def test_no_score_goes_down_when_one_answer_goes_up(items, code):
 # --- The CRF --------------------------------------------------------------------------------------
 @pytest.fixture
 def m1(lahore, coordinator):
-    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    """M1 of a participant randomized 30 days ago: its window (day 30 ± 7) is open today."""
+    participant = factories.participant_with_visits(
+        site=lahore, by=coordinator, randomized_at=timezone.now() - timedelta(days=30)
+    )
     return Visit.objects.get(participant=participant, code="M1")
 
 
@@ -200,8 +206,10 @@ def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
     coordinator = factories.UserFactory(
         username="coordinator", role=roles.COORDINATOR, sites=[site]
     )
-    participant = factories.participant_with_visits(site=site, by=coordinator)
-    m1 = participant.visits.get(code="M1")
+    participant = factories.participant_with_visits(
+        site=site, by=coordinator, randomized_at=timezone.now() - timedelta(days=30)
+    )
+    m1 = participant.visits.get(code="M1")  # its window is open today
     wanted = {code: (i * 3) % 5 for i, code in enumerate(womac.CODES)}
 
     log_in(page, live_server.url, "coordinator")

@@ -9,8 +9,11 @@
   user may not see (the arm) is never offered.
 """
 
+from datetime import date, datetime
+
 from django import forms
 from django.db import models
+from django.forms.models import model_to_dict
 from django.utils.text import capfirst
 
 from trialsite.crf import registry
@@ -162,10 +165,47 @@ class CrfForm(TrackedForm):
         """Unusual but admissible values, by field (the CRF's rule module defines them)."""
         return {}
 
+    def collected_on(self, cleaned: dict):
+        """The day the form's data were collected, at the site: its own date (an assessment,
+        a sample, an image), else the visit's date, else today."""
+        site = self.participant.site
+        for field in self._meta.model._meta.concrete_fields:
+            value = cleaned.get(field.name) if getattr(field, "after_consent", False) else None
+            if isinstance(value, datetime):
+                return site.local_date(value)
+            if isinstance(value, date):
+                return value
+        return self.visit.visit_date or site.today()
+
+    def window_check(self, cleaned: dict) -> str:
+        """A form collected outside its visit's window: confirmed, it is saved and a
+        deviation recorded. Asked when the form is new or its date changes."""
+        window = getattr(self.visit, "window", None)
+        if window is None or self.participant is None:
+            return ""
+        day = self.collected_on(cleaned)
+        if self.instance.pk is not None and day == self.collected_on(model_to_dict(self.instance)):
+            return ""
+        if window.contains(day):
+            return ""
+        where = "before its window opens" if day < window.opens else "after its window closed"
+        return (
+            f"Collected on {day:%Y-%m-%d}, {where} "
+            f"({window.opens:%Y-%m-%d} to {window.closes:%Y-%m-%d})."
+        )
+
     def clean(self):
         cleaned = super().clean()
         self.warnings = self.soft_checks(cleaned) if not self.errors else {}
-        if self.warnings and not cleaned.get("confirm_unusual"):
+        self.window_warning = self.window_check(cleaned) if not self.errors else ""
+        confirmed = cleaned.get("confirm_unusual")
+        if self.warnings and not confirmed:
             for field, message in self.warnings.items():
                 self.add_error(field, f"{message} Tick “I confirm these values” to save anyway.")
+        if self.window_warning and not confirmed:
+            self.add_error(
+                None,
+                f"{self.window_warning} Tick “I confirm these values” to save it anyway; a "
+                "protocol deviation is recorded.",
+            )
         return cleaned
