@@ -1,5 +1,7 @@
 """The CRF base: optimistic locking, reason for change, and form validation (VAS pain)."""
 
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
@@ -7,6 +9,7 @@ from outcomes.models import VasPain
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
+from trialsite.crf.forms import NUMBER_PATTERN
 from trialsite.crf.models import CrfStatus
 from trialsite.crf.services import CrfConflict, ReasonRequired, save_crf
 
@@ -175,3 +178,41 @@ def test_required_radio_questions_offer_only_real_answers(client, coordinator, v
     form = client.get(url(visit)).context["form"]
     assert [v for v, _ in form.fields["knee"].choices] == ["L", "R"]
     assert "" not in [v for v, _ in form.fields["method"].choices]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("71.5", None),
+        (" 71.5 ", None),
+        ("71", None),
+        ("71,5", "Use a point for decimals (71.5), not a comma."),
+        ("71 5", "Type the number without spaces."),
+        ("71.5kg", "Type digits only, with at most one decimal point"),
+        ("7.15e1", "Type digits only, with at most one decimal point"),
+        ("1e2", "Type digits only, with at most one decimal point"),
+        ("71..5", "Type digits only, with at most one decimal point"),
+    ],
+)
+def test_a_number_is_typed_plainly_or_refused_never_changed(typed, message):
+    """Issue 15, point 5: a decimal comma, spaces or letters are refused next to the field."""
+    from enrollment.forms import ScreeningForm
+
+    form = ScreeningForm(data={"weight_kg": typed})
+    form.is_valid()
+    errors = form.errors.get("weight_kg", [])
+    if message is None:
+        assert errors == [] and form.cleaned_data["weight_kg"] == Decimal(typed.strip())
+    else:
+        assert any(message in error for error in errors), errors
+        assert form["weight_kg"].value() == typed  # what was typed stays on the page
+
+
+def test_number_inputs_are_text_with_the_checks_pattern():
+    """The browser's hint and the server's check are one pattern; no number input, which
+    browsers silently rewrite."""
+    from enrollment.forms import ScreeningForm
+
+    html = str(ScreeningForm()["weight_kg"])
+    assert 'type="text"' in html and 'inputmode="decimal"' in html
+    assert f'pattern="{NUMBER_PATTERN}"' in html.replace("&quot;", '"')

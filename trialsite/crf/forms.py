@@ -9,6 +9,7 @@
   user may not see (the arm) is never offered.
 """
 
+import re
 from datetime import date, datetime
 
 from django import forms
@@ -64,6 +65,58 @@ def hidden_items(model, user) -> set[str]:
         return set()
 
 
+# Numbers are typed as plain digits with at most one decimal point. The same pattern is the
+# browser's hint (the `pattern` attribute) and the server's check; a number input is not used,
+# because browsers silently drop a decimal comma ("71,5" becomes 715) or clear the field.
+NUMBER_PATTERN = r"[+\-]?[0-9]+(\.[0-9]+)?"
+WHOLE_PATTERN = r"[+\-]?[0-9]+"
+
+
+def _plain_number(field: forms.Field, whole: bool):
+    to_python = field.to_python
+    own = field.error_messages.get("invalid")  # a form's own wording wins over ours
+    default = type(field).default_error_messages.get("invalid")
+    own = own if own != default else None
+
+    def strict(value):
+        text = "" if value is None else str(value).strip()
+        if text and not re.fullmatch(WHOLE_PATTERN if whole else NUMBER_PATTERN, text):
+            if "," in text:
+                message = "Use a point for decimals (71.5), not a comma."
+            elif re.search(r"\s", text):
+                message = "Type the number without spaces."
+            elif own:
+                message = own
+            elif whole:
+                message = "Enter a whole number (digits only)."
+            else:
+                message = (
+                    "Type digits only, with at most one decimal point (no units, letters or "
+                    "exponents)."
+                )
+            raise forms.ValidationError(message, code="invalid")
+        return to_python(text)
+
+    return strict
+
+
+def strict_numbers(form: forms.BaseForm) -> None:
+    """Every number of the form is typed as text and checked by NUMBER_PATTERN."""
+    for field in form.fields.values():
+        if not isinstance(field, forms.IntegerField | forms.DecimalField | forms.FloatField):
+            continue
+        whole = not isinstance(field, forms.DecimalField | forms.FloatField)  # their base
+        field.to_python = _plain_number(field, whole)
+        if field.widget.is_hidden:
+            continue
+        attrs = {
+            k: v for k, v in field.widget.attrs.items() if k not in ("step", "min", "max", "type")
+        }
+        attrs.setdefault("inputmode", "numeric" if whole else "decimal")
+        attrs["pattern"] = WHOLE_PATTERN if whole else NUMBER_PATTERN
+        field.widget = forms.TextInput(attrs=attrs)
+
+
 class TrackedForm(forms.ModelForm):
     """Form base for Tracked records: the version travels in a hidden field, and a reason for
     change is asked for when `reason_needed()` says so (see CrfForm).
@@ -88,6 +141,7 @@ class TrackedForm(forms.ModelForm):
         )
         self.user = user
         super().__init__(*args, **kwargs)
+        strict_numbers(self)
         if user is not None:
             for name in hidden_items(self._meta.model, user):
                 self.fields.pop(name, None)
