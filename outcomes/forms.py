@@ -76,6 +76,17 @@ class WomacForm(CrfForm):
             ),
         ]
 
+    def soft_checks(self, cleaned: dict) -> dict[str, str]:
+        """Marked complete with unanswered items: say which subscale is imputed and which
+        cannot be scored (womac.missing_summary, the scoring's own rule)."""
+        if not cleaned.get("mark_complete"):
+            return {}
+        items = {code: cleaned.get(code.lower()) for code in womac.CODES}
+        missing = [code for code, value in items.items() if value is None]
+        if not missing:
+            return {}
+        return {missing[0].lower(): womac.missing_summary(items)}
+
 
 ANALYTE_FIELDS = ("reported", "unit", "assay", "kit_lot", "lloq", "uloq")
 SAMPLE_FIELDS = ["sampled_at", "knee", "volume_ml", "appearance", "processing", "storage"]

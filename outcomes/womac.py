@@ -95,6 +95,25 @@ def _subscale(items: Mapping[str, int | None], name: str) -> tuple[float | None,
     return float(sum(answered) + mean * len(missing)), missing
 
 
+TITLES = {"pain": "Pain", "stiffness": "Stiffness", "function": "Physical function"}
+
+
+def missing_summary(items: Mapping[str, int | None]) -> str:
+    """In words, what unanswered items do to the scores: which subscales are imputed and which
+    cannot be scored (more than protocol.WOMAC_MAX_MISSING items missing)."""
+    parts = []
+    for name, codes in SUBSCALES.items():
+        missing = [c for c in codes if items.get(c) is None]
+        if not missing:
+            continue
+        listed = ", ".join(missing)
+        if len(missing) > protocol.WOMAC_MAX_MISSING[name] or len(missing) == len(codes):
+            parts.append(f"{TITLES[name]} cannot be scored ({listed} unanswered)")
+        else:
+            parts.append(f"{TITLES[name]} is imputed from its answered items ({listed} unanswered)")
+    return "Marked complete with unanswered items: " + "; ".join(parts) + "."
+
+
 def score(items: Mapping[str, int | None]) -> WomacScore:
     """Score WOMAC LK3.1 from item codes ("P1" to "F17") to answers 0-4 (None when missing)."""
     unknown = sorted(set(items) - set(CODES))

@@ -8,6 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from playwright.sync_api import expect
 
+from monitoring.models import DataQuery
 from outcomes import womac
 from outcomes.models import Womac
 from outcomes.womac import CODES, SUBSCALES, WomacError, score
@@ -241,3 +242,36 @@ def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
         expected.function,
         expected.total,
     )
+
+
+@pytest.mark.parametrize(
+    ("blank", "message"),
+    [
+        (["p5"], "Pain is imputed from its answered items (P5 unanswered)"),  # 1 allowed
+        (["p4", "p5"], "Pain cannot be scored (P4, P5 unanswered)"),
+        (["f1", "f2", "f3"], "Physical function is imputed from its answered items"),  # 3 allowed
+        (["f1", "f2", "f3", "f4"], "Physical function cannot be scored"),
+        (["s1"], "Stiffness is imputed from its answered items (S1 unanswered)"),
+        (["s1", "s2"], "Stiffness cannot be scored"),
+    ],
+)
+def test_a_womac_marked_complete_with_missing_items_asks_first(
+    client, coordinator, m1, blank, message
+):
+    """Issue 15, point 5: imputation is never silent on a form said to be complete."""
+    client.force_login(coordinator)
+    answers = post_data(mark_complete="on", **dict.fromkeys(blank, ""))
+    response = client.post(url(m1), answers)
+    assert response.status_code == 400 and not Womac.objects.filter(visit=m1).exists()
+    assert message in " ".join(response.context["form"].errors[blank[0]])
+    response = client.post(url(m1), {**answers, "confirm_unusual": "on"})
+    assert response.status_code == 302
+    assert DataQuery.objects.get(row_pk=str(Womac.objects.get(visit=m1).pk)).field == blank[0]
+
+
+def test_a_womac_in_progress_with_missing_items_is_saved_without_a_question(
+    client, coordinator, m1
+):
+    client.force_login(coordinator)
+    assert client.post(url(m1), post_data(p5="")).status_code == 302
+    assert not DataQuery.objects.exists()
