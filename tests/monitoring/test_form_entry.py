@@ -157,3 +157,25 @@ def test_a_coordinator_confirms_a_form_entered_before_its_window(live_server, pa
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("VAS pain saved.")).to_be_visible()
     assert Deviation.objects.filter(visit=m1, kind=Deviation.Kind.VISIT_WINDOW).count() == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_an_impossible_date_and_a_decimal_comma_keep_what_was_typed(live_server, page):
+    """Issue 15, point 5: the page says what is wrong and loses nothing the user typed."""
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    participant = factories.participant_with_visits(site=site, by=coordinator)
+    m0 = participant.visits.get(code="M0")
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}{form_url('synovial_biomarkers', visit=m0)}")
+    page.get_by_label("Date and time of aspiration").fill("2026-02-31 09:30")
+    page.get_by_label("Volume aspirated (mL)").fill("2,5")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("February 2026 has 28 days")
+    expect(page.get_by_role("alert")).to_contain_text("not a comma")
+    expect(page.get_by_label("Date and time of aspiration")).to_have_value("2026-02-31 09:30")
+    expect(page.get_by_label("Volume aspirated (mL)")).to_have_value("2,5")
+    screenshot(page, "biomarkers-typed-kept.png")

@@ -138,7 +138,10 @@ def test_editing_a_complete_form_asks_for_a_reason_which_reaches_the_audit_trail
         ("knee", "X", "Select a valid choice"),
         ("method", "", "This field is required."),
         ("assessed_at", "2999-01-01T10:00", "cannot be in the future"),
-        ("assessed_at", "yesterday", "Enter a valid date/time."),
+        ("assessed_at", "yesterday", "Type the date and time as 2026-03-14 09:30."),
+        ("assessed_at", "2026-02-31 10:00", "2026-02-31 10:00 is not a date: February 2026 has"),
+        ("assessed_at", "2026-13-01 10:00", "the month must be 01 to 12"),
+        ("assessed_at", "2026-02-28 24:00", "the time must be 00:00 to 23:59"),
     ],
 )
 def test_vas_bad_input_gets_a_message_next_to_the_field_and_keeps_what_was_typed(

@@ -54,4 +54,4 @@ def test_times_are_shown_in_the_sites_zone(client, coordinator, visit):
     # Entered as 10:00 in Lahore (UTC+5), stored as 05:00 UTC.
     assert crf.assessed_at.astimezone(datetime.UTC).hour == 5
     html = client.get(url(visit)).content.decode()
-    assert 'value="2026-01-10T10:00"' in html
+    assert 'value="2026-01-10 10:00"' in html

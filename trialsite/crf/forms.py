@@ -9,6 +9,7 @@
   user may not see (the arm) is never offered.
 """
 
+import calendar
 import re
 from datetime import date, datetime
 
@@ -117,6 +118,66 @@ def strict_numbers(form: forms.BaseForm) -> None:
         field.widget = forms.TextInput(attrs=attrs)
 
 
+# Dates are typed as text too (a date input clears what the browser cannot read, so an
+# impossible date came back as "This field is required"); the message says what is wrong.
+DATE_FORMAT, MOMENT_FORMAT = "%Y-%m-%d", "%Y-%m-%d %H:%M"
+DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MOMENT_PATTERN = DATE_PATTERN + r"[ T][0-9]{2}:[0-9]{2}"
+
+
+def date_problem(text: str) -> str:
+    """What is wrong with a typed date (or date and time), in words; "" when nothing is."""
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2}))?", text)
+    if match is None:
+        return ""
+    year, month, day = (int(g) for g in match.groups()[:3])
+    if not 1 <= month <= 12:
+        return f"{text}: the month must be 01 to 12."
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if not 1 <= day <= days:
+        return f"{text} is not a date: {calendar.month_name[month]} {year} has {days} days."
+    if match.group(4) is not None and (int(match.group(4)) > 23 or int(match.group(5)) > 59):
+        return f"{text}: the time must be 00:00 to 23:59."
+    return ""
+
+
+def _typed_date(field: forms.Field, moment: bool):
+    to_python = field.to_python
+
+    def strict(value):
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and text:
+            problem = date_problem(text)
+            if problem:
+                raise forms.ValidationError(problem, code="invalid")
+            if not re.fullmatch(MOMENT_PATTERN if moment else DATE_PATTERN, text):
+                example = "2026-03-14 09:30" if moment else "2026-03-14"
+                raise forms.ValidationError(
+                    f"Type the date{' and time' if moment else ''} as {example}.", code="invalid"
+                )
+        return to_python(text)
+
+    return strict
+
+
+def typed_dates(form: forms.BaseForm) -> None:
+    """Every date and date-time of the form is a text input checked by the patterns above."""
+    for field in form.fields.values():
+        moment = isinstance(field, forms.DateTimeField)
+        if not moment and not isinstance(field, forms.DateField):
+            continue
+        field.to_python = _typed_date(field, moment)
+        field.input_formats = [MOMENT_FORMAT, "%Y-%m-%dT%H:%M"] if moment else [DATE_FORMAT]
+        if field.widget.is_hidden:
+            continue
+        attrs = {k: v for k, v in field.widget.attrs.items() if k not in ("type", "min", "max")}
+        attrs["pattern"] = MOMENT_PATTERN if moment else DATE_PATTERN
+        attrs["placeholder"] = "YYYY-MM-DD HH:MM" if moment else "YYYY-MM-DD"
+        attrs.setdefault("inputmode", "numeric")
+        widget = forms.DateTimeInput if moment else forms.DateInput
+        field.widget = widget(format=MOMENT_FORMAT if moment else DATE_FORMAT, attrs=attrs)
+
+
 class TrackedForm(forms.ModelForm):
     """Form base for Tracked records: the version travels in a hidden field, and a reason for
     change is asked for when `reason_needed()` says so (see CrfForm).
@@ -142,6 +203,7 @@ class TrackedForm(forms.ModelForm):
         self.user = user
         super().__init__(*args, **kwargs)
         strict_numbers(self)
+        typed_dates(self)
         if user is not None:
             for name in hidden_items(self._meta.model, user):
                 self.fields.pop(name, None)
