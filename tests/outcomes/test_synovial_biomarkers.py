@@ -24,6 +24,13 @@ D = Decimal
         ("3.9", "pg/mL", D("3.9"), D("250"), D("3.9"), ""),
         ("250", "pg/mL", D("3.9"), D("250"), D("250"), ""),
         ("251", "pg/mL", D("3.9"), D("250"), D("251"), ALQ),
+        # Exactly at, and a hundredth either side of, each limit (Decimal: no rounding).
+        ("3.89", "pg/mL", D("3.9"), D("250"), None, BLQ),
+        ("3.91", "pg/mL", D("3.9"), D("250"), D("3.91"), ""),
+        ("249.99", "pg/mL", D("3.9"), D("250"), D("249.99"), ""),
+        ("250.01", "pg/mL", D("3.9"), D("250"), D("250.01"), ALQ),
+        ("0.1", "ng/mL", D("0.1"), D("20"), D("100.0"), ""),  # limits in the reported unit
+        ("0.09", "ng/mL", D("0.1"), D("20"), None, BLQ),
         (">2000", "pg/mL", None, None, D("2000"), ALQ),
         ("7", "pg/mL", None, None, D("7"), ""),
     ],
