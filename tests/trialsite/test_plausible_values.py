@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests import factories
 from tests.helpers import form_url, vas_post, vas_url
 from trialsite.audit.models import AuditEvent
-from trialsite.crf import registry
+from trialsite.crf import registry, rules
 from trialsite.crf.fields import (
     BOUNDED,
     LATEST,
@@ -315,3 +315,27 @@ def test_a_huge_or_nul_query_text_is_refused_with_a_message(client, monitor, vas
     response = client.post(reverse("query_new"), post, follow=True)
     assert response.status_code == 200 and message in response.content.decode()
     assert not DataQuery.objects.exists()
+
+
+def test_screening_assessments_may_precede_consent_later_visits_may_not(coordinator, lahore):
+    """Screening (SCR) takes place before consent is recorded; M0 and later may not."""
+    from outcomes.models import VasPain
+
+    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    consented = participant.screening.consent.consented_at
+    before = consented - timedelta(days=2)
+    for code, allowed in (("SCR", True), ("M0", False)):
+        visit = participant.visits.get(code=code)
+        vas = VasPain(
+            participant=participant,
+            visit=visit,
+            site=lahore,
+            assessed_at=before,
+            knee="R",
+            score_mm=40,
+            method="paper",
+            created_by=coordinator,
+            modified_by=coordinator,
+        )
+        errors = rules.relative_errors(vas)
+        assert ("assessed_at" not in errors) is allowed, (code, errors)

@@ -2,7 +2,7 @@
 
 - `past`: not after today, the day being the site's;
 - `after_consent`: not before the day the participant consented (no study procedure, event
-  or measurement precedes consent).
+  or measurement after screening precedes consent; the screening visit's own records may).
 
 They run in every model's `clean()` (trialsite.crf.models.Audited), so a ModelForm shows them
 next to the field and every service that calls `full_clean()` refuses the same values.
@@ -11,6 +11,8 @@ next to the field and every service that calls `full_clean()` refuses the same v
 from datetime import date, datetime
 
 from django.utils import timezone
+
+from trialsite import protocol
 
 
 def _day(value, zone) -> date | None:
@@ -40,6 +42,15 @@ def consent_day(participant, zone) -> date | None:
     return _day(consent.consented_at, zone) if consent is not None else None
 
 
+def _at_screening(instance) -> bool:
+    """A record of the screening visit (the schedule's first): this workflow screens before it
+    records consent, so screening assessments are not held to the consent date."""
+    visit = instance if hasattr(instance, "window_opens") else None
+    if visit is None and getattr(instance, "visit_id", None):
+        visit = instance.visit
+    return getattr(visit, "code", None) == protocol.VISIT_SCHEDULE[0].code
+
+
 def relative_errors(instance) -> dict[str, str]:
     fields = [
         f
@@ -53,7 +64,7 @@ def relative_errors(instance) -> dict[str, str]:
     # The site's day (Site.today); study-wide records (lots) use the zone of the request.
     today = site.today() if site is not None else timezone.localdate(timezone.now(), zone)
     participant = None
-    if getattr(instance, "participant_id", None) is not None:
+    if getattr(instance, "participant_id", None) is not None and not _at_screening(instance):
         participant = instance.participant
     consented = consent_day(participant, zone) if participant is not None else None
     errors = {}
