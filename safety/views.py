@@ -60,10 +60,8 @@ def ae_sign(request, pk: int):
         raise PermissionDenied
     form = SignatureForm(request.POST or None, instance=ae)
     if request.method == "POST" and form.is_valid():
-        try:
-            reauth.check_password(request, form.cleaned_data["password"])  # counts a wrong one
-        except reauth.LockedOut:
-            return reauth.locked_out(request)
+        if (locked := reauth.refused(request, form.cleaned_data["password"])) is not None:
+            return locked
         try:
             services.sign_adverse_event(
                 ae=ae,

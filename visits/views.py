@@ -85,7 +85,7 @@ def lot_detail(request, pk: int):
         if response is not None:
             return response
     # Every participant who received this lot (for recalls); only the user's sites are named.
-    tests = lot.tests.select_related("recorded_by")
+    tests = lot.tests.select_related("recorded_by").prefetch_related("recorded_by__sites")
     recipients = (
         Injection.objects.filter(secretome_lot=lot)
         .select_related("participant", "visit")
@@ -117,7 +117,8 @@ def _named(person, viewer) -> str:
     """A person's name, for a viewer who shares a site with them; otherwise who they are not."""
     if person is None:
         return ""
-    if viewer.is_superuser or person.pk == viewer.pk or person.site_ids & viewer.site_ids:
+    sites = {site.pk for site in person.sites.all()}  # prefetched by the callers
+    if viewer.is_superuser or person.pk == viewer.pk or sites & viewer.site_ids:
         return person.printed_name
     return OTHER_SITE
 
@@ -126,7 +127,7 @@ def _ledger(lot, user) -> list[dict]:
     """The lot's ledger as `user` may see it: a line of another site's participant names
     neither the participant nor the person, nor keeps its note (which names the visit)."""
     lines = []
-    for line in lot.ledger.select_related("by", "participant"):
+    for line in lot.ledger.select_related("by", "participant").prefetch_related("by__sites"):
         other = line.participant_id and line.participant.site_id not in user.site_ids
         lines.append(
             {

@@ -248,10 +248,8 @@ def sign_records(request, participant_pk: int):
         visit = get_object_or_404(Visit, pk=_int(request.POST["visit"]), participant=participant)
     form = SignForm(request.POST)
     if form.is_valid():
-        try:
-            reauth.check_password(request, form.cleaned_data["password"])  # counts a wrong one
-        except reauth.LockedOut:
-            return reauth.locked_out(request)
+        if (locked := reauth.refused(request, form.cleaned_data["password"])) is not None:
+            return locked
         try:
             signatures.sign(
                 participant=participant,

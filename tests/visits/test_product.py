@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -445,3 +446,26 @@ def test_m0_injection_for_an_arm_b_participant_with_prgf_preparation(live_server
     assert injection.minutes_draw_to_injection == 45
     lot.refresh_from_db()
     assert lot.balance_ml == Decimal("18.0")
+
+
+def test_the_lot_page_reads_the_same_number_of_queries_whatever_its_ledger(
+    client, monitor, coordinator, lot, lahore
+):
+    """Who made each ledger line is named or not by site: read once, not once per line."""
+    client.force_login(monitor)
+    url = reverse("lot_detail", args=[lot.pk])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    client.get(url)  # caches
+    before = queries()
+    for number in range(3):
+        participant = factories.participant_with_visits(
+            site=lahore, by=coordinator, participant_id=f"LHR-03{number}"
+        )
+        inject(participant, lot, timezone.localdate(), coordinator)
+    assert lot.ledger.count() >= 4
+    assert queries() == before

@@ -29,6 +29,16 @@ def check_password(request, password: str) -> bool:
     return False
 
 
+def refused(request, password: str):
+    """For a signature prompt: count a wrong password (the service then refuses it with its
+    own message); when the account locks, the page that says so, else None."""
+    try:
+        check_password(request, password)
+    except LockedOut:
+        return locked_out(request)
+    return None
+
+
 def locked_out(request):
     """Log the user out and say why."""
     logout(request)

@@ -23,6 +23,7 @@ from trialsite.accounts import reauth, services
 from trialsite.accounts.forms import EnrolForm, TokenForm, UserForm
 from trialsite.accounts.models import User
 from trialsite.accounts.security import needs_second_factor
+from trialsite.crf.views import add_service_errors
 
 DEVICE_SESSION_KEY = "totp_enrolment"
 
@@ -180,55 +181,48 @@ def user_list(request):
     return render(request, "accounts/user_list.html", {"users": users})
 
 
+def _saved_user(request, form, save, **target) -> User | None:
+    """Run the users service `save` on a valid form; its refusals go next to the fields."""
+    try:
+        return save(
+            data=form.account_data(),
+            role=form.cleaned_data["role"],
+            sites=form.cleaned_data["sites"],
+            by=request.user,
+            **target,
+        )
+    except PermissionDenied as error:
+        form.add_error(None, str(error))
+    except ValidationError as error:
+        add_service_errors(form, error)
+    return None
+
+
+def _user_page(request, form, managed=None):
+    context = {"form": form, "managed": managed}
+    return render(request, "accounts/user_form.html", context, status=400 if form.errors else 200)
+
+
 @requires("accounts.add_user", "accounts.change_user")
 def user_new(request):
     form = UserForm(request.POST or None, by=request.user)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = services.create_user(
-                data=form.account_data(),
-                role=form.cleaned_data["role"],
-                sites=form.cleaned_data["sites"],
-                by=request.user,
-            )
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
+        user = _saved_user(request, form, services.create_user)
+        if user is not None:
             messages.success(request, f"User {user.username} created.")
             return _send_link(request, user)
-    return render(
-        request, "accounts/user_form.html", {"form": form}, status=400 if form.errors else 200
-    )
+    return _user_page(request, form)
 
 
 @requires("accounts.change_user", objects={"pk": "accounts.User"})
 def user_edit(request, pk: int):
     user = _managed(request, pk)
     form = UserForm(request.POST or None, instance=user, by=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_user(
-                user=user,
-                data=form.account_data(),
-                role=form.cleaned_data["role"],
-                sites=form.cleaned_data["sites"],
-                by=request.user,
-            )
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, f"User {user.username} saved.")
-            return redirect("user_list")
-    return render(
-        request,
-        "accounts/user_form.html",
-        {"form": form, "managed": user},
-        status=400 if form.errors else 200,
-    )
+    saved = request.method == "POST" and form.is_valid()
+    if saved and _saved_user(request, form, services.update_user, user=user) is not None:
+        messages.success(request, f"User {user.username} saved.")
+        return redirect("user_list")
+    return _user_page(request, form, user)
 
 
 @requires("accounts.change_user", objects={"pk": "accounts.User"})
