@@ -21,7 +21,7 @@ from outcomes import derived
 from outcomes.models import VasPain, Womac
 from safety.models import AdverseEvent
 from trialsite import protocol
-from trialsite.choices import KneeOrBoth
+from trialsite.choices import KneeOrBoth, MissingReason
 from trialsite.crf.registry import Item
 from visits import schedule
 from visits.models import Visit
@@ -62,6 +62,12 @@ VISIT_ITEMS = [
     ),
     _item("visit_date", "date of the visit", "date"),
     _item("vas_pain_mm", "VAS pain (mm, 0-100)", "integer"),
+    _item(
+        "vas_pain_missing",
+        "VAS pain: reason missing",
+        "text",
+        codes=tuple(MissingReason.choices),
+    ),
     _item("vas_pain_change_mm", f"VAS pain change from {protocol.BASELINE_VISIT} (mm)"),
     *(
         item
@@ -167,10 +173,10 @@ def visit_rows(participants) -> Iterator[dict]:
             ).values_list("participant_id", "code", "visit_date")
         }
         vas = {
-            (pid, code): score
-            for pid, code, score in VasPain.objects.filter(participant_id__in=ids).values_list(
-                "participant_id", "visit__code", "score_mm"
-            )
+            (pid, code): (score, why)
+            for pid, code, score, why in VasPain.objects.filter(
+                participant_id__in=ids
+            ).values_list("participant_id", "visit__code", "score_mm", "score_mm_missing")
         }
         womac = {
             (w["participant_id"], w["visit__code"]): w
@@ -187,14 +193,14 @@ def visit_rows(participants) -> Iterator[dict]:
 
 def _participant_visits(participant, dates, vas, womac) -> Iterator[dict]:
     pid, baseline = participant.pk, protocol.BASELINE_VISIT
-    base_vas, base_womac = vas.get((pid, baseline)), womac.get((pid, baseline))
+    base_vas, base_womac = vas.get((pid, baseline), (None, ""))[0], womac.get((pid, baseline))
     after_baseline = False
     for code in SCHEDULE:
         if (pid, code) not in dates:
             continue
-        score, w = vas.get((pid, code)), womac.get((pid, code))
+        (score, why), w = vas.get((pid, code), (None, "")), womac.get((pid, code))
         row = {**_base(participant), "visit": code, "visit_date": dates[(pid, code)]}
-        row["vas_pain_mm"] = score
+        row["vas_pain_mm"], row["vas_pain_missing"] = score, why or None
         row["vas_pain_change_mm"] = derived.change(base_vas, score) if after_baseline else None
         responder = None
         for scale in SCALES:

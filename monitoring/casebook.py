@@ -126,14 +126,21 @@ def _item(form, bound, zone, *, blank: bool) -> Item:
 
 
 def layout(form, zone, *, blank: bool = False) -> list[Section]:
-    """The form's sections and items in screen order."""
-    return [
-        Section(
-            title,
-            [_item(form, b, zone, blank=blank) for b in bounds if b.name not in CONTROL_FIELDS],
-        )
-        for title, bounds in form.sections()
-    ]
+    """The form's sections and items in screen order. On a blank form the reason an item may
+    be missing is a question of its own; on a filled one it is printed in the item's place."""
+    reasons = {} if blank else getattr(form, "reasons", {})
+    sections = []
+    for title, bounds in form.sections():
+        items = []
+        for bound in bounds:
+            if bound.name in CONTROL_FIELDS or bound.name in reasons.values():
+                continue
+            item = _item(form, bound, zone, blank=blank)
+            if bound.name in reasons and not item.value:
+                item.value = _shown(form[reasons[bound.name]], zone)
+            items.append(item)
+        sections.append(Section(title, items))
+    return sections
 
 
 def _coded_value(item, value, zone) -> str:

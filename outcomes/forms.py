@@ -17,7 +17,6 @@ class VasPainForm(CrfForm):
             "invalid": vas.OUT_OF_RANGE,
             "min_value": vas.OUT_OF_RANGE,
             "max_value": vas.OUT_OF_RANGE,
-            "required": "Enter the VAS score in millimetres.",
         },
         widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}),
     )

@@ -5,7 +5,7 @@ from django.db import models
 from outcomes import biomarkers, imaging, vas, womac
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
-from trialsite.crf.fields import PlausibleDateField, PlausibleDateTimeField
+from trialsite.crf.fields import MissingReasonField, PlausibleDateField, PlausibleDateTimeField
 from trialsite.crf.models import Crf
 
 
@@ -18,12 +18,15 @@ class VasPain(Crf):
     knee = models.CharField(max_length=1, choices=Knee.choices)
     score_mm = models.PositiveSmallIntegerField(
         "VAS pain (mm)",
+        null=True,
+        blank=True,
         validators=[
             MinValueValidator(vas.MIN_MM, vas.OUT_OF_RANGE),
             MaxValueValidator(vas.MAX_MM, vas.OUT_OF_RANGE),
         ],
         help_text="Millimetres from the left end (no pain) of the 100 mm line.",
     )
+    score_mm_missing = MissingReasonField(of="score_mm", required=True)
     recall_period = models.CharField(max_length=40, default=protocol.VAS_RECALL_PERIOD)
     method = models.CharField(max_length=12, choices=vas.Method.choices)
 
@@ -39,6 +42,8 @@ class VasPain(Crf):
         ]
 
     def __str__(self) -> str:
+        if self.score_mm is None:
+            return f"VAS {self.get_score_mm_missing_display().lower()} ({self.visit})"
         return f"VAS {self.score_mm} mm ({self.visit})"
 
 
@@ -167,24 +172,28 @@ class SynovialBiomarkers(Crf):
     )
     storage = models.CharField(max_length=100, help_text="e.g. −80 °C, box 3")
     il1b_reported = _reported("il1b")
+    il1b_reported_missing = MissingReasonField(of="il1b_reported")
     il1b_unit = _unit("il1b")
     il1b_assay = models.CharField("IL-1β assay", max_length=12, choices=Assay.choices, blank=True)
     il1b_kit_lot = models.CharField("IL-1β kit lot", max_length=40, blank=True)
     il1b_lloq = _limit("IL-1β LLOQ")
     il1b_uloq = _limit("IL-1β ULOQ")
     tnfa_reported = _reported("tnfa")
+    tnfa_reported_missing = MissingReasonField(of="tnfa_reported")
     tnfa_unit = _unit("tnfa")
     tnfa_assay = models.CharField("TNF-α assay", max_length=12, choices=Assay.choices, blank=True)
     tnfa_kit_lot = models.CharField("TNF-α kit lot", max_length=40, blank=True)
     tnfa_lloq = _limit("TNF-α LLOQ")
     tnfa_uloq = _limit("TNF-α ULOQ")
     il6_reported = _reported("il6")
+    il6_reported_missing = MissingReasonField(of="il6_reported")
     il6_unit = _unit("il6")
     il6_assay = models.CharField("IL-6 assay", max_length=12, choices=Assay.choices, blank=True)
     il6_kit_lot = models.CharField("IL-6 kit lot", max_length=40, blank=True)
     il6_lloq = _limit("IL-6 LLOQ")
     il6_uloq = _limit("IL-6 ULOQ")
     mmp13_reported = _reported("mmp13")
+    mmp13_reported_missing = MissingReasonField(of="mmp13_reported")
     mmp13_unit = _unit("mmp13")
     mmp13_assay = models.CharField("MMP-13 assay", max_length=12, choices=Assay.choices, blank=True)
     mmp13_kit_lot = models.CharField("MMP-13 kit lot", max_length=40, blank=True)
@@ -271,13 +280,19 @@ class Xray(Crf):
     kl_grade_left = models.PositiveSmallIntegerField(
         "KL grade, left knee", choices=KL_GRADE_CHOICES, null=True, blank=True
     )
+    kl_grade_left_missing = MissingReasonField(of="kl_grade_left")
     jsw_medial_left_mm = _jsw("minimum medial JSW, left (mm)")
+    jsw_medial_left_mm_missing = MissingReasonField(of="jsw_medial_left_mm")
     jsw_lateral_left_mm = _jsw("minimum lateral JSW, left (mm)")
+    jsw_lateral_left_mm_missing = MissingReasonField(of="jsw_lateral_left_mm")
     kl_grade_right = models.PositiveSmallIntegerField(
         "KL grade, right knee", choices=KL_GRADE_CHOICES, null=True, blank=True
     )
+    kl_grade_right_missing = MissingReasonField(of="kl_grade_right")
     jsw_medial_right_mm = _jsw("minimum medial JSW, right (mm)")
+    jsw_medial_right_mm_missing = MissingReasonField(of="jsw_medial_right_mm")
     jsw_lateral_right_mm = _jsw("minimum lateral JSW, right (mm)")
+    jsw_lateral_right_mm_missing = MissingReasonField(of="jsw_lateral_right_mm")
     reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reader_blinded = models.BooleanField("reader blinded to arm and visit")
 

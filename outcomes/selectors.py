@@ -18,6 +18,7 @@ WOMAC_SCALES = ("pain", "stiffness", "function", "total")
 class OutcomeRow:
     visit_code: str
     vas: int | None = None
+    vas_missing: str = ""  # why there is no VAS ("Not done", ...)
     vas_change: float | None = None
     womac: dict = field(default_factory=dict)  # scale -> raw score
     womac_change: dict = field(default_factory=dict)
@@ -26,10 +27,11 @@ class OutcomeRow:
 
 def participant_outcomes(participant: Participant) -> list[OutcomeRow]:
     """VAS and WOMAC at each visit, with change from baseline (M0) at every later visit."""
-    vas = {
-        c.visit.code: c.score_mm
+    assessed = {
+        c.visit.code: c
         for c in VasPain.objects.filter(participant=participant).select_related("visit")
     }
+    vas = {code: c.score_mm for code, c in assessed.items()}
     womacs = {
         w.visit.code: w
         for w in Womac.objects.filter(participant=participant).select_related("visit")
@@ -41,6 +43,8 @@ def participant_outcomes(participant: Participant) -> list[OutcomeRow]:
     rows = []
     for code in codes:
         row = OutcomeRow(visit_code=code, vas=vas.get(code))
+        if code in assessed and row.vas is None:
+            row.vas_missing = assessed[code].get_score_mm_missing_display()
         w = womacs.get(code)
         if w is not None:
             row.womac = {scale: getattr(w, scale) for scale in WOMAC_SCALES}

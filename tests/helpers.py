@@ -17,6 +17,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from playwright.sync_api import Page, expect
 
 from enrollment.randomization import make_list, to_csv
+from monitoring import documents
 from monitoring.demo import injection_answers, prgf_answers
 from outcomes import biomarkers, imaging
 from outcomes.models import Mri, VasPain, Xray
@@ -53,6 +54,15 @@ def wait_for(predicate, seconds=30) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def make_document(kind: str, data: dict, by, capture):
+    """Ask for a document and render it here (the queued Celery task is captured, not run);
+    `capture` is the django_capture_on_commit_callbacks fixture."""
+    with capture(execute=False) as callbacks:
+        document = documents.request_document(kind=kind, data=data, by=by)
+    assert len(callbacks) <= 1
+    return documents.render_document(document.pk)
 
 
 def pdf_text(document) -> str:

@@ -19,3 +19,11 @@ class KneeOrBoth(models.TextChoices):
     LEFT = "L", "Left"
     RIGHT = "R", "Right"
     BOTH = "B", "Both"
+
+
+class MissingReason(models.TextChoices):
+    """Why an item that may be missing for a reason has no value (a code, never a blank)."""
+
+    NOT_DONE = "ND", "Not done"
+    UNKNOWN = "UNK", "Unknown"
+    NOT_APPLICABLE = "NA", "Not applicable"

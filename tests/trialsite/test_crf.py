@@ -134,7 +134,7 @@ def test_editing_a_complete_form_asks_for_a_reason_which_reaches_the_audit_trail
         ("score_mm", "-1", "Enter whole millimetres from 0 to 100."),
         ("score_mm", "42.5", "Enter whole millimetres from 0 to 100."),
         ("score_mm", "abc", "Enter whole millimetres from 0 to 100."),
-        ("score_mm", "", "Enter the VAS score in millimetres."),
+        ("score_mm", "", "Enter VAS pain (mm), or choose why it is missing."),
         ("knee", "X", "Select a valid choice"),
         ("method", "", "This field is required."),
         ("assessed_at", "2999-01-01T10:00", "cannot be in the future"),

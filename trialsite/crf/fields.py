@@ -16,6 +16,9 @@ from datetime import UTC, date, datetime
 from django.core import validators
 from django.core.exceptions import ValidationError
 from django.db import migrations, models
+from django.db.models import Q
+
+from trialsite.choices import MissingReason
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2100, 12, 31)
@@ -82,6 +85,65 @@ class BoundedTextField(models.TextField):
 
 
 BOUNDED = (PlausibleDateField, PlausibleDateTimeField, BoundedTextField)
+
+
+class MissingReasonField(models.CharField):
+    """Why the item `of` (declared before it) has no value: not done, unknown, not applicable.
+
+    Declared once on the model, right after its item, and read by everything else: the form
+    offers it beside the item (trialsite.crf.forms), the rules refuse a value together with a
+    reason and, for a `required` item, neither (trialsite.crf.rules), PDFs print the reason in
+    the item's place (monitoring.casebook), and as a coded field of the form it is a column of
+    the CSV export, a row of the data dictionary and an ItemDef with its CodeList in ODM. The
+    database holds the same rule as a CHECK, so a reason is a code distinct from a blank.
+    """
+
+    def __init__(self, *args, of: str, required: bool = False, **kwargs):
+        self.of, self.item_required = of, required
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("choices", MissingReason.choices)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["of"] = self.of
+        if self.item_required:
+            kwargs["required"] = True
+        return name, path, args, kwargs
+
+    def item(self, model) -> models.Field:
+        return next(f for f in model._meta.local_fields if f.name == self.of)
+
+    def contribute_to_class(self, cls, name, *args, **kwargs):
+        try:
+            item = self.item(cls)
+        except StopIteration:
+            raise TypeError(f"{cls.__name__}.{name}: declare it after the item {self.of!r}.")
+        if self.verbose_name is None:
+            self.verbose_name = f"{item.verbose_name}: reason missing"
+        super().contribute_to_class(cls, name, *args, **kwargs)
+        empty = Q(**{f"{item.name}__isnull": True}) if item.null else Q(**{item.name: ""})
+        condition, both = empty | Q(**{name: ""}), "not both"
+        if self.item_required:  # exactly one of a value and a reason
+            condition = (empty & ~Q(**{name: ""})) | (~empty & Q(**{name: ""}))
+            both = "one of them"
+        codes = Q(**{f"{name}__in": ["", *(code for code, _ in self.choices)]})
+        check = models.CheckConstraint(
+            condition=condition & codes,
+            name=f"{cls._meta.db_table}_{name}"[:63],
+            violation_error_message=f"Give {item.verbose_name} or the reason it is missing: "
+            f"{both}.",
+        )
+        # A model rebuilt from a migration's state already has it.
+        if all(c.name != check.name for c in cls._meta.constraints):
+            cls._meta.constraints = [*cls._meta.constraints, check]
+
+
+def missing_reasons(model) -> dict[str, MissingReasonField]:
+    """The items of `model` that may be missing for a reason, with the field that says why."""
+    return {f.of: f for f in model._meta.concrete_fields if isinstance(f, MissingReasonField)}
 
 
 def checked_text(value: str, *, name: str, max_length: int = TEXT_MAX) -> str:

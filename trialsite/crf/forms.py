@@ -5,6 +5,8 @@
   saved data change.
 - `sections()` gives the items in screen order; the page and the PDF CRFs both lay the form out
   from it.
+- An item that may be missing for a reason (fields.MissingReasonField) is offered with its
+  reason right after it, on the page and in the PDF, wherever a form asks the item.
 - Forms know the participant and visit they belong to, and the user filling them in: what a
   user may not see (the arm) is never offered.
 """
@@ -15,10 +17,11 @@ from datetime import date, datetime
 
 from django import forms
 from django.db import models
-from django.forms.models import model_to_dict
+from django.forms.models import ModelFormMetaclass, model_to_dict
 from django.utils.text import capfirst
 
 from trialsite.crf import registry
+from trialsite.crf.fields import missing_reasons
 from trialsite.crf.services import REASON_REQUIRED
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -178,7 +181,20 @@ def typed_dates(form: forms.BaseForm) -> None:
         field.widget = widget(format=MOMENT_FORMAT if moment else DATE_FORMAT, attrs=attrs)
 
 
-class TrackedForm(forms.ModelForm):
+class _AsksReasons(ModelFormMetaclass):
+    """A form that asks an item that may be missing for a reason asks the reason too."""
+
+    def __new__(mcs, name, bases, attrs):
+        meta = attrs.get("Meta")
+        model, names = getattr(meta, "model", None), getattr(meta, "fields", None)
+        if model is not None and isinstance(names, list | tuple):
+            reasons = missing_reasons(model)
+            extra = [r.name for n, r in reasons.items() if n in names and r.name not in names]
+            meta.fields = [*names, *extra]
+        return super().__new__(mcs, name, bases, attrs)
+
+
+class TrackedForm(forms.ModelForm, metaclass=_AsksReasons):
     """Form base for Tracked records: the version travels in a hidden field, and a reason for
     change is asked for when `reason_needed()` says so (see CrfForm).
 
@@ -211,6 +227,18 @@ class TrackedForm(forms.ModelForm):
             if isinstance(field.widget, forms.RadioSelect):
                 # Radio buttons show the answers only; "no answer" is simply none ticked.
                 field.choices = [(v, label) for v, label in field.choices if v != ""]
+        self.reasons = {
+            name: reason.name
+            for name, reason in missing_reasons(self._meta.model).items()
+            if name in self.fields and reason.name in self.fields
+        }
+        for name, reason in self.reasons.items():
+            # An item with a reason is not required by the form: the model's rule asks for
+            # one of them, next to the item.
+            self.fields[name].required = False
+            # Laid out beside its item by templates/includes/form_field.html.
+            self.fields[reason].choices = [("", "—"), *self.fields[reason].choices[1:]]
+            self.fields[reason].help_text = "Only when there is no value."
         self.fields["version"].initial = self.instance.version if self.instance.pk else 0
         if not self.reason_needed():
             del self.fields["reason_for_change"]
@@ -223,8 +251,10 @@ class TrackedForm(forms.ModelForm):
         return [self.section("", self._meta.fields)]
 
     def section(self, title: str, names) -> tuple[str, list]:
-        """(title, bound fields) of the named items the form has (hidden ones left out)."""
-        return (title, [self[name] for name in names if name in self.fields])
+        """(title, bound fields) of the named items the form has (hidden ones left out), each
+        followed by its reason missing if it may have one."""
+        names = [n for name in names for n in (name, self.reasons.get(name)) if n is not None]
+        return (title, [self[n] for n in dict.fromkeys(names) if n in self.fields])
 
     def reason_needed(self) -> bool:
         return self.instance.pk is not None

@@ -33,10 +33,20 @@ class Audited(models.Model):
     class Meta:
         abstract = True
 
+    def full_clean(self, exclude=None, *args, **kwargs):
+        # clean() leaves the items a form does not ask, or has refused already, to the form.
+        self._clean_exclude = set(exclude or ())
+        try:
+            super().full_clean(exclude, *args, **kwargs)
+        finally:
+            del self._clean_exclude
+
     def clean(self):
-        """The relative rules of this record's dates (trialsite/crf/rules.py)."""
+        """The relative rules of this record's dates and the reasons its items are missing
+        (trialsite/crf/rules.py)."""
         super().clean()
-        errors = rules.relative_errors(self)
+        exclude = getattr(self, "_clean_exclude", ())
+        errors = {**rules.relative_errors(self), **rules.missing_errors(self, exclude)}
         if errors:
             raise ValidationError(errors)
 

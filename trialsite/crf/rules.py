@@ -4,6 +4,9 @@
 - `after_consent`: not before the day the participant consented (no study procedure, event
   or measurement after screening precedes consent; the screening visit's own records may).
 
+and of items that may be missing for a reason (fields.MissingReasonField): a value and a
+reason are not given together, and a required item has one of them.
+
 They run in every model's `clean()` (trialsite.crf.models.Audited), so a ModelForm shows them
 next to the field and every service that calls `full_clean()` refuses the same values.
 """
@@ -11,8 +14,10 @@ next to the field and every service that calls `full_clean()` refuses the same v
 from datetime import date, datetime
 
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from trialsite import protocol
+from trialsite.crf.fields import missing_reasons
 
 
 def _day(value, zone) -> date | None:
@@ -76,4 +81,27 @@ def relative_errors(instance) -> dict[str, str]:
             errors[field.name] = "This cannot be in the future."
         elif field.after_consent and consented is not None and day < consented:
             errors[field.name] = f"This cannot be before consent ({consented:%Y-%m-%d})."
+    return errors
+
+
+def _empty(value) -> bool:
+    return value is None or value == ""
+
+
+def missing_errors(instance, exclude=()) -> dict[str, str]:
+    """A value with a reason it is missing, or a required item with neither. Items in `exclude`
+    (not on the form, or already refused by their own check) are left to it."""
+    errors = {}
+    for name, reason in missing_reasons(type(instance)).items():
+        if name in exclude or reason.name in exclude:
+            continue
+        item = reason.item(type(instance))
+        value, why = getattr(instance, item.attname), getattr(instance, reason.attname)
+        if not _empty(value) and why:
+            errors[reason.name] = (
+                f"{capfirst(item.verbose_name)} has a value: leave the reason empty, "
+                "or clear the value."
+            )
+        elif _empty(value) and not why and reason.item_required:
+            errors[name] = f"Enter {item.verbose_name}, or choose why it is missing."
     return errors
