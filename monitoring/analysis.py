@@ -174,9 +174,9 @@ def visit_rows(participants) -> Iterator[dict]:
         }
         vas = {
             (pid, code): (score, why)
-            for pid, code, score, why in VasPain.objects.filter(
-                participant_id__in=ids
-            ).values_list("participant_id", "visit__code", "score_mm", "score_mm_missing")
+            for pid, code, score, why in VasPain.objects.filter(participant_id__in=ids).values_list(
+                "participant_id", "visit__code", "score_mm", "score_mm_missing"
+            )
         }
         womac = {
             (w["participant_id"], w["visit__code"]): w

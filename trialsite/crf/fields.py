@@ -120,7 +120,8 @@ class MissingReasonField(models.CharField):
         try:
             item = self.item(cls)
         except StopIteration:
-            raise TypeError(f"{cls.__name__}.{name}: declare it after the item {self.of!r}.")
+            message = f"{cls.__name__}.{name}: declare it after the item {self.of!r}."
+            raise TypeError(message) from None
         if self.verbose_name is None:
             self.verbose_name = f"{item.verbose_name}: reason missing"
         super().contribute_to_class(cls, name, *args, **kwargs)
