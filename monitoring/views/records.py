@@ -20,6 +20,7 @@ from trialsite.access import requires
 from trialsite.audit import selectors as audit_selectors
 from trialsite.audit.models import AuditEvent
 from trialsite.crf import registry
+from trialsite.crf.locking import covering_lock
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors, conflict_response
@@ -94,6 +95,7 @@ def participant_detail(request, pk: int):
             "timeline": timeline,
             "logs": logs,
             "deviations": deviations,
+            "lock": covering_lock(participant=participant),
             "signatures": [
                 (s, is_valid(s))
                 for s in Signature.objects.filter(participant=participant, visit__isnull=True)
@@ -171,6 +173,7 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
             "forms": overview.visit_links(visit, participant, request.user, records, statuses),
             "date_form": date_form,
             "missed_form": missed_form,
+            "lock": covering_lock(participant=participant, visit=visit),
             "today": visit_services.site_today(participant.site),
             "signatures": [
                 (s, is_valid(s))
@@ -249,9 +252,12 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         record = None
         if number != "new":
             record = get_object_or_404(definition.model, participant=participant, number=number)
-    can_edit = user.has_perm(definition.permission("change" if record else "add"))
-    if record is None and visit is None and not can_edit:
+    may_edit = user.has_perm(definition.permission("change" if record else "add"))
+    if record is None and visit is None and not may_edit:
         raise PermissionDenied  # a new log entry is only for those who may add one
+    # A locked form is shown read only, saying who locked it, when and why.
+    lock = covering_lock(participant=participant, visit=visit, record=record)
+    can_edit = may_edit and lock is None
 
     def make_form(*args, **kwargs):
         kwargs.setdefault("instance", record)
@@ -263,6 +269,7 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         "visit": visit,
         "crf": record,
         "can_edit": can_edit,
+        "lock": lock,
         "sdv": last_verification(record) if record else None,
         "queries": list(queries_for(record, user)) if record else [],
     }
@@ -273,9 +280,9 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
                 field.disabled = True
         return render(request, definition.template, {**context, "form": form_})
 
-    if not can_edit:
+    if not may_edit:
         raise PermissionDenied
-    form_ = make_form(request.POST)
+    form_ = make_form(request.POST)  # locked meanwhile: the service refuses, keeping the values
     if form_.is_valid():
         if record is not None and not form_.changes_data():
             messages.info(request, "Nothing was changed.")

@@ -100,7 +100,8 @@ def lock_list(request):
 @requires("accounts.lock_data")
 @require_POST
 def lock_new(request):
-    """Lock what the posted scope names: the study, a participant, a visit or a record."""
+    """Lock what the posted scope names (the study, a participant, a visit or a record), for
+    the posted reason."""
     scope = request.POST.get("scope")
     user_sites = request.user.site_ids
     target = {}
@@ -120,8 +121,14 @@ def lock_new(request):
         target["participant"] = definition.participant_of(record)
     elif scope != Lock.Scope.STUDY:
         raise Http404
-    lock = locking.lock(scope=scope, by=request.user, **target)
-    messages.success(request, f"Locked: {lock.description}.")
+    try:
+        lock = locking.lock(
+            scope=scope, reason=request.POST.get("reason", ""), by=request.user, **target
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Locked: {lock.description}.")
     return _back(request, "lock_list")
 
 

@@ -283,7 +283,9 @@ def blinded_study(study, coordinator, investigator, monitor, data_manager):
         queries.answer_query(query=query, text="Checked.", by=coordinator)
     verification.verify_crf(crf=Injection.objects.get(participant=b), by=monitor)
     verification.verify_crf(crf=prgf, by=monitor)
-    lock = locking.lock(scope=Lock.Scope.RECORD, record=prgf, by=data_manager)
+    lock = locking.lock(
+        reason="database lock for analysis", scope=Lock.Scope.RECORD, record=prgf, by=data_manager
+    )
     locking.unlock(lock=lock, reason="reviewed", by=data_manager)
     m0 = helpers.visit(b, "M0")
     signatures.sign(participant=b, visit=m0, password=factories.PASSWORD, by=investigator)

@@ -39,7 +39,9 @@ def test_statuses_and_query_badges(client, monitor, data_manager, coordinator, v
     m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
     assert m1["VAS pain"].status == "complete"  # changed since verification
 
-    locking.lock(scope="visit", visit=vas.visit, by=data_manager)
+    locking.lock(
+        reason="database lock for analysis", scope="visit", visit=vas.visit, by=data_manager
+    )
     m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
     assert m1["VAS pain"].status == "locked"
 

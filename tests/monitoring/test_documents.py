@@ -362,7 +362,7 @@ def test_an_export_of_a_locked_study_equals_its_data(
     data_manager, entered, settings, django_capture_on_commit_callbacks
 ):
     visit, vas, womac = entered
-    locking.lock(scope="study", by=data_manager)
+    locking.lock(reason="database lock for analysis", scope="study", by=data_manager)
     csv_export = make("csv_export", {}, data_manager, django_capture_on_commit_callbacks)
     odm_export = make("odm_export", {}, data_manager, django_capture_on_commit_callbacks)
     assert csv_export.status == odm_export.status == "ready"

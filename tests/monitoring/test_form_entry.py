@@ -147,11 +147,13 @@ def test_a_coordinator_confirms_a_form_entered_before_its_window(live_server, pa
         helpers.site_now().strftime("%Y-%m-%dT%H:%M")
     )
     page.get_by_label("Right").check()
-    page.get_by_label("VAS pain (mm)").fill("35")
+    page.get_by_label("VAS pain (mm)", exact=True).fill("35")
     page.get_by_label("Paper line, measured with a ruler").check()
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("before its window opens")
-    expect(page.get_by_label("VAS pain (mm)")).to_have_value("35")  # nothing typed is lost
+    expect(page.get_by_label("VAS pain (mm)", exact=True)).to_have_value(
+        "35"
+    )  # nothing typed is lost
     screenshot(page, "vas-before-window.png")
     page.get_by_label("I confirm these values").check()
     page.get_by_role("button", name="Save", exact=True).click()
@@ -179,3 +181,47 @@ def test_an_impossible_date_and_a_decimal_comma_keep_what_was_typed(live_server,
     expect(page.get_by_label("Date and time of aspiration")).to_have_value("2026-02-31 09:30")
     expect(page.get_by_label("Volume aspirated (mL)")).to_have_value("2,5")
     screenshot(page, "biomarkers-typed-kept.png")
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_leaving_a_form_with_unsaved_changes_asks_first_and_not_after_saving(
+    live_server, page, coordinator, visit
+):
+    log_in(page, live_server.url, coordinator.username)
+    url = f"{live_server.url}{form_url('vas_pain', visit=visit)}"
+    asked = []
+
+    def refuse_to_leave(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", refuse_to_leave)
+    page.goto(url)
+    page.get_by_role("link", name="Cancel").click()  # nothing typed: leaves without a word
+    page.wait_for_url(f"**/participants/{visit.participant_id}/")
+    assert asked == []
+
+    page.goto(url)
+    page.get_by_label("Date and time of assessment").fill(
+        helpers.site_now().strftime("%Y-%m-%d %H:%M")
+    )
+    page.get_by_label("VAS pain (mm)", exact=True).fill("35")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_label("VAS pain (mm)", exact=True)).to_have_value("35")
+    assert asked == ["beforeunload"]  # asked, and the user stayed with what they typed
+
+    page.get_by_role("button", name="Save", exact=True).click()  # refused: no knee, no method
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_label("VAS pain (mm)", exact=True)).to_have_value("35")
+    assert asked == ["beforeunload"] * 2  # refused values are not saved either
+
+    page.get_by_label("Right").check()
+    page.get_by_label("Paper line, measured with a ruler").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("VAS pain saved.")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()  # saved: leaves without a word
+    page.wait_for_url(f"**/participants/{visit.participant_id}/")
+    assert asked == ["beforeunload"] * 2
+    assert VasPain.objects.get(visit=visit).score_mm == 35

@@ -171,7 +171,7 @@ def test_a_query_round_trip(live_server, page):
 
     log_in(page, live_server.url, "coordinator")
     page.goto(crf_page)
-    page.get_by_label("VAS pain (mm)").fill("44")
+    page.get_by_label("VAS pain (mm)", exact=True).fill("44")
     page.get_by_label("Reason for change").fill("Transcription error, query 1")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("VAS pain saved.")).to_be_visible()

@@ -46,7 +46,7 @@ def test_a_temporary_table_named_like_the_lock_table_does_not_lift_a_lock(
     owner_connection, data_manager, coordinator, visit
 ):
     vas = add_vas(visit.participant, visit.code, 40, coordinator)
-    locking.lock(scope=Lock.Scope.STUDY, by=data_manager)
+    locking.lock(reason="database lock for analysis", scope=Lock.Scope.STUDY, by=data_manager)
     owner_connection.autocommit = True
     # The owner may create temporary tables; even so the shadow is not read.
     owner_connection.execute("CREATE TEMP TABLE monitoring_lock (LIKE public.monitoring_lock)")
@@ -67,18 +67,25 @@ def test_a_temporary_table_named_like_the_lock_table_does_not_lift_a_lock(
     ],
 )
 def test_asvs_4_1_3_the_app_role_changes_locks_only_through_the_owners_functions(data_manager, sql):
-    locking.lock(scope=Lock.Scope.STUDY, by=data_manager)
+    locking.lock(reason="database lock for analysis", scope=Lock.Scope.STUDY, by=data_manager)
     _refused(sql)
     assert Lock.objects.active().count() == 1
 
 
 def test_the_lock_functions_refuse_a_user_who_may_not_lock(coordinator, data_manager):
     _refused(
-        "SELECT crf_lock('study', NULL, NULL, '', '', 'Whole study', %s)",
+        "SELECT crf_lock('study', NULL, NULL, '', '', 'Whole study', 'analysis', %s)",
         [coordinator.pk],
         match="may not lock",
     )
-    lock = locking.lock(scope=Lock.Scope.STUDY, by=data_manager)
+    _refused(
+        "SELECT crf_lock('study', NULL, NULL, '', '', 'Whole study', ' ', %s)",
+        [data_manager.pk],
+        match="reason is required to lock",
+    )
+    lock = locking.lock(
+        reason="database lock for analysis", scope=Lock.Scope.STUDY, by=data_manager
+    )
     _refused("SELECT crf_unlock(%s, 'x', %s)", [lock.pk, coordinator.pk], match="may not unlock")
     _refused("SELECT crf_unlock(%s, ' ', %s)", [lock.pk, data_manager.pk], match="reason")
     locking.unlock(lock=lock, reason="query answered", by=data_manager)

@@ -26,7 +26,12 @@ def test_locked_data_is_refused_by_the_service_and_the_database(
     data_manager, coordinator, vas, scope
 ):
     locking.lock(
-        scope=scope, participant=vas.participant, visit=vas.visit, record=vas, by=data_manager
+        reason="database lock for analysis",
+        scope=scope,
+        participant=vas.participant,
+        visit=vas.visit,
+        record=vas,
+        by=data_manager,
     )
     with pytest.raises(ValidationError, match="locked by a data manager"):
         change_vas(vas, coordinator)
@@ -43,7 +48,7 @@ def test_locked_data_is_refused_by_the_service_and_the_database(
 
 
 def test_a_record_lock_leaves_the_rest_of_the_participant_open(data_manager, coordinator, vas):
-    locking.lock(scope="record", record=vas, by=data_manager)
+    locking.lock(reason="database lock for analysis", scope="record", record=vas, by=data_manager)
     m3 = factories.VisitFactory(participant=vas.participant, code="M3")
     visit_services.record_visit(visit=m3, visit_date=timezone.localdate(), by=coordinator)
     assert Visit.objects.get(pk=m3.pk).visit_date == timezone.localdate()
@@ -52,7 +57,9 @@ def test_a_record_lock_leaves_the_rest_of_the_participant_open(data_manager, coo
 def test_a_locked_participant_refuses_visits_adverse_events_and_screening_changes(
     data_manager, coordinator, arm_a
 ):
-    locking.lock(scope="participant", participant=arm_a, by=data_manager)
+    locking.lock(
+        reason="database lock for analysis", scope="participant", participant=arm_a, by=data_manager
+    )
     m1 = Visit.objects.get(participant=arm_a, code="M1")
     with pytest.raises(ValidationError, match="locked"):
         visit_services.record_visit(visit=m1, visit_date=timezone.localdate(), by=coordinator)
@@ -65,14 +72,19 @@ def test_a_locked_participant_refuses_visits_adverse_events_and_screening_change
 def test_the_admin_cannot_change_locked_data_either(data_manager, vas):
     # The admin offers no clinical models; and any write path ends at the database trigger.
     assert VasPain not in admin.site._registry
-    locking.lock(scope="study", by=data_manager)
+    locking.lock(reason="database lock for analysis", scope="study", by=data_manager)
     with pytest.raises(DatabaseError, match="locked"), transaction.atomic():
         vas.score_mm = 12
         vas.save()
 
 
 def test_unlocking_needs_a_reason_and_is_audited(data_manager, coordinator, vas):
-    lock = locking.lock(scope="participant", participant=vas.participant, by=data_manager)
+    lock = locking.lock(
+        reason="database lock for analysis",
+        scope="participant",
+        participant=vas.participant,
+        by=data_manager,
+    )
     with pytest.raises(ValidationError):
         locking.unlock(lock=lock, reason=" ", by=data_manager)
     locking.unlock(lock=lock, reason="query answered after lock", by=data_manager)
@@ -86,13 +98,15 @@ def test_unlocking_needs_a_reason_and_is_audited(data_manager, coordinator, vas)
 @pytest.mark.parametrize("persona", ["coordinator", "monitor", "investigator"])
 def test_only_data_managers_lock(request, persona, vas):
     with pytest.raises(PermissionDenied):
-        locking.lock(scope="study", by=request.getfixturevalue(persona))
+        locking.lock(
+            reason="database lock for analysis", scope="study", by=request.getfixturevalue(persona)
+        )
     assert not Lock.objects.exists()
 
 
 def test_a_locked_study_refuses_randomization(data_manager, coordinator, lahore):
     screening = factories.consented_screening(site=lahore, by=coordinator)
-    locking.lock(scope="study", by=data_manager)
+    locking.lock(reason="database lock for analysis", scope="study", by=data_manager)
     with pytest.raises(ValidationError, match="locked"):
         enrollment_services.randomize_participant(screening=screening, by=coordinator)
 

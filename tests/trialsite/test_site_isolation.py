@@ -61,7 +61,12 @@ def lahore_world(study, coordinator, investigator, monitor, data_manager):
     vas = VasPain.objects.filter(participant=participant).first()
     ae = AdverseEvent.objects.filter(participant=participant).first()
     query = queries.raise_query(crf=vas, field="score_mm", question="Check?", by=monitor)
-    lock = locking.lock(scope=Lock.Scope.PARTICIPANT, participant=participant, by=data_manager)
+    lock = locking.lock(
+        reason="database lock for analysis",
+        scope=Lock.Scope.PARTICIPANT,
+        participant=participant,
+        by=data_manager,
+    )
     document = documents.request_document(
         kind="casebook", data={"participant": participant.pk}, by=monitor
     )

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, migrations, transaction
 from django.db.models import Q
 
 from trialsite.audit import context as audit
+from trialsite.crf.fields import checked_text
 from trialsite.crf.models import Lock
 
 LOCKED = "This data is locked by a data manager and cannot be changed."
@@ -66,8 +67,23 @@ def protect(table: str, participant: str = "", visit: str = "", screening: str =
     )
 
 
+def covering_lock(*, participant=None, visit=None, record=None) -> Lock | None:
+    """The active lock that covers this participant, visit or record (the widest first), for
+    pages to say who locked it, when and why; None if nothing does."""
+    return (
+        _covering(participant=participant, visit=visit, record=record)
+        .select_related("locked_by")
+        .order_by("locked_at")
+        .first()
+    )
+
+
 def locked(*, participant=None, visit=None, record=None) -> bool:
     """Whether an active lock covers this participant, visit or record."""
+    return _covering(participant=participant, visit=visit, record=record).exists()
+
+
+def _covering(*, participant=None, visit=None, record=None):
     covers = Q(scope=Lock.Scope.STUDY)
     if participant is not None:
         covers |= Q(scope=Lock.Scope.PARTICIPANT, participant=participant)
@@ -77,7 +93,7 @@ def locked(*, participant=None, visit=None, record=None) -> bool:
         covers |= Q(
             scope=Lock.Scope.RECORD, table_name=record._meta.db_table, row_pk=str(record.pk)
         )
-    return Lock.objects.active().filter(covers).exists()
+    return Lock.objects.active().filter(covers)
 
 
 def ensure_unlocked(**targets) -> None:
@@ -90,9 +106,13 @@ def _check_permission(by) -> None:
         raise PermissionDenied("Only a data manager can lock or unlock data.")
 
 
-def lock(*, scope: str, by, participant=None, visit=None, record=None) -> Lock:
-    """Lock the study, a participant, a visit or one record."""
+def lock(*, scope: str, reason: str, by, participant=None, visit=None, record=None) -> Lock:
+    """Lock the study, a participant, a visit or one record, for `reason` (kept with the lock
+    and in the audit trail)."""
     _check_permission(by)
+    reason = checked_text(reason, name="reason", max_length=500)
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for locking."})
     target = {
         Lock.Scope.STUDY: {"description": "Whole study"},
         Lock.Scope.PARTICIPANT: {"participant": participant, "description": f"{participant}"},
@@ -110,9 +130,9 @@ def lock(*, scope: str, by, participant=None, visit=None, record=None) -> Lock:
             "description": f"{record}",
         },
     }[scope]
-    with transaction.atomic(), audit.acting(by=by), connection.cursor() as cursor:
+    with transaction.atomic(), audit.acting(by=by, reason=reason), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT crf_lock(%s, %s, %s, %s, %s, %s, %s)",
+            "SELECT crf_lock(%s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 scope,
                 getattr(target.get("participant"), "pk", target.get("participant_id")),
@@ -120,6 +140,7 @@ def lock(*, scope: str, by, participant=None, visit=None, record=None) -> Lock:
                 target.get("table_name") or "",
                 target.get("row_pk") or "",
                 target["description"][:200],
+                reason,
                 by.pk,
             ],
         )
@@ -250,3 +271,42 @@ DROP FUNCTION public.crf_unlock(bigint, text, bigint);
 DROP FUNCTION public.crf_lock(text, bigint, bigint, text, text, text, bigint);
 DROP FUNCTION public.crf_may_lock(bigint);
 """
+
+
+# Migration crf/0004: a lock states its reason; crf_lock refuses one without.
+_OLD_CRF_LOCK = HARDEN_LOCKS[
+    HARDEN_LOCKS.index("CREATE FUNCTION public.crf_lock(") : HARDEN_LOCKS.index(
+        "CREATE FUNCTION public.crf_unlock("
+    )
+]
+LOCK_WITH_REASON = """
+DROP FUNCTION public.crf_lock(text, bigint, bigint, text, text, text, bigint);
+CREATE FUNCTION public.crf_lock(
+    lock_scope text, participant bigint, visit bigint, table_name text, row_pk text,
+    description text, reason text, by_id bigint
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT public.crf_may_lock(by_id) THEN
+        RAISE EXCEPTION 'user % may not lock data', by_id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'a reason is required to lock' USING ERRCODE = 'check_violation';
+    END IF;
+    INSERT INTO public.monitoring_lock (
+        scope, participant_id, visit_id, table_name, row_pk, description, lock_reason,
+        locked_by_id,
+        locked_at, unlock_reason
+    ) VALUES (
+        lock_scope, participant, visit, coalesce(table_name, ''), coalesce(row_pk, ''),
+        description, btrim(reason), by_id, clock_timestamp(), ''
+    ) RETURNING id INTO new_id;
+    RETURN new_id;
+END $$;
+"""
+LOCK_WITHOUT_REASON = (
+    "DROP FUNCTION public.crf_lock(text, bigint, bigint, text, text, text, text, bigint);\n"
+    + _OLD_CRF_LOCK
+)

@@ -164,6 +164,7 @@ class Lock(Audited):
     table_name = models.CharField(max_length=128, blank=True)
     row_pk = models.CharField(max_length=64, blank=True)
     description = models.CharField(max_length=200)
+    lock_reason = BoundedTextField("reason for locking", max_length=500, blank=True)
     locked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
