@@ -5,10 +5,15 @@ Monitors and data managers raise and close queries; coordinators and investigato
 queries automatically when a user confirms an unusual value.
 """
 
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 
 from monitoring.models import DataQuery, QueryMessage
+from monitoring.overview import record_url
 from trialsite.audit import context as audit
 from trialsite.crf import registry
 from trialsite.crf.fields import checked_text
@@ -31,9 +36,12 @@ def raise_query(*, crf, field: str, question: str, by, automatic: bool = False) 
         label = _field_label(crf, field)
     except FieldDoesNotExist:
         raise ValidationError({"field": "Choose a field of this form."}) from None
+    participant = registry.for_model(crf).participant_of(crf)  # a screening's is elsewhere
+    if participant is None:
+        raise ValidationError("This record belongs to no participant yet.")
     with transaction.atomic(), audit.acting(by=by):
         query = DataQuery.objects.create(
-            participant_id=crf.participant_id,
+            participant_id=participant.pk,
             table_name=crf._meta.db_table,
             row_pk=str(crf.pk),
             field=field,
@@ -101,3 +109,63 @@ def queries_for(crf, user):
         .exclude(registry.hidden_pointers(user, column="field"))
         .prefetch_related("messages__by")
     )
+
+
+def open_by_field(queries) -> dict[str, list[DataQuery]]:
+    """The open queries of a record's items, by item (for a badge next to each)."""
+    found = defaultdict(list)
+    for query in queries:
+        if query.state == State.OPEN:
+            found[query.field].append(query)
+    return dict(found)
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    """A line of the query list: where the query is and what it asks."""
+
+    query: DataQuery
+    form: str  # the title of the record's form
+    visit: str  # the code of the record's visit; "" for a form of the participant
+    question: str
+    url: str | None  # the record's page, at the query
+    age_days: int
+
+
+def query_rows(queries, now: datetime) -> list[QueryRow]:
+    """The list's lines for `queries` (a page of them): one query per form for their records,
+    one for the questions."""
+    queries = list(queries)
+    by_table = defaultdict(set)
+    for query in queries:
+        by_table[query.table_name].add(query.row_pk)
+    records = {}
+    for table, pks in by_table.items():
+        definition = registry.for_table(table)
+        if definition is None:
+            continue
+        for record in definition.records().filter(pk__in=[int(pk) for pk in pks]):
+            records[(table, str(record.pk))] = (definition, record)
+    questions = dict(
+        QueryMessage.objects.filter(query__in=queries, kind=Kind.QUESTION).values_list(
+            "query_id", "text"
+        )
+    )
+    rows = []
+    for query in queries:
+        definition, record = records.get((query.table_name, query.row_pk), (None, None))
+        visit = ""
+        if definition is not None and definition.kind == registry.Kind.PER_VISIT:
+            visit = definition.follow(record, definition.visit_path).code
+        url = record_url(definition, record) if record is not None else None
+        rows.append(
+            QueryRow(
+                query=query,
+                form=definition.title if definition is not None else query.table_name,
+                visit=visit,
+                question=questions.get(query.pk, ""),
+                url=f"{url}#query-{query.pk}" if url else None,
+                age_days=(now - query.opened_at).days,
+            )
+        )
+    return rows

@@ -12,7 +12,7 @@ from enrollment.models import Participant
 from enrollment.selectors import enrollment_progress, visible_participant_or_404
 from monitoring import dashboard, overview
 from monitoring.models import Signature
-from monitoring.queries import queries_for, raise_query
+from monitoring.queries import open_by_field, queries_for, raise_query
 from monitoring.signatures import is_valid
 from monitoring.verification import last_verification
 from safety.models import AdverseEvent
@@ -273,8 +273,16 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         "sdv": last_verification(record) if record else None,
         "queries": list(queries_for(record, user)) if record else [],
     }
+
+    def with_queries(form_):
+        """Each item's open queries, for a badge next to it that leads to the thread."""
+        for name, open_queries in open_by_field(context["queries"]).items():
+            if name in form_.fields:
+                form_.fields[name].open_queries = open_queries
+        return form_
+
     if request.method != "POST":
-        form_ = make_form()
+        form_ = with_queries(make_form())
         if not can_edit:
             for field in form_.fields.values():
                 field.disabled = True
@@ -314,7 +322,7 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
     return render(
         request,
         definition.template,
-        {**context, "form": form_},
+        {**context, "form": with_queries(form_)},
         status=400 if form_.errors else 200,
     )
 

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -18,6 +19,7 @@ from monitoring import queries, signatures, verification
 from monitoring.models import DataQuery
 from trialsite.access import requires
 from trialsite.accounts import reauth
+from trialsite.accounts.models import User
 from trialsite.audit import selectors as audit_selectors
 from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
@@ -220,18 +222,60 @@ def query_action(request, pk: int):
     return _back(request, "query_list")
 
 
+class QueryFilter(forms.Form):
+    state = forms.ChoiceField(required=False)
+    site = forms.ChoiceField(required=False)
+    form = forms.ChoiceField(required=False)
+    raiser = forms.ChoiceField(required=False, label="Raised by")
+
+    def __init__(self, *args, user, raisers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [*DataQuery.State.choices, ("all", "All")]
+        self.fields["site"].choices = [("", "All your sites")] + [
+            (str(site.pk), site.code) for site in user.sites.all()
+        ]
+        self.fields["form"].choices = [("", "All forms")] + [
+            (f.slug, f.title) for f in registry.visible_forms(user)
+        ]
+        self.fields["raiser"].choices = [("", "Anyone")] + [
+            (str(u.pk), u.printed_name) for u in raisers
+        ]
+
+
 @requires()
 def query_list(request):
-    if not (
-        request.user.has_perm("accounts.raise_query")
-        or request.user.has_perm("accounts.answer_query")
-    ):
+    """Queries with where they are (participant, visit, form, item), what they ask and their
+    age, filtered by state, site, form and raiser, oldest first, 50 a page."""
+    user = request.user
+    if not (user.has_perm("accounts.raise_query") or user.has_perm("accounts.answer_query")):
         raise PermissionDenied
-    state = request.GET.get("state", "open")
-    rows = _visible_queries(request.user).select_related("participant")
-    if state in DataQuery.State.values:
-        rows = rows.filter(state=state)
-    return render(request, "monitoring/query_list.html", {"rows": rows, "state": state})
+    visible = _visible_queries(user)
+    raisers = User.objects.filter(pk__in=visible.values("opened_by")).order_by("first_name")
+    data = {"state": "open", **request.GET.dict()}
+    form = QueryFilter(data, user=user, raisers=raisers)
+    chosen = form.cleaned_data if form.is_valid() else {"state": "open"}
+    rows = visible.select_related("participant", "opened_by").order_by("opened_at", "pk")
+    if chosen.get("state") in DataQuery.State.values:
+        rows = rows.filter(state=chosen["state"])
+    if chosen.get("site"):
+        rows = rows.filter(participant__site_id=int(chosen["site"]))
+    if chosen.get("form"):
+        rows = rows.filter(table_name=registry.by_slug(chosen["form"]).table)
+    if chosen.get("raiser"):
+        rows = rows.filter(opened_by_id=int(chosen["raiser"]))
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "monitoring/query_list.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": queries.query_rows(page.object_list, timezone.now()),
+            "query": query.urlencode(),
+        },
+    )
 
 
 # --- Signatures ----------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Data queries: Open → Answered → Closed (and reopened), nothing deleted; soft checks."""
+"""Data queries: Open → Answered → Closed (and reopened), nothing deleted; soft checks; the
+query list and the badges that lead to queries where the work is."""
+
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -92,7 +95,7 @@ def test_queries_through_the_crf_page(client, monitor, coordinator, vas):
     query.refresh_from_db()
     assert query.state == "closed"
     listed = client.get(reverse("query_list"), {"state": "closed"}).context["rows"]
-    assert list(listed) == [query]
+    assert [row.query for row in listed] == [query]
 
 
 def test_another_site_cannot_touch_a_query(client, monitor, outsider, vas):
@@ -192,3 +195,69 @@ def test_a_query_round_trip(live_server, page):
     assert query.state == "closed"
     assert [m.kind for m in query.messages.all()] == ["question", "answer", "close"]
     assert VasPain.objects.get(visit=m0).score_mm == 44
+
+
+def test_the_query_list_says_where_each_query_is_and_filters_it(
+    client, monitor, data_manager, coordinator, study, islamabad
+):
+    a, b = study["A"], study["B"]
+    vas = VasPain.objects.get(participant=a, visit__code="M0")
+    first = queries.raise_query(crf=vas, field="score_mm", question="Ruler reading?", by=monitor)
+    screening = b.screening
+    second = queries.raise_query(
+        crf=screening, field="weight_kg", question="Scale calibrated?", by=data_manager
+    )
+    DataQuery.objects.filter(pk=first.pk).update(opened_at=first.opened_at - timedelta(days=9))
+    client.force_login(coordinator)
+    page = client.get(reverse("query_list"))
+    rows = page.context["rows"]
+    assert [r.query for r in rows] == [first, second]  # oldest first
+    assert (rows[0].visit, rows[0].form, rows[0].question, rows[0].age_days) == (
+        "M0",
+        "VAS pain",
+        "Ruler reading?",
+        9,
+    )
+    assert rows[0].url == form_url("vas_pain", visit=vas.visit) + f"#query-{first.pk}"
+    assert (rows[1].visit, rows[1].form) == ("", "Screening")
+    html = page.content.decode()
+    assert "Ruler reading?" in html and "VAS pain (mm)" in html and "9 d" in html
+
+    def listed(**filters):
+        response = client.get(reverse("query_list"), filters)
+        return [r.query for r in response.context["rows"]]
+
+    assert listed(form="vas-pain") == [first]
+    assert listed(form="screening") == [second]
+    assert listed(raiser=str(data_manager.pk)) == [second]
+    assert listed(site=str(a.site_id)) == [first, second]
+    assert listed(state="closed") == []
+    queries.answer_query(query=first, text="44 mm", by=coordinator)
+    assert listed(state="answered") == [first] and listed() == [second]
+    assert listed(state="all") == [first, second]
+    # Filters name only what the user may choose: another site is no choice.
+    response = client.get(reverse("query_list"), {"site": str(islamabad.pk)})
+    assert [r.query for r in response.context["rows"]] == [second]  # ignored, default list
+
+
+def test_a_badge_leads_from_the_record_pages_to_the_field_and_its_thread(
+    client, monitor, coordinator, vas
+):
+    query = queries.raise_query(crf=vas, field="score_mm", question="Ruler reading?", by=monitor)
+    client.force_login(coordinator)
+    html = client.get(url(vas.visit)).content.decode()
+    badge = f'href="#query-{query.pk}" data-testid="field-query">Open query on VAS pain (mm)'
+    assert badge in html
+    assert html.index(badge) < html.index('name="score_mm"')  # next to its field
+    assert f'id="query-{query.pk}"' in html and "Ruler reading?" in html  # the thread inline
+    assert 'id="answer-' in html  # answerable there
+    for page in (
+        reverse("visit_detail", args=[vas.participant_id, vas.visit_id]),
+        reverse("participant_detail", args=[vas.participant_id]),
+        reverse("dashboard"),
+    ):
+        assert '<span class="badge text-bg-danger" title="open queries">1</span>' in (
+            client.get(page).content.decode()
+        ), page
+    queries.answer_query(query=query, text="44 mm", by=coordinator)
+    assert 'data-testid="field-query"' not in client.get(url(vas.visit)).content.decode()
