@@ -59,7 +59,7 @@ class WomacForm(CrfForm):
         widgets = {
             "knee": forms.RadioSelect,
             **{
-                code.lower(): forms.RadioSelect(attrs={"class": "womac-answer"})
+                code.lower(): forms.RadioSelect(attrs={"class": "womac-answer", "data-scale": ""})
                 for code in womac.CODES
             },
         }

@@ -3,6 +3,8 @@
 //   data-autosubmit   on a select: submit its form when the choice changes
 //   data-width="40"   on an element: its width in percent (progress bars)
 //   data-confirm="…"  on a form: ask this question before submitting it
+//   data-scale        on the radio buttons of a scale item (WOMAC 0-4): typing an answer's
+//                     number chooses it and moves to the next item
 //   form.crf-form, form[data-guard]: the browser warns before leaving the page with changes not
 //                     saved (and, with data-unsaved, with values a save just refused)
 (function () {
@@ -13,6 +15,30 @@
   }
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
+  });
+  function focusable(form) {
+    return Array.prototype.filter.call(
+      form.querySelectorAll("input, select, textarea, button"),
+      function (el) { return !el.disabled && el.type !== "hidden" && el.offsetParent !== null; }
+    );
+  }
+  document.addEventListener("keydown", function (event) {
+    var radio = event.target;
+    if (!radio.matches || !radio.matches("input[type=radio][data-scale]")) return;
+    if (event.altKey || event.ctrlKey || event.metaKey || !/^[0-9]$/.test(event.key)) return;
+    var group = radio.form.querySelectorAll('input[type=radio][name="' + radio.name + '"]');
+    var answer = Array.prototype.find.call(group, function (r) { return r.value === event.key; });
+    if (!answer) return;
+    event.preventDefault();
+    answer.checked = true;
+    answer.dispatchEvent(new Event("change", { bubbles: true }));
+    var all = focusable(radio.form);
+    var after = all.slice(all.indexOf(group[group.length - 1]) + 1)[0];
+    if (after && after.type === "radio") {
+      var next = radio.form.querySelectorAll('input[type=radio][name="' + after.name + '"]');
+      after = Array.prototype.find.call(next, function (r) { return r.checked; }) || after;
+    }
+    if (after) after.focus();
   });
   var GUARDED = "form.crf-form, form[data-guard]";
   var saving = false;

@@ -344,6 +344,12 @@ def test_a_coordinator_screens_consents_and_randomizes(live_server, page):
     page.get_by_role("button", name="Record consent").click()
     expect(page.get_by_text("Consent recorded.")).to_be_visible()
 
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Randomize").click()  # asks first; dismissed: nothing done
+    assert asked and asked[0].startswith("Randomize ") and "This is final" in asked[0]
+    expect(page.get_by_role("button", name="Randomize")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Randomize").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("LHR-001")
     participant = Participant.objects.get()

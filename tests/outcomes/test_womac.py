@@ -244,6 +244,42 @@ def test_a_full_womac_entered_with_the_keyboard_only(live_server, page):
     )
 
 
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_number_keys_answer_the_womac_in_at_most_30_key_presses(live_server, page):
+    """Issue 16, point 7: typing an answer's number chooses it and moves to the next item."""
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    participant = factories.participant_with_visits(
+        site=site, by=coordinator, randomized_at=timezone.now() - timedelta(days=30)
+    )
+    m1 = participant.visits.get(code="M1")
+    wanted = {code: (i * 2 + 1) % 5 for i, code in enumerate(womac.CODES)}
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}{url(m1)}")
+    expect(page.locator("#id_knee_0")).to_be_focused()
+    presses = []
+
+    def press(key):
+        presses.append(key)
+        page.keyboard.press(key)
+
+    press("ArrowRight")  # knee: Right
+    press("Tab")  # to the first item
+    for code in womac.CODES:
+        press(str(wanted[code]))  # answers and moves on
+    expect(page.get_by_label("Form complete")).to_be_focused()
+    press("Space")
+    press("Tab")  # to Save
+    press("Enter")
+    expect(page.get_by_text("WOMAC saved.")).to_be_visible()
+    assert len(presses) <= 30
+    crf = Womac.objects.get(visit=m1)
+    assert crf.knee == "R" and crf.is_complete and crf.items() == wanted
+
+
 @pytest.mark.parametrize(
     ("blank", "message"),
     [
