@@ -1,43 +1,78 @@
-"""The participants × visits dashboard: the status of every form of each participant on the
-page (overview.Statuses), read in a fixed number of queries per page: one per form, and a
-handful for verifications, queries, locks and signatures."""
+"""The participants × visits dashboard: one compact row per participant, one status per visit
+derived from the forms due at it (overview.visit_state), the same status the visit's page shows,
+read in a fixed number of queries per page: one per form, and a handful for visits,
+verifications, queries, locks and signatures.
+
+Filtered by a form, each visit shows that form's status instead of the visit's."""
 
 from dataclasses import dataclass
 
 from django.db.models import Count
+from django.urls import reverse
 
-from monitoring.overview import LABELS, Statuses, form_url, log_url
+from monitoring.overview import (
+    ICONS,
+    LABELS,
+    VISIT_LABELS,
+    Statuses,
+    forms_done,
+    log_url,
+    visit_state,
+    visit_summary,
+)
 from trialsite import protocol
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 from visits.models import Visit
 
 SCHEDULE = [v.code for v in protocol.VISIT_SCHEDULE]
+# The legend: every status a cell may show, in order.
+LEGEND = {key: (ICONS[key], label) for key, label in VISIT_LABELS.items()}
 
 
 @dataclass(frozen=True)
 class Cell:
-    title: str
+    """A visit of a participant (or their enrolment forms): its status and where to act."""
+
     status: str
+    title: str  # what the icon says to screen readers and in its tooltip
     url: str | None
-    open_queries: int
+    open_queries: int = 0
 
     @property
-    def label(self) -> str:
-        return LABELS.get(self.status, "")
+    def icon(self) -> str:
+        return ICONS.get(self.status, "")
+
+
+@dataclass(frozen=True)
+class LogCell:
+    title: str
+    count: int
+    url: str
 
 
 @dataclass(frozen=True)
 class Row:
     participant: object
-    forms: list[Cell]  # the participant's own forms (screening, consent, ...)
-    visits: list[list[Cell]]  # the forms of each visit, in SCHEDULE order
-    logs: list[Cell]  # each log with its number of entries
+    enrolment: Cell
+    visits: list[Cell | None]  # in SCHEDULE order; None where the participant has no such visit
+    logs: list[LogCell]
+
+    def visits_at(self, codes: list[str]) -> list[Cell | None]:
+        return [c for code, c in zip(SCHEDULE, self.visits, strict=True) if code in codes]
+
+    def shows(self, status: str, codes: list[str]) -> bool:
+        """Whether a visit of `codes` (all when empty) has `status`."""
+        return any(
+            cell is not None and cell.status == status and (not codes or code in codes)
+            for code, cell in zip(SCHEDULE, self.visits, strict=True)
+        )
 
 
-def grid(participants: list, user) -> list[Row]:
-    """For each participant, the status of each of their forms the user may see: their own
-    forms, the forms due at each scheduled visit, and the number of entries of each log."""
+def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row]:
+    """For each participant: the status of their enrolment forms, of each scheduled visit
+    (or, given `form`, of that form at each visit) and the number of entries of each log.
+    `today_of(site)` gives a site's today, for overdue visits."""
     ids = [p.pk for p in participants]
     statuses = Statuses(ids)
     visits = {
@@ -46,6 +81,8 @@ def grid(participants: list, user) -> list[Row]:
     }
     per_participant = registry.visible_forms(user, Kind.PER_PARTICIPANT)
     per_visit = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
+    if form:
+        per_visit = [f for f in per_visit if f.name == form]
     logs = registry.visible_forms(user, Kind.LOG)
     own = {(f.name, f.participant_of(r).pk): r for f in per_participant for r in f.records_of(ids)}
     at_visit = {
@@ -62,51 +99,65 @@ def grid(participants: list, user) -> list[Row]:
         .values("participant")
         .annotate(n=Count("id"))
     }
-
     rows = []
     for participant in participants:
-        forms = []
-        for f in per_participant:
-            record = own.get((f.name, participant.pk))
-            status = statuses.of(f, record, participant.pk, None)
-            url = form_url(f, participant, record=record) if record else None
-            forms.append(Cell(f.title, status, url, statuses.open_queries(f, record)))
-        cells = []
-        for code in SCHEDULE:
-            visit = visits.get((participant.pk, code))
-            cells.append(
-                []
-                if visit is None
-                else _visit_cells(visit, participant, per_visit, logs, at_visit, statuses)
+        found = [(f, own.get((f.name, participant.pk))) for f in per_participant]
+        own_statuses = [statuses.of(f, r, participant.pk, None) for f, r in found]
+        enrolment = Cell(
+            visit_state(own_statuses, held=False),
+            f"Enrolment: {forms_done(own_statuses)}",
+            _participant_url(participant),
+            sum(statuses.open_queries(f, r) for f, r in found),
+        )
+        today = today_of(participant.site) if today_of is not None else None
+        cells = [
+            _visit_cell(
+                visits.get((participant.pk, code)),
+                participant,
+                per_visit,
+                at_visit,
+                statuses,
+                today,
+                form,
             )
+            for code in SCHEDULE
+        ]
         log_cells = [
-            Cell(
-                f"{f.titles}: {entries.get((f.name, participant.pk), 0)}",
-                "",
+            LogCell(
+                f.titles,
+                entries.get((f.name, participant.pk), 0),
                 log_url(f, participant),
-                0,
             )
             for f in logs
         ]
-        rows.append(Row(participant, forms, cells, log_cells))
+        rows.append(Row(participant, enrolment, cells, log_cells))
     return rows
 
 
-def _visit_cells(visit, participant, per_visit, logs, at_visit, statuses) -> list[Cell]:
-    """The status of each form of the visit; a log the protocol asks about at the visit (adverse
-    events at a safety call) links to the participant's log."""
+def _participant_url(participant) -> str:
+    return reverse("participant_detail", args=[participant.pk])
+
+
+def _visit_cell(visit, participant, per_visit, at_visit, statuses, today, form) -> Cell | None:
+    if visit is None:
+        return None
     visit.participant = participant  # for due_at, without a query
-    cells = [Cell(f.titles, "", log_url(f, participant), 0) for f in logs if f.due_at(visit)]
-    for f in per_visit:
-        if not f.due_at(visit):
-            continue
-        record = at_visit.get((f.name, visit.pk))
-        cells.append(
-            Cell(
-                f.title,
-                statuses.of(f, record, participant.pk, visit.pk),
-                form_url(f, participant, visit=visit),
-                statuses.open_queries(f, record),
-            )
-        )
-    return cells
+    due = [f for f in per_visit if f.due_at(visit)]
+    if form and not due:
+        return None  # the form is not collected at this visit
+    records = [(f, at_visit.get((f.name, visit.pk))) for f in due]
+    form_statuses = [statuses.of(f, r, participant.pk, visit.pk) for f, r in records]
+    if form:
+        schedule = visit.status_on(today).value if today is not None else ""
+        status = form_statuses[0]
+        if records[0][1] is None:
+            status = visit_state([], held=False, schedule=schedule)
+        label = LABELS.get(status) or VISIT_LABELS[status]
+    else:
+        status, label = visit_summary(visit, form_statuses, today)
+    return Cell(
+        status,
+        f"{visit.code}: {label}",
+        reverse("visit_detail", args=[participant.pk, visit.pk]),
+        sum(statuses.open_queries(f, r) for f, r in records),
+    )

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from monitoring.models import DataQuery, Signature, SourceVerification
@@ -53,6 +54,71 @@ LABELS = {
     SIGNED: "Signed",
     LOCKED: "Locked",
 }
+# A visit's status, from its forms (visit_state); and from its schedule where nothing was
+# entered: overdue, or missed.
+INCOMPLETE, OVERDUE, MISSED = "incomplete", "overdue", "missed"
+VISIT_LABELS = {
+    NOT_STARTED: "Not started",
+    INCOMPLETE: "Incomplete",
+    COMPLETE: "Complete",
+    VERIFIED: "Source-verified",
+    SIGNED: "Signed",
+    LOCKED: "Locked",
+    OVERDUE: "Overdue, nothing entered",
+    MISSED: "Missed",
+}
+# Icons differ in shape as well as colour (status-<key> in trialsite.css gives the colour).
+ICONS = {
+    NOT_STARTED: "○",
+    IN_PROGRESS: "◐",
+    INCOMPLETE: "◐",
+    COMPLETE: "●",
+    VERIFIED: "✔",
+    SIGNED: "◆",
+    LOCKED: "■",
+    OVERDUE: "▲",
+    MISSED: "✕",
+}
+# From the least to the most advanced: a visit is as far as its least advanced form.
+_ORDER = [NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, SIGNED, LOCKED]
+
+
+def visit_state(form_statuses: list[str], *, held: bool, schedule: str = "") -> str:
+    """A visit's status from the statuses of the forms due at it (Statuses.of): locked,
+    signed, verified or complete when every form is at least that; incomplete when some data
+    were entered (a form, or the visit's date: `held`) but not every form is complete; else
+    missed or overdue as its schedule says (visits.schedule.Status), or not started."""
+    reached = [_ORDER.index(status) for status in form_statuses]
+    least = min(reached, default=_ORDER.index(COMPLETE) if held else 0)
+    if least >= _ORDER.index(COMPLETE):
+        return _ORDER[least]
+    if held or any(r > 0 for r in reached):
+        return INCOMPLETE
+    if schedule in (OVERDUE, MISSED):
+        return schedule
+    return NOT_STARTED
+
+
+def forms_done(form_statuses: list[str]) -> str:
+    """ "2 of 5 forms complete"; "no forms" for a visit that collects none."""
+    if not form_statuses:
+        return "no forms"
+    done = sum(1 for s in form_statuses if s not in (NOT_STARTED, IN_PROGRESS))
+    return f"{done} of {len(form_statuses)} form{pluralize(len(form_statuses))} complete"
+
+
+def visit_summary(visit, form_statuses: list[str], today) -> tuple[str, str]:
+    """(status, words) of a visit from the statuses of its per-visit forms, on the site's
+    `today`: what the dashboard and the visit's page both show."""
+    schedule = visit.status_on(today).value if today is not None else ""
+    status = visit_state(form_statuses, held=visit.visit_date is not None, schedule=schedule)
+    return status, f"{VISIT_LABELS[status]} ({forms_done(form_statuses)})"
+
+
+def visit_status_of(visit, links: list, today) -> tuple[str, str]:
+    """visit_summary from the visit's form links (visit_links)."""
+    statuses = [link.status for link in links if link.definition.kind == Kind.PER_VISIT]
+    return visit_summary(visit, statuses, today)
 
 
 class Statuses:
@@ -141,6 +207,10 @@ class FormLink:
     @property
     def status_label(self) -> str:
         return LABELS.get(self.status, "")
+
+    @property
+    def icon(self) -> str:
+        return ICONS.get(self.status, "")
 
 
 def visit_links(visit, participant, user, records: dict, statuses) -> list[FormLink]:

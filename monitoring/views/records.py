@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from enrollment.models import Participant
 from enrollment.selectors import enrollment_progress, visible_participant_or_404
-from monitoring import dashboard, overview
+from monitoring import overview
+from monitoring.dashboard import Cell
 from monitoring.models import Signature
 from monitoring.queries import open_by_field, queries_for, raise_query
 from monitoring.signatures import is_valid
@@ -69,16 +70,17 @@ def participant_detail(request, pk: int):
     forms, the entries of each log, and the casebook's signatures."""
     user = request.user
     participant = visible_participant_or_404(user, pk)
-    statuses = dashboard.Statuses([participant.pk])
+    statuses = overview.Statuses([participant.pk])
     records = overview.participant_records(participant, user)
     own = [
         overview.own_form(definition, participant, records, statuses)
         for definition in registry.visible_forms(user, Kind.PER_PARTICIPANT)
     ]
-    timeline = [
-        (visit, overview.visit_links(visit, participant, user, records, statuses))
-        for visit in Visit.objects.filter(participant=participant).select_related("participant")
-    ]
+    today = visit_services.site_today(participant.site)
+    timeline = []
+    for visit in Visit.objects.filter(participant=participant).select_related("participant"):
+        links = overview.visit_links(visit, participant, user, records, statuses)
+        timeline.append((visit, links, _visit_cell(visit, links, today)))
     logs = [
         _log(definition, participant, user) for definition in registry.visible_forms(user, Kind.LOG)
     ]
@@ -100,9 +102,15 @@ def participant_detail(request, pk: int):
                 (s, is_valid(s))
                 for s in Signature.objects.filter(participant=participant, visit__isnull=True)
             ],
-            "today": visit_services.site_today(participant.site),
+            "today": today,
         },
     )
+
+
+def _visit_cell(visit, links, today) -> Cell:
+    """The visit's status from its forms, as the dashboard shows it."""
+    status, label = overview.visit_status_of(visit, links, today)
+    return Cell(status, label, None)
 
 
 def _log(definition, participant, user) -> tuple:
@@ -162,19 +170,22 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
                     request, "Visit recorded as missed." if missed else "Visit date saved."
                 )
                 return redirect("participant_detail", pk=participant.pk)
-    statuses = dashboard.Statuses([participant.pk])
+    statuses = overview.Statuses([participant.pk])
     records = overview.participant_records(participant, request.user)
+    links = overview.visit_links(visit, participant, request.user, records, statuses)
+    today = visit_services.site_today(participant.site)
     return render(
         request,
         "monitoring/visit_detail.html",
         {
             "participant": participant,
             "visit": visit,
-            "forms": overview.visit_links(visit, participant, request.user, records, statuses),
+            "forms": links,
+            "visit_cell": _visit_cell(visit, links, today),
             "date_form": date_form,
             "missed_form": missed_form,
             "lock": covering_lock(participant=participant, visit=visit),
-            "today": visit_services.site_today(participant.site),
+            "today": today,
             "signatures": [
                 (s, is_valid(s))
                 for s in Signature.objects.filter(visit=visit).select_related("participant")

@@ -25,6 +25,7 @@ from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
 from trialsite.crf.views import add_service_errors
 from trialsite.csv_cells import csv_response
+from visits import services as visit_services
 from visits.models import Visit
 
 
@@ -57,22 +58,74 @@ def _back(request, fallback: str):
     return redirect(fallback)
 
 
+class DashboardFilter(forms.Form):
+    q = forms.CharField(required=False, max_length=20, label="Participant ID")
+    site = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False)
+    visit = forms.ChoiceField(required=False)
+    form = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [("", "All your sites")] + [
+            (str(site.pk), site.code) for site in user.sites.all()
+        ]
+        self.fields["status"].choices = [("", "Any status")] + [
+            (key, label) for key, (_, label) in dashboard_grid.LEGEND.items()
+        ]
+        self.fields["visit"].choices = [("", "Every visit")] + [
+            (code, code) for code in dashboard_grid.SCHEDULE
+        ]
+        self.fields["form"].choices = [("", "Every form")] + [
+            (f.name, f.title)
+            for f in registry.visible_forms(user, registry.Kind.PER_VISIT)
+            if not f.visit_record
+        ]
+
+
 @requires("enrollment.view_participant")
 def dashboard(request):
-    """Participants × visits with the status of every form due, 25 participants a page."""
-    participants = Participant.objects.visible_to(request.user).select_related("site")
-    if request.GET.get("site"):
-        participants = participants.filter(site_id=_int(request.GET["site"]))
-    page = Paginator(participants, 25).get_page(request.GET.get("page"))
+    """One compact row per participant: the status of their enrolment, of each visit (or of
+    one form at each visit) and their log entries; filtered by site, participant ID, status,
+    visit and form, 25 participants a page."""
+    user = request.user
+    form = DashboardFilter(request.GET or None, user=user)
+    chosen = form.cleaned_data if form.is_valid() else {}
+    participants = Participant.objects.visible_to(user).select_related("site")
+    if chosen.get("site"):
+        participants = participants.filter(site_id=int(chosen["site"]))
+    if chosen.get("q"):
+        participants = participants.filter(participant_id__icontains=chosen["q"].strip())
+    codes = [chosen["visit"]] if chosen.get("visit") else []
+
+    def rows_of(chunk):
+        return dashboard_grid.grid(
+            list(chunk), user, form=chosen.get("form", ""), today_of=visit_services.site_today
+        )
+
+    if chosen.get("status"):
+        # The status is known once the grid is read: read it for every participant shown.
+        rows = [r for r in rows_of(participants) if r.shows(chosen["status"], codes)]
+        page = Paginator(rows, 25).get_page(request.GET.get("page"))
+        rows = list(page.object_list)
+    else:
+        page = Paginator(participants, 25).get_page(request.GET.get("page"))
+        rows = rows_of(page.object_list)
+    shown = codes or dashboard_grid.SCHEDULE
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "monitoring/dashboard.html",
         {
+            "form": form,
             "page": page,
-            "rows": dashboard_grid.grid(list(page.object_list), request.user),
-            "codes": dashboard_grid.SCHEDULE,
-            "sites": request.user.sites.all(),
-            "legend": dashboard_grid.LABELS,
+            "rows": rows,
+            "table": [(row, row.visits_at(shown)) for row in rows],
+            "codes": shown,
+            "log_titles": [f.titles for f in registry.visible_forms(user, registry.Kind.LOG)],
+            "legend": dashboard_grid.LEGEND,
+            "query": query.urlencode(),
         },
     )
 

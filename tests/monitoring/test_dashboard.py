@@ -1,49 +1,72 @@
-"""The participants × visits dashboard: a status for every CRF due, query badges, pagination."""
+"""The participants × visits dashboard: a status per visit from its forms (or per form, when
+filtered by one), query badges, filters, pagination, a layout that fits the screen."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring import queries, signatures, verification
-from outcomes.models import VasPain
-from tests import factories
-from tests.helpers import change_vas, form_url, womac_post
+from monitoring import dashboard, queries, signatures, verification
+from outcomes.models import VasPain, Womac
+from safety import services as safety_services
+from tests import factories, helpers
+from tests.helpers import add_womac, change_vas, form_url, womac_post
 from tests.helpers import vas_post as post_data
+from trialsite import roles
 from trialsite.crf import locking
 
 pytestmark = pytest.mark.django_db
 
 
-def cells_of(response, participant, code):
-    codes = response.context["codes"]
+def cell_of(client, participant, code, **filters):
+    response = client.get(reverse("dashboard"), filters)
     for row in response.context["rows"]:
         if row.participant == participant:
-            return {c.title: c for c in row.visits[codes.index(code)]}
+            return row.visits[dashboard.SCHEDULE.index(code)]
     raise AssertionError("participant not shown")
 
 
-def test_statuses_and_query_badges(client, monitor, data_manager, coordinator, vas):
+def test_a_visit_shows_the_status_of_its_forms_and_a_form_filter_shows_the_form(
+    client, monitor, data_manager, coordinator, vas
+):
     participant = vas.participant
     client.force_login(monitor)
-    m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
-    assert m1["VAS pain"].status == "complete" and m1["WOMAC"].status == "not_started"
-    assert m1["VAS pain"].url.endswith(f"/visits/{vas.visit_id}/forms/vas-pain/")
+    m1 = cell_of(client, participant, "M1")  # VAS complete, WOMAC not started
+    assert (m1.status, m1.url) == (
+        "incomplete",
+        f"/participants/{participant.pk}/visits/{vas.visit_id}/",
+    )
+    assert m1.title == "M1: Incomplete (1 of 2 forms complete)"
+    assert cell_of(client, participant, "M1", form="vas_pain").status == "complete"
+    assert cell_of(client, participant, "M1", form="womac").status == "not_started"
 
     verification.verify_crf(crf=vas, by=monitor)
     queries.raise_query(crf=vas, field="score_mm", question="?", by=monitor)
-    m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
-    assert (m1["VAS pain"].status, m1["VAS pain"].open_queries) == ("verified", 1)
+    vas_cell = cell_of(client, participant, "M1", form="vas_pain")
+    assert (vas_cell.status, vas_cell.open_queries) == ("verified", 1)
+    assert cell_of(client, participant, "M1").open_queries == 1
 
     change_vas(vas, coordinator)
-    m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
-    assert m1["VAS pain"].status == "complete"  # changed since verification
+    assert cell_of(client, participant, "M1", form="vas_pain").status == "complete"
 
     locking.lock(
         reason="database lock for analysis", scope="visit", visit=vas.visit, by=data_manager
     )
-    m1 = cells_of(client.get(reverse("dashboard")), participant, "M1")
-    assert m1["VAS pain"].status == "locked"
+    assert cell_of(client, participant, "M1", form="vas_pain").status == "locked"
+
+
+def test_a_visit_is_as_far_as_its_least_advanced_form(client, monitor, coordinator, vas):
+    participant = vas.participant
+    add_womac(participant, "M1", 2, coordinator)
+    client.force_login(monitor)
+    assert cell_of(client, participant, "M1").status == "complete"
+    verification.verify_crf(crf=vas, by=monitor)
+    assert cell_of(client, participant, "M1").status == "complete"  # WOMAC is not verified
+    verification.verify_crf(crf=participant_womac(participant), by=monitor)
+    cell = cell_of(client, participant, "M1")
+    assert (cell.status, cell.title) == ("verified", "M1: Source-verified (2 of 2 forms complete)")
+    page = client.get(reverse("visit_detail", args=[participant.pk, vas.visit_id]))
+    assert page.context["visit_cell"].status == "verified"  # the visit page says the same
 
 
 def test_the_dashboard_is_paginated_and_its_queries_do_not_grow(
@@ -88,8 +111,82 @@ def test_a_signed_visit_shows_as_signed_until_a_form_changes(
         participant=vas.participant, visit=vas.visit, password=factories.PASSWORD, by=investigator
     )
     client.force_login(monitor)
-    m1 = cells_of(client.get(reverse("dashboard")), vas.participant, "M1")
-    assert m1["VAS pain"].status == "signed"
+    assert cell_of(client, vas.participant, "M1", form="vas_pain").status == "signed"
     change_vas(vas, coordinator)
-    m1 = cells_of(client.get(reverse("dashboard")), vas.participant, "M1")
-    assert m1["VAS pain"].status == "complete"
+    assert cell_of(client, vas.participant, "M1", form="vas_pain").status == "complete"
+
+
+def participant_womac(participant):
+    return Womac.objects.get(participant=participant)
+
+
+def test_the_dashboard_filters_by_id_status_visit_form_and_site(
+    client, monitor, coordinator, lahore, islamabad
+):
+    monitor.sites.add(islamabad)
+    first = factories.participant_with_visits(site=lahore, by=coordinator)
+    second = factories.participant_with_visits(site=lahore, by=coordinator)
+    third = factories.participant_with_visits(site=islamabad, by=coordinator)
+    helpers.add_vas(second, "M0", 40, coordinator)
+    client.force_login(monitor)
+
+    def shown(**filters):
+        response = client.get(reverse("dashboard"), filters)
+        return [row.participant for row in response.context["rows"]]
+
+    assert shown() == [first, second, third]
+    assert shown(q=second.participant_id) == [second]
+    assert shown(site=str(islamabad.pk)) == [third]
+    assert shown(status="incomplete", visit="M0") == [second]  # VAS entered, the rest not
+    assert shown(status="complete", visit="M0", form="vas_pain") == [second]
+    assert shown(status="not_started", visit="M0", form="vas_pain") == [first, third]
+    response = client.get(reverse("dashboard"), {"visit": "M0"})
+    assert response.context["codes"] == ["M0"]  # one visit: one column
+    (row, cells) = response.context["table"][0]
+    assert len(cells) == 1 and cells[0].url.endswith(f"/visits/{first.visits.get(code='M0').pk}/")
+
+
+def test_the_adverse_events_column_links_to_the_participants_events(
+    client, monitor, coordinator, arm_a
+):
+    safety_services.report_adverse_event(
+        participant=arm_a, data=helpers.ae_answers(), by=coordinator
+    )
+    client.force_login(monitor)
+    response = client.get(reverse("dashboard"))
+    (log,) = response.context["rows"][0].logs
+    assert (log.title, log.count) == ("Adverse events", 1)
+    assert log.url == f"/participants/{arm_a.pk}/#adverse-event"
+    page = client.get(log.url).content.decode()
+    assert 'id="adverse-event"' in page and helpers.ae_answers()["verbatim_term"] in page
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_fits_a_laptop_and_shows_25_participants_on_a_full_hd_screen(
+    live_server, page
+):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    monitor = factories.UserFactory(username="monitor", role=roles.MONITOR, sites=[site])
+    for _ in range(25):
+        factories.participant_with_visits(site=site, by=monitor)
+    helpers.log_in(page, live_server.url, "monitor")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}{reverse('dashboard')}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    m12 = page.get_by_role("columnheader", name="M12").bounding_box()
+    assert width <= 1366 and m12["x"] + m12["width"] <= 1366
+    helpers.screenshot(page, "dashboard-1366.png", full_page=False)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"{live_server.url}{reverse('dashboard')}")
+    rows = page.locator("[data-testid=dashboard] tbody tr")
+    assert rows.count() == 25
+    last = rows.nth(24).bounding_box()
+    assert last["y"] + last["height"] <= 1080  # all 25 visible without scrolling
+    helpers.screenshot(page, "dashboard-1920.png", full_page=False)
+    # The participant column and the header stay in view when the table scrolls.
+    sticky = page.evaluate(
+        "[...document.querySelectorAll('.dashboard thead th, .dashboard tbody th')]"
+        ".every(th => getComputedStyle(th).position === 'sticky')"
+    )
+    assert sticky

@@ -166,12 +166,14 @@ def test_the_timeline_shows_windows_status_and_crfs_due(client, coordinator, par
     client.force_login(coordinator)
     response = client.get(reverse("participant_detail", args=[participant.pk]))
     statuses = {
-        v.code: v.status_on(response.context["today"]) for v, _ in response.context["timeline"]
+        v.code: v.status_on(response.context["today"]) for v, _, _ in response.context["timeline"]
     }
     assert statuses["SCR"] == statuses["M0"] == schedule.Status.COMPLETED
     assert statuses["W1"] == schedule.Status.WINDOW_OPEN
     assert statuses["M1"] == schedule.Status.SCHEDULED
-    timeline = dict((v.code, crfs) for v, crfs in response.context["timeline"])
+    timeline = {v.code: crfs for v, crfs, _ in response.context["timeline"]}
+    data = {v.code: cell.status for v, _, cell in response.context["timeline"]}
+    assert data["M0"] == "incomplete" and data["W1"] == "not_started"  # from the forms
     titles = [link.title for link in timeline["M0"]]
     assert "Injection procedure" in titles and "VAS pain" in titles
     assert "PRGF preparation" not in titles  # arm A

@@ -1,0 +1,50 @@
+"""A visit's status from its forms (monitoring.overview.visit_state): as far as its least
+advanced form; incomplete once anything was entered; overdue or missed, by its schedule, when
+nothing was."""
+
+import pytest
+
+from monitoring.overview import forms_done, visit_state
+
+N, P, C, V, S, L = "not_started", "in_progress", "complete", "verified", "signed", "locked"
+
+
+@pytest.mark.parametrize(
+    ("forms", "held", "schedule", "expected"),
+    [
+        ([N, N], False, "scheduled", "not_started"),
+        ([N, N], False, "window_open", "not_started"),
+        ([N, N], False, "overdue", "overdue"),
+        ([N, N], False, "missed", "missed"),
+        ([N, N], True, "completed", "incomplete"),  # a date alone is not a complete visit
+        ([C, N], False, "overdue", "incomplete"),  # something entered: not "nothing entered"
+        ([P, C], True, "completed", "incomplete"),
+        ([C, C], True, "completed", "complete"),
+        ([C, C], False, "window_open", "complete"),
+        ([V, C], True, "completed", "complete"),
+        ([V, V], True, "completed", "verified"),
+        ([S, V], True, "completed", "verified"),
+        ([S, S], True, "completed", "signed"),
+        ([L, S], True, "completed", "signed"),
+        ([L, L], True, "completed", "locked"),
+        ([L, N], True, "completed", "incomplete"),
+        ([], True, "completed", "complete"),  # a safety call: no forms, held
+        ([], False, "overdue", "overdue"),
+        ([], False, "scheduled", "not_started"),
+    ],
+)
+def test_visit_state(forms, held, schedule, expected):
+    assert visit_state(forms, held=held, schedule=schedule) == expected
+
+
+@pytest.mark.parametrize(
+    ("forms", "words"),
+    [
+        ([], "no forms"),
+        ([N], "0 of 1 form complete"),
+        ([C, P], "1 of 2 forms complete"),
+        ([V, S, L], "3 of 3 forms complete"),
+    ],
+)
+def test_forms_done(forms, words):
+    assert forms_done(forms) == words
