@@ -101,6 +101,14 @@ def reopen_query(*, query: DataQuery, text: str, by) -> DataQuery:
     )
 
 
+def visible_queries(user):
+    """Queries on participants at the user's sites, none on an item that reveals the arm to a
+    user who may not see it."""
+    return DataQuery.objects.filter(participant__site_id__in=user.site_ids).exclude(
+        registry.hidden_pointers(user, column="field")
+    )
+
+
 def queries_for(crf, user):
     """The queries on a record that `user` may see (none on items that reveal the arm to a
     user who may not see it)."""

@@ -34,6 +34,7 @@ urlpatterns = [
     path("sdv/", review.reverify_list, name="reverify_list"),
     path("sdv/<slug:form>/<int:pk>/", review.verify_record, name="verify_record"),
     path("queries/", review.query_list, name="query_list"),
+    path("data-quality/", review.data_quality, name="data_quality"),
     path("queries/new/", review.query_new, name="query_new"),
     path("queries/<int:pk>/", review.query_action, name="query_action"),
     path("documents/", downloads.document_list, name="document_list"),

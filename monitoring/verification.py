@@ -12,6 +12,7 @@ from monitoring.models import SourceVerification
 from monitoring.overview import record_url
 from trialsite.audit import context as audit
 from trialsite.crf import registry
+from trialsite.crf.models import CrfStatus
 
 
 def verify_record(*, definition, record, by) -> SourceVerification:
@@ -62,6 +63,12 @@ class ToReverify:
 
 def to_reverify(user) -> list[ToReverify]:
     """Records at the user's sites changed since they were verified (one query per form)."""
+    return [r for r in backlog(user) if r.verified_version is not None]
+
+
+def backlog(user) -> list[ToReverify]:
+    """Complete records at the user's sites not verified at their current version: never
+    verified (verified_version None), or changed since (one query per form)."""
     found = []
     for definition in registry.visible_forms(user):
         if not hasattr(definition.model, "version"):
@@ -70,11 +77,11 @@ def to_reverify(user) -> list[ToReverify]:
             table_name=definition.table,
             row_pk=Cast(OuterRef("pk"), output_field=CharField()),
         ).order_by("-verified_at")
-        rows = (
-            definition.records_visible_to(user)
-            .annotate(verified_version=Subquery(latest.values("version")[:1]))
-            .filter(verified_version__isnull=False)
+        rows = definition.records_visible_to(user).annotate(
+            verified_version=Subquery(latest.values("version")[:1])
         )
+        if hasattr(definition.model, "status"):
+            rows = rows.filter(status=CrfStatus.COMPLETE)
         found += [
             ToReverify(definition, record, record_url(definition, record), record.verified_version)
             for record in rows

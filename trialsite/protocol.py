@@ -180,3 +180,10 @@ INJECTION_REACTION_DAYS = 7
 # --- Investigational product (domain.md §10) --------------------------------------------------
 # FLAG: the sponsor SOP decides the longest time from blood draw to injection of PRGF.
 PRGF_MAX_MINUTES_DRAW_TO_INJECTION = 120
+
+# --- Data management plan ------------------------------------------------------------------
+# Work lists and the data-quality report: visits due within this many days are "upcoming";
+# a form left incomplete, or a query left open, for longer than these is reported.
+UPCOMING_VISIT_DAYS = 14
+INCOMPLETE_FORM_DAYS = 14
+OPEN_QUERY_DAYS = 14

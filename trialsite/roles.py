@@ -81,6 +81,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         *_VIEW_CLINICAL,
         "accounts.raise_query",
         "accounts.lock_data",
+        "accounts.review_data_quality",
         "accounts.export_data",
         "accounts.view_audit_trail",
         "crf.view_lock",

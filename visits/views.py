@@ -1,50 +1,33 @@
-from datetime import timedelta
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
+from trialsite import protocol
 from trialsite.access import requires
 from trialsite.crf.views import add_service_errors
-from visits import services
+from visits import selectors, services
 from visits.forms import (
     DestroyForm,
     LotForm,
     ReleaseDecisionForm,
     ReleaseTestForm,
 )
-from visits.models import Injection, SecretomeLot, Visit
-
-CALENDAR_DAYS = 14
+from visits.models import Injection, SecretomeLot
 
 
 @requires("visits.view_visit")
 def calendar(request):
-    """Visits due in the next 14 days and overdue visits, at the user's sites."""
-    site = request.user.sites.order_by("pk").first()
-    today = services.site_today(site) if site else None
-    visits = (
-        Visit.objects.filter(
-            participant__site_id__in=request.user.site_ids,
-            visit_date__isnull=True,
-            missed_reason="",
-            target_date__isnull=False,
-        )
-        .filter(participant__screening__consent__withdrawn_on__isnull=True)
-        .select_related("participant", "participant__site")
-        .order_by("window_closes", "participant__participant_id")
-    )
-    if today is not None:
-        horizon = today + timedelta(days=CALENDAR_DAYS)
-        visits = visits.filter(Q(window_closes__lt=today) | Q(window_opens__lte=horizon))
-    overdue, upcoming = [], []
-    for visit in visits if today else []:
-        (overdue if visit.window_closes < today else upcoming).append(visit)
+    """Visits due in the next days and overdue visits, at the user's sites."""
+    overdue, upcoming, today = selectors.due_visits(request.user)
     return render(
         request,
         "visits/calendar.html",
-        {"overdue": overdue, "upcoming": upcoming, "today": today, "days": CALENDAR_DAYS},
+        {
+            "overdue": overdue,
+            "upcoming": upcoming,
+            "today": today,
+            "days": protocol.UPCOMING_VISIT_DAYS,
+        },
     )
 
 

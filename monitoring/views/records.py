@@ -6,17 +6,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
 from enrollment.models import Participant
 from enrollment.selectors import enrollment_progress, visible_participant_or_404
-from monitoring import overview
+from monitoring import overview, worklists
 from monitoring.dashboard import Cell
 from monitoring.models import Signature
 from monitoring.queries import open_by_field, queries_for, raise_query
 from monitoring.signatures import is_valid
 from monitoring.verification import last_verification
-from safety.models import AdverseEvent
 from trialsite.access import requires
 from trialsite.audit import selectors as audit_selectors
 from trialsite.audit.models import AuditEvent
@@ -32,6 +30,7 @@ from visits.models import Visit
 
 @requires()
 def home(request):
+    """The user's work lists (monitoring/worklists.py), enrollment and recent changes."""
     user = request.user
     participants = Participant.objects.visible_to(user)
     recent_changes = []
@@ -41,21 +40,11 @@ def home(request):
             (event, audit_selectors.changed_items(event, user))
             for event in audit_selectors.visible_events(events, user).order_by("-id")[:10]
         ]
-    open_saes = []
-    if user.has_perm("safety.view_adverseevent"):
-        now = timezone.now()
-        open_saes = [
-            (ae, ae.sae_overdue(now))
-            for ae in AdverseEvent.objects.visible_to(user)
-            .filter(serious=True, signed_at__isnull=True)
-            .select_related("participant")
-            .order_by("awareness_at")
-        ]
     return render(
         request,
         "home.html",
         {
-            "open_saes": open_saes,
+            "work_lists": worklists.work_lists(user),
             "sites": user.sites.all(),
             "participant_count": participants.count(),
             "enrollment": enrollment_progress(),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from enrollment.models import Participant
 from enrollment.selectors import visible_participant_or_404
 from monitoring import dashboard as dashboard_grid
-from monitoring import queries, signatures, verification
+from monitoring import quality, queries, signatures, verification
 from monitoring.models import DataQuery
 from trialsite.access import requires
 from trialsite.accounts import reauth
@@ -229,12 +229,6 @@ def reverify_list(request):
 
 
 # --- Queries -------------------------------------------------------------------------------------
-def _visible_queries(user):
-    return DataQuery.objects.filter(participant__site_id__in=user.site_ids).exclude(
-        registry.hidden_pointers(user, column="field")
-    )
-
-
 @requires("accounts.raise_query")
 @require_POST
 def query_new(request):
@@ -258,7 +252,7 @@ def query_new(request):
 @requires(objects={"pk": "monitoring.DataQuery"})
 @require_POST
 def query_action(request, pk: int):
-    query = get_object_or_404(_visible_queries(request.user), pk=pk)
+    query = get_object_or_404(queries.visible_queries(request.user), pk=pk)
     action = {
         "answer": queries.answer_query,
         "close": queries.close_query,
@@ -302,7 +296,7 @@ def query_list(request):
     user = request.user
     if not (user.has_perm("accounts.raise_query") or user.has_perm("accounts.answer_query")):
         raise PermissionDenied
-    visible = _visible_queries(user)
+    visible = queries.visible_queries(user)
     raisers = User.objects.filter(pk__in=visible.values("opened_by")).order_by("first_name")
     data = {"state": "open", **request.GET.dict()}
     form = QueryFilter(data, user=user, raisers=raisers)
@@ -329,6 +323,36 @@ def query_list(request):
             "query": query.urlencode(),
         },
     )
+
+
+# --- Data quality -------------------------------------------------------------------------------
+@requires("accounts.review_data_quality")
+def data_quality(request):
+    """The data-quality report (monitoring/quality.py), check by check; as CSV with
+    ?format=csv."""
+    found = quality.findings(request.user)
+    if request.GET.get("format") == "csv":
+        return csv_response(
+            "data-quality.csv",
+            ["Check", "Participant", "Visit", "What", "Detail", "Since", "Link"],
+            (
+                [
+                    f.check_label,
+                    f.participant_id,
+                    f.visit,
+                    f.what,
+                    f.detail,
+                    f.since.isoformat() if f.since else "",
+                    request.build_absolute_uri(f.url) if f.url else "",
+                ]
+                for f in found
+            ),
+        )
+    sections = [
+        (check, label, [f for f in found if f.check == check])
+        for check, label in quality.CHECKS.items()
+    ]
+    return render(request, "monitoring/data_quality.html", {"sections": sections})
 
 
 # --- Signatures ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from safety import services
 from safety.models import AdverseEvent
 from tests import factories
 from tests.helpers import SERIOUS, ae_answers, ae_post, form_url, log_in, screenshot
-from trialsite import roles
+from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from visits.models import Visit
 
@@ -119,8 +119,13 @@ def test_the_investigator_signs_from_the_queue_and_a_change_voids_it(
 def test_an_overdue_sae_shows_red_on_the_home_page(client, coordinator, investigator, arm_a):
     report(arm_a, coordinator, **SERIOUS, awareness_at=timezone.now() - timedelta(hours=30))
     client.force_login(investigator)
-    html = client.get(reverse("home")).content.decode()
-    assert "list-group-item-danger" in html and "OVERDUE" in html
+    (saes,) = [w for w in client.get(reverse("home")).context["work_lists"] if w.key == "saes"]
+    (line,) = saes.lines
+    assert line.urgent and "OVERDUE" in line.note
+    due = (timezone.now() - timedelta(hours=30) + protocol.SAE_REPORT_WITHIN).astimezone(
+        arm_a.site.zone
+    )
+    assert f"report due {due:%Y-%m-%d %H:%M}" in line.note  # the due time, in the site's zone
 
 
 def test_listing_filters(client, coordinator, monitor, lahore, arm_a, arm_b):
@@ -312,7 +317,8 @@ def test_a_coordinator_reports_an_ae_makes_it_serious_and_the_investigator_signs
     page.get_by_role("button", name="Coordinator").click()
     page.get_by_role("button", name="Log out").click()
     log_in(page, live_server.url, "investigator")
-    expect(page.get_by_test_id("open-sae")).to_contain_text("Knee effusion")
+    expect(page.get_by_test_id("work-saes")).to_contain_text("Knee effusion")
+    expect(page.get_by_test_id("work-saes")).to_contain_text("report due")
     page.goto(f"{live_server.url}/adverse-events/review/")
     page.get_by_role("link", name="Review and sign").click()
     page.get_by_label("Your password").fill(factories.PASSWORD)

@@ -61,6 +61,7 @@ class Capability(models.Model):
             ("export_data", "Can export data and PDF casebooks"),
             ("view_audit_trail", "Can view the audit trail"),
             ("release_lot", "Can decide the QA release of a secretome lot"),
+            ("review_data_quality", "Can see the data-quality report"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,256 @@
+"""The work lists of the home page: what each role has to do next, each line linking to where
+it is done. A user sees the lists of every role permission they hold:
+
+- entering data (coordinators): overdue and upcoming visits, forms due or incomplete at visits
+  held, open queries to answer;
+- signing (investigators): serious adverse events with their due time, adverse events and
+  visits to sign;
+- verifying source data (monitors): the verification backlog, their queries still open;
+- locking data (data managers): the data-quality report, check by check.
+
+Each list shows its first LIMIT lines and how many there are in all.
+"""
+
+from dataclasses import dataclass, field
+
+from django.urls import reverse
+from django.utils import timezone
+
+from enrollment.models import Participant
+from monitoring import dashboard, quality, verification
+from monitoring import queries as query_rules
+from monitoring.models import DataQuery
+from monitoring.overview import COMPLETE, VERIFIED, form_url
+from safety.models import AdverseEvent
+from trialsite import protocol
+from trialsite.crf import registry
+from trialsite.crf.registry import Kind
+from visits import selectors as visit_selectors
+from visits.models import Visit
+
+LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    url: str | None
+    note: str = ""
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class WorkList:
+    key: str
+    title: str
+    lines: list[Line] = field(default_factory=list)
+    more_url: str | None = None  # where the whole list is
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.lines)
+
+
+def _list(key: str, title: str, lines: list[Line], more_url: str | None = None) -> WorkList:
+    return WorkList(key, title, lines[:LIMIT], more_url, len(lines))
+
+
+def work_lists(user) -> list[WorkList]:
+    found = []
+    if user.has_perm("visits.change_visit"):
+        found += _coordinator(user)
+    if user.has_perm("accounts.sign_records"):
+        found += _investigator(user)
+    if user.has_perm("accounts.verify_source_data"):
+        found += _monitor(user)
+    if user.has_perm("accounts.review_data_quality"):
+        found += _data_manager(user)
+    return found
+
+
+# --- Coordinators -------------------------------------------------------------------------------
+def _coordinator(user) -> list[WorkList]:
+    overdue, upcoming, today = visit_selectors.due_visits(user)
+    visits = [
+        Line(
+            f"{v.participant.participant_id} {v.code} · {v.label}",
+            reverse("visit_detail", args=[v.participant_id, v.pk]),
+            f"window closed {v.window_closes:%Y-%m-%d}",
+            urgent=True,
+        )
+        for v in overdue
+    ] + [
+        Line(
+            f"{v.participant.participant_id} {v.code} · {v.label}",
+            reverse("visit_detail", args=[v.participant_id, v.pk]),
+            f"window {v.window_opens:%Y-%m-%d} to {v.window_closes:%Y-%m-%d}",
+        )
+        for v in upcoming
+    ]
+    open_queries = query_rules.query_rows(
+        query_rules.visible_queries(user)
+        .filter(state=DataQuery.State.OPEN)
+        .select_related("participant")
+        .order_by("opened_at", "pk"),
+        timezone.now(),
+    )
+    return [
+        _list(
+            "visits",
+            f"Visits overdue or due in the next {protocol.UPCOMING_VISIT_DAYS} days",
+            visits,
+            reverse("visit_calendar"),
+        ),
+        _list("forms", "Forms due or incomplete at visits held", _forms_due(user)),
+        _list(
+            "queries",
+            "Open queries to answer",
+            [
+                Line(
+                    f"{r.query.participant.participant_id} {r.visit} {r.form}: "
+                    f"{r.query.field_label}",
+                    r.url,
+                    f"{r.question} · {r.age_days} d",
+                    urgent=r.age_days > protocol.OPEN_QUERY_DAYS,
+                )
+                for r in open_queries
+            ],
+            reverse("query_list"),
+        ),
+    ]
+
+
+def _forms_due(user) -> list[Line]:
+    """Per-visit forms of visits held (a visit date entered) not entered, or not complete."""
+    visits = list(
+        Visit.objects.filter(participant__site_id__in=user.site_ids, visit_date__isnull=False)
+        .select_related("participant")
+        .order_by("visit_date", "participant__participant_id")
+    )
+    per_visit = [
+        f
+        for f in registry.visible_forms(user, Kind.PER_VISIT)
+        if not f.visit_record and f.entered_here
+    ]
+    done = {
+        (f.name, visit_id)
+        for f in per_visit
+        for visit_id in f.model.objects.filter(visit__in=visits, status="complete").values_list(
+            "visit_id", flat=True
+        )
+    }
+    return [
+        Line(
+            f"{v.participant.participant_id} {v.code} · {f.title}",
+            form_url(f, v.participant, visit=v),
+            f"visit held {v.visit_date:%Y-%m-%d}",
+        )
+        for v in visits
+        for f in per_visit
+        if f.due_at(v) and (f.name, v.pk) not in done
+    ]
+
+
+# --- Investigators ------------------------------------------------------------------------------
+def _investigator(user) -> list[WorkList]:
+    now = timezone.now()
+    events = (
+        AdverseEvent.objects.visible_to(user)
+        .filter(signed_at__isnull=True)
+        .select_related("participant", "participant__site")
+        .order_by("awareness_at", "pk")
+    )
+    saes, others = [], []
+    for ae in events:
+        text = f"{ae.participant.participant_id} AE {ae.number}: {ae.verbatim_term}"
+        url = reverse("ae_detail", args=[ae.pk])
+        if ae.serious and ae.awareness_at:
+            due = timezone.localtime(ae.clocks(susar=False)[0].due, ae.participant.site.zone)
+            overdue = ae.sae_overdue(now)
+            note = f"report due {due:%Y-%m-%d %H:%M %Z}" + (" · OVERDUE" if overdue else "")
+            saes.append(Line(text, url, note, urgent=True))
+        else:
+            others.append(Line(text, url, f"grade {ae.grade}" if ae.grade else ""))
+    return [
+        _list("saes", "Serious adverse events: assess and sign", saes, reverse("ae_listing")),
+        _list("aes", "Adverse events to sign", others, reverse("ae_listing")),
+        _list("visits_to_sign", "Visits ready to sign", _visits_to_sign(user)),
+    ]
+
+
+def _visits_to_sign(user) -> list[Line]:
+    """Visits whose forms are all complete or verified, and not signed since (the dashboard's
+    statuses, read in its fixed number of queries)."""
+    participants = list(Participant.objects.visible_to(user).select_related("site"))
+    rows = dashboard.grid(participants, user, today_of=lambda site: site.today())
+    return [
+        Line(f"{row.participant.participant_id} {cell.title}", cell.url, urgent=False)
+        for row in rows
+        for cell in row.visits
+        if cell is not None and cell.status in (COMPLETE, VERIFIED)
+    ]
+
+
+# --- Monitors -----------------------------------------------------------------------------------
+def _monitor(user) -> list[WorkList]:
+    backlog = [
+        Line(
+            " ".join(filter(None, (_whose(item), item.where, item.definition.title))),
+            item.url,
+            "never verified"
+            if item.verified_version is None
+            else f"changed since version {item.verified_version} was verified",
+        )
+        for item in verification.backlog(user)
+    ]
+    mine = query_rules.query_rows(
+        query_rules.visible_queries(user)
+        .filter(opened_by=user, state__in=[DataQuery.State.OPEN, DataQuery.State.ANSWERED])
+        .select_related("participant")
+        .order_by("opened_at", "pk"),
+        timezone.now(),
+    )
+    return [
+        _list("sdv", "Source data verification backlog", backlog, reverse("reverify_list")),
+        _list(
+            "my_queries",
+            "Your queries still open",
+            [
+                Line(
+                    f"{r.query.participant.participant_id} {r.visit} {r.form}: "
+                    f"{r.query.field_label}",
+                    r.url,
+                    f"{r.query.get_state_display().lower()} · {r.age_days} d",
+                    urgent=r.query.state == DataQuery.State.ANSWERED,
+                )
+                for r in mine
+            ],
+            reverse("query_list") + f"?state=all&raiser={user.pk}",
+        ),
+    ]
+
+
+def _whose(item) -> str:
+    """The participant of a record; a candidate's screening number before randomization."""
+    participant = item.participant
+    if participant is not None:
+        return participant.participant_id
+    return getattr(item.record, "screening_number", "")
+
+
+# --- Data managers ------------------------------------------------------------------------------
+def _data_manager(user) -> list[WorkList]:
+    counted = quality.counts(quality.findings(user))
+    url = reverse("data_quality")
+    return [
+        _list(
+            "quality",
+            "Data quality",
+            [
+                Line(label, f"{url}#{check}", f"{counted[check]}", urgent=counted[check] > 0)
+                for check, label in quality.CHECKS.items()
+            ],
+            url,
+        )
+    ]

@@ -1,0 +1,151 @@
+"""The home page's work lists: each role sees what it has to do next, every line linking to
+where it is done; nothing of another site."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring import quality, queries, signatures, verification
+from safety import services as safety_services
+from tests import factories, helpers
+from tests.helpers import add_vas, change_vas, form_url
+from trialsite import protocol
+from visits import services as visit_services
+from visits.models import Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def lists_of(client, user) -> dict:
+    client.force_login(user)
+    return {w.key: w for w in client.get(reverse("home")).context["work_lists"]}
+
+
+def texts(work_list) -> list[str]:
+    return [line.text for line in work_list.lines]
+
+
+def test_a_coordinator_sees_visits_due_forms_due_and_queries_to_answer(
+    client, coordinator, monitor, lahore, islamabad, outsider
+):
+    late = factories.participant_with_visits(
+        site=lahore, by=coordinator, randomized_at=timezone.now() - timedelta(days=45)
+    )
+    today = factories.participant_with_visits(site=lahore, by=coordinator)
+    factories.participant_with_visits(
+        site=islamabad, by=outsider, randomized_at=timezone.now() - timedelta(days=45)
+    )
+    m0 = Visit.objects.get(participant=today, code="M0")
+    visit_services.record_visit(visit=m0, visit_date=lahore.today(), by=coordinator)
+    vas = add_vas(today, "M0", 40, coordinator)
+    query = queries.raise_query(crf=vas, field="score_mm", question="Ruler?", by=monitor)
+
+    lists = lists_of(client, coordinator)
+    assert set(lists) == {"visits", "forms", "queries"}  # a coordinator's lists only
+    visits = lists["visits"]
+    late_w1 = Visit.objects.get(participant=late, code="W1")
+    overdue = next(
+        line for line in visits.lines if line.text.startswith(f"{late.participant_id} W1")
+    )
+    assert overdue.urgent and overdue.url == reverse("visit_detail", args=[late.pk, late_w1.pk])
+    assert f"window closed {late_w1.window_closes:%Y-%m-%d}" == overdue.note
+    upcoming = [t for t in texts(visits) if t.startswith(f"{today.participant_id} W1")]
+    assert upcoming  # opens within protocol.UPCOMING_VISIT_DAYS
+    assert all(not t.startswith("ISB") for t in texts(visits))  # not another site's
+    forms = texts(lists["forms"])
+    assert f"{today.participant_id} M0 · WOMAC" in forms
+    assert f"{today.participant_id} M0 · Injection procedure" in forms
+    assert f"{today.participant_id} M0 · VAS pain" not in forms  # complete
+    (line,) = lists["queries"].lines
+    assert line.url == form_url("vas_pain", visit=m0) + f"#query-{query.pk}"
+    assert "Ruler?" in line.note
+
+
+def test_an_investigator_sees_saes_with_their_due_time_aes_and_visits_to_sign(
+    client, coordinator, investigator, arm_a
+):
+    now = timezone.now()
+    serious = safety_services.report_adverse_event(
+        participant=arm_a,
+        data=helpers.ae_answers(
+            verbatim_term="Septic arthritis",
+            serious=True,
+            hospitalisation=True,
+            grade=3,
+            awareness_at=now - timedelta(hours=2),
+        ),
+        by=coordinator,
+    )
+    mild = safety_services.report_adverse_event(
+        participant=arm_a, data=helpers.ae_answers(verbatim_term="Mild pain"), by=coordinator
+    )
+    m1 = Visit.objects.get(participant=arm_a, code="M1")
+    add_vas(arm_a, "M1", 30, coordinator)
+    helpers.add_womac(arm_a, "M1", 1, coordinator)
+
+    lists = lists_of(client, investigator)
+    assert set(lists) == {"saes", "aes", "visits_to_sign"}
+    (sae,) = lists["saes"].lines
+    due = (serious.awareness_at + protocol.SAE_REPORT_WITHIN).astimezone(arm_a.site.zone)
+    assert sae.url == reverse("ae_detail", args=[serious.pk])
+    assert sae.note == f"report due {due:%Y-%m-%d %H:%M %Z}" and sae.urgent
+    assert texts(lists["aes"]) == [f"{arm_a.participant_id} AE {mild.number}: Mild pain"]
+    (visit,) = lists["visits_to_sign"].lines
+    assert visit.url == reverse("visit_detail", args=[arm_a.pk, m1.pk])
+    assert visit.text == f"{arm_a.participant_id} M1: Complete (2 of 2 forms complete)"
+
+    signatures.sign(participant=arm_a, visit=m1, password=factories.PASSWORD, by=investigator)
+    assert lists_of(client, investigator)["visits_to_sign"].lines == []
+
+
+def test_a_monitor_sees_the_verification_backlog_and_their_open_queries(
+    client, coordinator, monitor, data_manager, vas
+):
+    def vas_lines():
+        backlog = lists_of(client, monitor)["sdv"]
+        return [line for line in backlog.lines if line.text.endswith("VAS pain")]
+
+    lists = lists_of(client, monitor)
+    assert set(lists) == {"sdv", "my_queries"}
+    assert f"{vas.participant.participant_id} Screening" in texts(lists["sdv"])  # never verified
+    (line,) = vas_lines()
+    assert line.text == f"{vas.participant.participant_id} M1 VAS pain"
+    assert line.note == "never verified" and line.url == form_url("vas_pain", visit=vas.visit)
+    verification.verify_crf(crf=vas, by=monitor)
+    assert vas_lines() == []
+    change_vas(vas, coordinator)
+    (line,) = vas_lines()
+    assert line.note == "changed since version 1 was verified"
+
+    mine = queries.raise_query(crf=vas, field="score_mm", question="Ruler?", by=monitor)
+    queries.raise_query(crf=vas, field="knee", question="Which knee?", by=data_manager)
+    (line,) = lists_of(client, monitor)["my_queries"].lines
+    assert line.url.endswith(f"#query-{mine.pk}") and not line.urgent
+    queries.answer_query(query=mine, text="44 mm", by=coordinator)
+    (line,) = lists_of(client, monitor)["my_queries"].lines
+    assert line.urgent and line.note.startswith("answered")  # the monitor's turn
+    queries.close_query(query=mine, text="ok", by=monitor)
+    assert lists_of(client, monitor)["my_queries"].lines == []
+
+
+def test_a_data_manager_sees_the_data_quality_report_check_by_check(
+    client, data_manager, coordinator, lahore
+):
+    factories.participant_with_visits(
+        site=lahore, by=coordinator, randomized_at=timezone.now() - timedelta(days=45)
+    )
+    lists = lists_of(client, data_manager)
+    assert set(lists) == {"quality"}
+    lines = {line.text: line for line in lists["quality"].lines}
+    counted = quality.counts(quality.findings(data_manager))
+    assert [line.note for line in lists["quality"].lines] == [str(n) for n in counted.values()]
+    missing = lines["Forms missing after their window closed"]
+    assert int(missing.note) > 0 and missing.urgent
+    assert missing.url == reverse("data_quality") + "#missing"
+
+
+def test_a_candidate_not_randomized_is_named_by_screening_number(client, monitor, study):
+    backlog = texts(lists_of(client, monitor)["sdv"])
+    assert f"{study['failed'].screening_number} Screening" in backlog

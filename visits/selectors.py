@@ -1,0 +1,36 @@
+"""Visits as the work lists read them: overdue, and due soon, at the user's sites."""
+
+from datetime import timedelta
+
+from django.db.models import Q
+
+from trialsite import protocol
+from visits import services
+from visits.models import Visit
+
+
+def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[list, list, object]:
+    """(overdue, upcoming, today): visits at the user's sites not yet held nor missed, of
+    participants still consenting, whose window closed before today (overdue) or opens within
+    `days` (upcoming), by the day their window closes; today is the day at the user's first
+    site."""
+    site = user.sites.order_by("pk").first()
+    if site is None:
+        return [], [], None
+    today = services.site_today(site)
+    visits = (
+        Visit.objects.filter(
+            participant__site_id__in=user.site_ids,
+            visit_date__isnull=True,
+            missed_reason="",
+            target_date__isnull=False,
+            participant__screening__consent__withdrawn_on__isnull=True,
+        )
+        .filter(Q(window_closes__lt=today) | Q(window_opens__lte=today + timedelta(days=days)))
+        .select_related("participant", "participant__site")
+        .order_by("window_closes", "participant__participant_id")
+    )
+    overdue, upcoming = [], []
+    for visit in visits:
+        (overdue if visit.window_closes < today else upcoming).append(visit)
+    return overdue, upcoming, today
