@@ -23,6 +23,8 @@ def _no_prgf(form, participant, user) -> None:
 
 
 class AdverseEventForm(TrackedForm):
+    conditions = {name: ("serious", "yes") for name in grading.SERIOUSNESS_CRITERIA}
+
     class Meta(CrfMeta):
         model = AdverseEvent
         fields = AE_FIELDS

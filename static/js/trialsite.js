@@ -5,16 +5,33 @@
 //   data-confirm="…"  on a form: ask this question before submitting it
 //   data-scale        on the radio buttons of a scale item (WOMAC 0-4): typing an answer's
 //                     number chooses it and moves to the next item
+//   data-show-when="serious=yes"  on a conditional question: shown while the form's item
+//                     `serious` has the value "yes", or while the question holds an answer
 //   form.crf-form, form[data-guard]: the browser warns before leaving the page with changes not
 //                     saved (and, with data-unsaved, with values a save just refused)
 (function () {
+  function answered(el) {
+    return Array.prototype.some.call(el.querySelectorAll("input, select, textarea"), function (i) {
+      if (i.type === "checkbox" || i.type === "radio") return i.checked;
+      return i.value !== "";
+    });
+  }
+  function showConditional(root) {
+    root.querySelectorAll("[data-show-when]").forEach(function (el) {
+      var rule = el.dataset.showWhen.split("="), form = el.closest("form");
+      var chosen = form && form.querySelector('[name="' + rule[0] + '"]:checked, select[name="' + rule[0] + '"]');
+      el.hidden = !((chosen && chosen.value === rule[1]) || answered(el));
+    });
+  }
   function apply(root) {
+    showConditional(root);
     root.querySelectorAll("[data-width]").forEach(function (el) {
       el.style.width = el.dataset.width + "%";
     });
   }
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.requestSubmit();
+    if (event.target.form) showConditional(event.target.form);
   });
   function focusable(form) {
     return Array.prototype.filter.call(

@@ -158,6 +158,11 @@ def test_a_locked_form_is_read_only_and_says_who_locked_it_when_and_why(
         assert 'data-testid="lock-badge"' in html, page
         assert f"by {data_manager.printed_name}" in html
         assert "“interim analysis”" in html
+    visit_page = client.get(reverse("visit_detail", args=[vas.participant_id, vas.visit_id]))
+    assert ('name="date"' in visit_page.content.decode()) == (scope == "record")  # no date entry
+    participant_page = client.get(reverse("participant_detail", args=[vas.participant_id]))
+    adds = "Add unscheduled visit" in participant_page.content.decode()
+    assert adds == (scope in ("record", "visit"))  # nothing is added to a locked participant
     form = client.get(url(vas.visit)).context["form"]
     assert all(field.disabled for field in form.fields.values())
     html = client.get(url(vas.visit)).content.decode()
@@ -173,6 +178,7 @@ def test_an_unlocked_form_is_editable_again(client, data_manager, coordinator, v
     assert 'data-testid="lock-badge"' not in html and 'name="save"' in html
 
 
+@pytest.mark.e2e
 def test_locking_and_unlocking_in_the_browser_ask_for_a_reason_and_a_confirmation(
     live_server, page, data_manager, vas
 ):

@@ -348,3 +348,26 @@ def test_due_times_are_shown_in_the_participants_site_zone(client, arm_a, coordi
     shown = timezone.localtime(due, arm_a.site.zone).strftime("%Y-%m-%d %H:%M")
     for page in (reverse("ae_detail", args=[ae.pk]), reverse("review_queue")):
         assert f"due {shown} PKT" in client.get(page).content.decode()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_seriousness_criteria_are_asked_only_of_a_serious_event(live_server, page):
+    site = factories.SiteFactory(code="LHR", name="CEMB Lahore")
+    coordinator = factories.UserFactory(
+        username="coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    participant = factories.participant_with_visits(site=site, by=coordinator)
+    log_in(page, live_server.url, "coordinator")
+    page.goto(f"{live_server.url}{form_url('adverse_event', participant=participant)}")
+    criterion = page.get_by_label("Requires or prolongs hospitalisation")
+    expect(criterion).to_be_hidden()  # not asked before the event is said to be serious
+    page.check("#id_serious_0")  # yes
+    expect(criterion).to_be_visible()
+    criterion.check()
+    page.check("#id_serious_1")  # no: the ticked criterion stays in view, nothing is lost
+    expect(criterion).to_be_visible()
+    expect(criterion).to_be_checked()
+    criterion.uncheck()
+    expect(criterion).to_be_hidden()
+    screenshot(page, "ae-not-serious.png")

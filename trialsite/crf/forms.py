@@ -211,6 +211,11 @@ class TrackedForm(forms.ModelForm, metaclass=_AsksReasons):
         help_text="Required when changing saved data; kept in the audit trail.",
     )
 
+    # Conditional questions: {item: (controlling item, its value)}; the item is shown only
+    # while the controlling one has that value, unless the item holds an answer (the filter
+    # show_when of crf_tags, templates/includes/form_field.html, static/js/trialsite.js).
+    conditions: dict[str, tuple[str, str]] = {}
+
     def __init__(self, *args, participant=None, visit=None, user=None, **kwargs):
         self.visit = visit
         self.participant = (
