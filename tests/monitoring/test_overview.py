@@ -2,9 +2,12 @@
 advanced form; incomplete once anything was entered; overdue or missed, by its schedule, when
 nothing was."""
 
-import pytest
+from pathlib import Path
 
-from monitoring.overview import forms_done, visit_state
+import pytest
+from django.conf import settings
+
+from monitoring.overview import ICONS, VISIT_LABELS, forms_done, visit_state
 
 N, P, C, V, S, L = "not_started", "in_progress", "complete", "verified", "signed", "locked"
 
@@ -48,3 +51,11 @@ def test_visit_state(forms, held, schedule, expected):
 )
 def test_forms_done(forms, words):
     assert forms_done(forms) == words
+
+
+def test_every_visit_status_has_its_own_shape_and_colour():
+    shapes = [ICONS[status] for status in VISIT_LABELS]
+    assert len(set(shapes)) == len(shapes)  # not by colour alone (WCAG 1.4.1)
+    css = Path(settings.BASE_DIR, "static", "css", "trialsite.css").read_text()
+    for status in VISIT_LABELS:
+        assert f".status-{status}" in css, status
