@@ -1,9 +1,10 @@
-"""The adverse event log in the form registry."""
+"""The safety forms in the form registry: the adverse event log, and rescue analgesia at
+each follow-up visit."""
 
 from django.urls import reverse
 
-from safety.forms import AdverseEventForm
-from safety.models import AdverseEvent
+from safety.forms import AdverseEventForm, RescueAnalgesiaForm
+from safety.models import AdverseEvent, RescueAnalgesia
 from safety.services import record_adverse_event
 from trialsite.crf.registry import FormDef, Item, Kind, register
 
@@ -56,5 +57,17 @@ ADVERSE_EVENT = register(
                 reveals_arm=True,
             ),
         ),
+    )
+)
+
+RESCUE_ANALGESIA = register(
+    FormDef(
+        name="rescue_analgesia",
+        title="Rescue analgesia",
+        kind=Kind.PER_VISIT,
+        order=220,
+        model=RescueAnalgesia,
+        form=RescueAnalgesiaForm,
+        template="safety/rescue_analgesia.html",
     )
 )

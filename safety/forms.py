@@ -2,9 +2,9 @@ from django import forms
 from django.utils import timezone
 
 from safety import grading
-from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent
+from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent, RescueAnalgesia
 from trialsite import protocol
-from trialsite.crf.forms import CrfMeta, TrackedForm
+from trialsite.crf.forms import CrfForm, CrfMeta, TrackedForm
 from visits import dosing
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -186,3 +186,27 @@ class ListingFilter(forms.Form):
         if start and end and end < start:
             self.add_error("onset_to", "The end of the range is before its start.")
         return cleaned
+
+
+class RescueAnalgesiaForm(CrfForm):
+    tablets_per_week = forms.IntegerField(
+        label="Tablets per week since the last visit",
+        min_value=0,
+        max_value=protocol.RESCUE_TABLETS_PER_WEEK_LIMIT,
+        required=False,
+        help_text="The average number of tablets a week; 0 when none were taken.",
+    )
+
+    class Meta(CrfMeta):
+        model = RescueAnalgesia
+        fields = ["tablets_per_week"]
+
+    def soft_checks(self, cleaned: dict) -> dict[str, str]:
+        tablets = cleaned.get("tablets_per_week")
+        if tablets is not None and tablets > protocol.RESCUE_TABLETS_PER_WEEK_USUAL_MAX:
+            return {
+                "tablets_per_week": f"{tablets} tablets a week is more than the maximum daily "
+                f"dose every day ({protocol.RESCUE_TABLETS_PER_WEEK_USUAL_MAX}): check with "
+                "the participant."
+            }
+        return {}

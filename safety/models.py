@@ -1,13 +1,15 @@
-"""Adverse events (CDASH-based AE CRF), their investigator signature and SAE notifications."""
+"""Adverse events (CDASH-based AE CRF), their investigator signature and SAE notifications;
+rescue analgesia taken between visits."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
 from safety import grading
 from trialsite import protocol
-from trialsite.crf.fields import PlausibleDateField, PlausibleDateTimeField
-from trialsite.crf.models import LogRecord
+from trialsite.crf.fields import MissingReasonField, PlausibleDateField, PlausibleDateTimeField
+from trialsite.crf.models import Crf, LogRecord
 
 RELATIONSHIP_CHOICES = list(grading.RELATIONSHIPS.items())
 
@@ -228,3 +230,31 @@ class SaeNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} notice for {self.adverse_event}"
+
+
+class RescueAnalgesia(Crf):
+    """Rescue analgesia taken since the last visit, as tablets per week (protocol.py)."""
+
+    analgesic = models.CharField(max_length=100, default=protocol.RESCUE_ANALGESIC)
+    tablets_per_week = models.PositiveSmallIntegerField(
+        "tablets per week since the last visit",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(protocol.RESCUE_TABLETS_PER_WEEK_LIMIT)],
+        help_text="The average number of tablets a week; 0 when none were taken.",
+    )
+    tablets_per_week_missing = MissingReasonField(of="tablets_per_week", required=True)
+
+    class Meta(Crf.Meta):
+        verbose_name = "rescue analgesia"
+        verbose_name_plural = "rescue analgesia"
+        constraints = [
+            *Crf.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(tablets_per_week__lte=protocol.RESCUE_TABLETS_PER_WEEK_LIMIT),
+                name="safety_rescueanalgesia_tablets_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rescue analgesia {self.visit}"

@@ -25,6 +25,7 @@ from outcomes.services import record_biomarkers, record_womac
 from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
 from safety import services as safety_services
+from safety.models import RescueAnalgesia
 from tests.factories import PASSWORD
 from trialsite.accounts.models import User
 from trialsite.crf.services import save_crf
@@ -191,6 +192,18 @@ def change_vas(vas, by, score=55):
     )
 
 
+def add_rescue_analgesia(participant, code, tablets, by):
+    """A complete rescue analgesia form at the participant's visit `code`."""
+    return save_crf(
+        crf_class=RescueAnalgesia,
+        visit=visit(participant, code),
+        data={"tablets_per_week": tablets},
+        version=0,
+        complete=True,
+        by=by,
+    )
+
+
 def womac_post(version=0, **overrides) -> dict:
     """The WOMAC page's answers as a browser posts them: every item 2 (moderate)."""
     data = {"version": version, "knee": "R", **{c.lower(): "2" for c in WOMAC_CODES}}
@@ -319,8 +332,8 @@ def enter_every_form(
     participant, *, by, investigator, lot, vas_m0=60, vas_m1=30, draw_minutes=50, ae=None
 ):
     """Every per-visit form at M0 (PRGF preparation in arm B, its blood drawn `draw_minutes`
-    before the injection), VAS and WOMAC at M1, and an adverse event: what a participant's
-    record holds after the first month."""
+    before the injection), VAS, WOMAC and rescue analgesia at M1, and an adverse event: what a
+    participant's record holds after the first month."""
     m0 = visit(participant, "M0")
     injected = timezone.now() - timedelta(hours=1)
     if participant.arm == "B":
@@ -346,6 +359,7 @@ def enter_every_form(
     add_womac(participant, "M0", 3, by)
     add_vas(participant, "M1", vas_m1, by)
     add_womac(participant, "M1", 1, by)
+    add_rescue_analgesia(participant, "M1", 6, by)
     for model, answers in (
         (Xray, xray_answers(investigator)),
         (Mri, mri_answers(investigator)),

@@ -110,25 +110,32 @@ VISIT_SCHEDULE = (
         ),
     ),
     VisitDef("W1", "Week 1 safety call", 7, 3, 3, ("adverse_event",)),
-    VisitDef("M1", "Month 1", 30, 7, 7, ("vas_pain", "womac")),
-    VisitDef("M3", "Month 3", 90, 14, 14, ("vas_pain", "womac")),
+    VisitDef("M1", "Month 1", 30, 7, 7, ("vas_pain", "womac", "rescue_analgesia")),
+    VisitDef("M3", "Month 3", 90, 14, 14, ("vas_pain", "womac", "rescue_analgesia")),
     VisitDef(
         "M6",
         "Month 6 and injection 2",
         180,
         14,
         14,
-        ("vas_pain", "womac", "injection", "prgf_preparation", "synovial_biomarkers"),
+        (
+            "vas_pain",
+            "womac",
+            "rescue_analgesia",
+            "injection",
+            "prgf_preparation",
+            "synovial_biomarkers",
+        ),
     ),
     VisitDef("M6W1", "Month 6 week 1 safety call", 187, 3, 3, ("adverse_event",)),
-    VisitDef("M9", "Month 9", 270, 14, 14, ("vas_pain", "womac")),
+    VisitDef("M9", "Month 9", 270, 14, 14, ("vas_pain", "womac", "rescue_analgesia")),
     VisitDef(
         "M12",
         "Month 12 end of study",
         365,
         21,
         21,
-        ("vas_pain", "womac", "xray", "mri", "synovial_biomarkers"),
+        ("vas_pain", "womac", "rescue_analgesia", "xray", "mri", "synovial_biomarkers"),
     ),
 )
 
@@ -187,3 +194,11 @@ PRGF_MAX_MINUTES_DRAW_TO_INJECTION = 120
 UPCOMING_VISIT_DAYS = 14
 INCOMPLETE_FORM_DAYS = 14
 OPEN_QUERY_DAYS = 14
+
+# --- Rescue analgesia ------------------------------------------------------------------------
+# FLAG: the registry record names no rescue analgesic; paracetamol 500 mg tablets is assumed.
+# Recorded at each follow-up visit as tablets per week since the last visit; more than the
+# maximum daily dose (4 g, 8 tablets a day) every day of the week asks for confirmation.
+RESCUE_ANALGESIC = "paracetamol 500 mg tablets"
+RESCUE_TABLETS_PER_WEEK_USUAL_MAX = 56
+RESCUE_TABLETS_PER_WEEK_LIMIT = 200  # beyond this a value is a typing error, refused

@@ -29,6 +29,7 @@ _VIEW_CLINICAL = (
     "outcomes.view_xray",
     "outcomes.view_mri",
     "safety.view_adverseevent",
+    "safety.view_rescueanalgesia",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -59,6 +60,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "outcomes.change_mri",
         "safety.add_adverseevent",
         "safety.change_adverseevent",
+        "safety.add_rescueanalgesia",
+        "safety.change_rescueanalgesia",
         "accounts.randomize_participant",
         "accounts.answer_query",
     ),

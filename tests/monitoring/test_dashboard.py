@@ -7,10 +7,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring import dashboard, queries, signatures, verification
-from outcomes.models import VasPain, Womac
+from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories, helpers
-from tests.helpers import add_womac, change_vas, form_url, womac_post
+from tests.helpers import add_rescue_analgesia, add_womac, change_vas, form_url, womac_post
 from tests.helpers import vas_post as post_data
 from trialsite import roles
 from trialsite.crf import locking
@@ -36,7 +36,7 @@ def test_a_visit_shows_the_status_of_its_forms_and_a_form_filter_shows_the_form(
         "incomplete",
         f"/participants/{participant.pk}/visits/{vas.visit_id}/",
     )
-    assert m1.title == "M1: Incomplete (1 of 2 forms complete)"
+    assert m1.title == "M1: Incomplete (1 of 3 forms complete)"
     assert cell_of(client, participant, "M1", form="vas_pain").status == "complete"
     assert cell_of(client, participant, "M1", form="womac").status == "not_started"
 
@@ -57,14 +57,17 @@ def test_a_visit_shows_the_status_of_its_forms_and_a_form_filter_shows_the_form(
 
 def test_a_visit_is_as_far_as_its_least_advanced_form(client, monitor, coordinator, vas):
     participant = vas.participant
-    add_womac(participant, "M1", 2, coordinator)
+    womac = add_womac(participant, "M1", 2, coordinator)
     client.force_login(monitor)
+    assert cell_of(client, participant, "M1").status == "incomplete"  # rescue analgesia
+    rescue = add_rescue_analgesia(participant, "M1", 0, coordinator)
     assert cell_of(client, participant, "M1").status == "complete"
     verification.verify_crf(crf=vas, by=monitor)
-    assert cell_of(client, participant, "M1").status == "complete"  # WOMAC is not verified
-    verification.verify_crf(crf=participant_womac(participant), by=monitor)
+    verification.verify_crf(crf=womac, by=monitor)
+    assert cell_of(client, participant, "M1").status == "complete"  # one is not verified
+    verification.verify_crf(crf=rescue, by=monitor)
     cell = cell_of(client, participant, "M1")
-    assert (cell.status, cell.title) == ("verified", "M1: Source-verified (2 of 2 forms complete)")
+    assert (cell.status, cell.title) == ("verified", "M1: Source-verified (3 of 3 forms complete)")
     page = client.get(reverse("visit_detail", args=[participant.pk, vas.visit_id]))
     assert page.context["visit_cell"].status == "verified"  # the visit page says the same
 
@@ -99,8 +102,11 @@ def test_save_and_next_form_goes_to_the_next_crf_of_the_visit(client, coordinato
     response = client.post(form_url("vas_pain", visit=m1), {**post_data(), **confirm})
     assert VasPain.objects.filter(visit=m1).exists()
     assert response["Location"] == form_url("womac", visit=m1)
-    # WOMAC is the last form of M1: next goes back to the participant.
     response = client.post(form_url("womac", visit=m1), {**womac_post(), **confirm})
+    assert response["Location"] == form_url("rescue_analgesia", visit=m1)
+    # Rescue analgesia is the last form of M1: next goes back to the participant.
+    rescue = {"version": 0, "tablets_per_week": "0", **confirm}
+    response = client.post(form_url("rescue_analgesia", visit=m1), rescue)
     assert response["Location"] == reverse("participant_detail", args=[arm_a.pk])
 
 
@@ -114,10 +120,6 @@ def test_a_signed_visit_shows_as_signed_until_a_form_changes(
     assert cell_of(client, vas.participant, "M1", form="vas_pain").status == "signed"
     change_vas(vas, coordinator)
     assert cell_of(client, vas.participant, "M1", form="vas_pain").status == "complete"
-
-
-def participant_womac(participant):
-    return Womac.objects.get(participant=participant)
 
 
 def test_the_dashboard_filters_by_id_status_visit_form_and_site(

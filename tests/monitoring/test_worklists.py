@@ -84,6 +84,7 @@ def test_an_investigator_sees_saes_with_their_due_time_aes_and_visits_to_sign(
     m1 = Visit.objects.get(participant=arm_a, code="M1")
     add_vas(arm_a, "M1", 30, coordinator)
     helpers.add_womac(arm_a, "M1", 1, coordinator)
+    helpers.add_rescue_analgesia(arm_a, "M1", 0, coordinator)
 
     lists = lists_of(client, investigator)
     assert set(lists) == {"saes", "aes", "visits_to_sign"}
@@ -94,7 +95,7 @@ def test_an_investigator_sees_saes_with_their_due_time_aes_and_visits_to_sign(
     assert texts(lists["aes"]) == [f"{arm_a.participant_id} AE {mild.number}: Mild pain"]
     (visit,) = lists["visits_to_sign"].lines
     assert visit.url == reverse("visit_detail", args=[arm_a.pk, m1.pk])
-    assert visit.text == f"{arm_a.participant_id} M1: Complete (2 of 2 forms complete)"
+    assert visit.text == f"{arm_a.participant_id} M1: Complete (3 of 3 forms complete)"
 
     signatures.sign(participant=arm_a, visit=m1, password=factories.PASSWORD, by=investigator)
     assert lists_of(client, investigator)["visits_to_sign"].lines == []
