@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from monitoring.models import DataQuery, Signature, SourceVerification
 from trialsite.crf import registry
-from trialsite.crf.models import Lock
+from trialsite.crf.models import CrfStatus, Lock
 from trialsite.crf.registry import FormDef, Kind
 
 
@@ -237,6 +237,29 @@ def visit_links(visit, participant, user, records: dict, statuses) -> list[FormL
         else:
             links.append(own_form(definition, participant, records, statuses))
     return links
+
+
+def forms_not_entered(visits: list, user, *, complete: bool = False) -> list[tuple]:
+    """(visit, form) for each per-visit form entered on its page that is due at one of
+    `visits` and has no record there (with `complete`, no complete record): one query per
+    form. The visits' participants should be read with them."""
+    per_visit = [
+        f
+        for f in registry.visible_forms(user, Kind.PER_VISIT)
+        if not f.visit_record and f.entered_here
+    ]
+    entered = set()
+    for definition in per_visit:
+        records = definition.model.objects.filter(visit__in=visits)
+        if complete:
+            records = records.filter(status=CrfStatus.COMPLETE)
+        entered |= {(definition.name, pk) for pk in records.values_list("visit_id", flat=True)}
+    return [
+        (visit, definition)
+        for visit in visits
+        for definition in per_visit
+        if definition.due_at(visit) and (definition.name, visit.pk) not in entered
+    ]
 
 
 def log_url(definition: FormDef, participant) -> str:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery
-from monitoring.overview import form_url
+from monitoring.overview import form_url, forms_not_entered
 from trialsite import protocol
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus
@@ -99,32 +99,18 @@ def _missing_forms(user) -> list[Finding]:
         for v in _visits(user).filter(missed_reason="", window_closes__isnull=False)
         if v.window_closes < v.participant.site.today()
     ]
-    per_visit = [
-        f
-        for f in registry.visible_forms(user, Kind.PER_VISIT)
-        if not f.visit_record and f.entered_here
+    return [
+        Finding(
+            MISSING,
+            visit.participant.participant_id,
+            visit.code,
+            definition.title,
+            f"window closed {visit.window_closes:%Y-%m-%d}",
+            visit.window_closes,
+            form_url(definition, visit.participant, visit=visit),
+        )
+        for visit, definition in forms_not_entered(closed, user)
     ]
-    entered = {
-        (f.name, visit_id)
-        for f in per_visit
-        for visit_id in f.model.objects.filter(visit__in=closed).values_list("visit_id", flat=True)
-    }
-    found = []
-    for visit in closed:
-        for definition in per_visit:
-            if definition.due_at(visit) and (definition.name, visit.pk) not in entered:
-                found.append(
-                    Finding(
-                        MISSING,
-                        visit.participant.participant_id,
-                        visit.code,
-                        definition.title,
-                        f"window closed {visit.window_closes:%Y-%m-%d}",
-                        visit.window_closes,
-                        form_url(definition, visit.participant, visit=visit),
-                    )
-                )
-    return found
 
 
 def _out_of_window(user) -> list[Finding]:
@@ -162,7 +148,8 @@ def _incomplete_forms(user, now) -> list[Finding]:
         for record in records:
             participant = definition.participant_of(record)
             visit = definition.follow(record, definition.visit_path)
-            saved = timezone.localtime(record.modified_at, participant.site.zone)
+            site = definition.follow(record, definition.site_path)  # read with the record
+            saved = timezone.localtime(record.modified_at, site.zone)
             found.append(
                 Finding(
                     INCOMPLETE,

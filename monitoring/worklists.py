@@ -20,11 +20,9 @@ from enrollment.models import Participant
 from monitoring import dashboard, quality, verification
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery
-from monitoring.overview import COMPLETE, VERIFIED, form_url
+from monitoring.overview import COMPLETE, VERIFIED, form_url, forms_not_entered
 from safety.models import AdverseEvent
 from trialsite import protocol
-from trialsite.crf import registry
-from trialsite.crf.registry import Kind
 from visits import selectors as visit_selectors
 from visits.models import Visit
 
@@ -128,27 +126,13 @@ def _forms_due(user) -> list[Line]:
         .select_related("participant")
         .order_by("visit_date", "participant__participant_id")
     )
-    per_visit = [
-        f
-        for f in registry.visible_forms(user, Kind.PER_VISIT)
-        if not f.visit_record and f.entered_here
-    ]
-    done = {
-        (f.name, visit_id)
-        for f in per_visit
-        for visit_id in f.model.objects.filter(visit__in=visits, status="complete").values_list(
-            "visit_id", flat=True
-        )
-    }
     return [
         Line(
             f"{v.participant.participant_id} {v.code} · {f.title}",
             form_url(f, v.participant, visit=v),
             f"visit held {v.visit_date:%Y-%m-%d}",
         )
-        for v in visits
-        for f in per_visit
-        if f.due_at(v) and (f.name, v.pk) not in done
+        for v, f in forms_not_entered(visits, user, complete=True)
     ]
 
 

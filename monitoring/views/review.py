@@ -51,6 +51,13 @@ def _int(value) -> int:
         raise Http404("Not found.") from None
 
 
+def _without_page(request) -> str:
+    """The request's parameters but its page, urlencoded (includes/pagination.html)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 def _back(request, fallback: str):
     next_url = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
@@ -112,8 +119,6 @@ def dashboard(request):
         page = Paginator(participants, 25).get_page(request.GET.get("page"))
         rows = rows_of(page.object_list)
     shown = codes or dashboard_grid.SCHEDULE
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "monitoring/dashboard.html",
@@ -125,7 +130,7 @@ def dashboard(request):
             "codes": shown,
             "log_titles": [f.titles for f in registry.visible_forms(user, registry.Kind.LOG)],
             "legend": dashboard_grid.LEGEND,
-            "query": query.urlencode(),
+            "query": _without_page(request),
         },
     )
 
@@ -311,8 +316,6 @@ def query_list(request):
     if chosen.get("raiser"):
         rows = rows.filter(opened_by_id=int(chosen["raiser"]))
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "monitoring/query_list.html",
@@ -320,7 +323,7 @@ def query_list(request):
             "form": form,
             "page": page,
             "rows": queries.query_rows(page.object_list, timezone.now()),
-            "query": query.urlencode(),
+            "query": _without_page(request),
         },
     )
 

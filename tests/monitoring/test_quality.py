@@ -6,6 +6,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,3 +128,28 @@ def test_the_page_lists_every_check_downloads_as_csv_and_is_for_data_managers(
     for user in (coordinator, monitor):
         client.force_login(user)
         assert client.get(reverse("data_quality")).status_code == 403
+
+
+def test_the_report_reads_a_fixed_number_of_queries_whatever_the_number_of_records(
+    data_manager, coordinator, lahore
+):
+    def incomplete_vas(participant):
+        vas = save_crf(
+            crf_class=VasPain,
+            visit=Visit.objects.get(participant=participant, code="M0"),
+            data=helpers.vas_answers(),
+            version=0,
+            complete=False,
+            by=coordinator,
+        )
+        VasPain.objects.filter(pk=vas.pk).update(modified_at=timezone.now() - timedelta(days=30))
+
+    incomplete_vas(factories.participant_with_visits(site=lahore, by=coordinator))
+    quality.findings(data_manager)  # the user's sites and permissions, read once
+    with CaptureQueriesContext(connection) as one:
+        assert len(of(data_manager, quality.INCOMPLETE)) == 1
+    for _ in range(3):
+        incomplete_vas(factories.participant_with_visits(site=lahore, by=coordinator))
+    with CaptureQueriesContext(connection) as four:
+        assert len(of(data_manager, quality.INCOMPLETE)) == 4
+    assert len(four) == len(one)
