@@ -3,8 +3,9 @@ randomization. Each is entered on a page of its own (eligibility, the randomize 
 
 from django.urls import reverse
 
-from enrollment.forms import ConsentForm, ScreeningForm
-from enrollment.models import Consent, Participant, Screening
+from enrollment.forms import ConsentForm, EndOfStudyForm, ScreeningForm
+from enrollment.models import Consent, EndOfStudy, Participant, Screening
+from enrollment.services import record_end_of_study
 from trialsite.crf.registry import FormDef, Item, Kind, register
 
 
@@ -72,5 +73,24 @@ RANDOMIZATION = register(
             Item("slot_block_size", "size of that block", "integer", _slot("block_size")),
         ),
         select_related=("slot",),
+    )
+)
+
+END_OF_STUDY = register(
+    FormDef(
+        name="end_of_study",
+        title="End of study",
+        kind=Kind.PER_PARTICIPANT,
+        order=40,
+        model=EndOfStudy,
+        form=EndOfStudyForm,
+        template="enrollment/end_of_study.html",
+        save=record_end_of_study,
+        saved_message=lambda end, before: (
+            f"End of study {'corrected' if before else 'recorded'}: {end.summary}."
+        ),
+        describe=lambda end: end.summary,
+        # Filled in when the participant's study ends, not at enrolment.
+        at_end=True,
     )
 )

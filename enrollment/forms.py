@@ -2,7 +2,7 @@ from django import forms
 from django.utils import timezone
 
 from enrollment import eligibility
-from enrollment.models import Consent, Screening
+from enrollment.models import Consent, EndOfStudy, Screening
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.crf.forms import CrfMeta, TrackedForm, YesNoField
@@ -126,3 +126,27 @@ class WithdrawalForm(forms.Form):
     note = forms.CharField(
         label="Note", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class EndOfStudyForm(TrackedForm):
+    """How and when the participant's study ended."""
+
+    conditions = {
+        "reason": ("status", "early_termination"),
+        "reason_detail": ("status", "early_termination"),
+    }
+
+    class Meta(CrfMeta):
+        model = EndOfStudy
+        fields = ["status", "reason", "reason_detail", "ended_on", "last_contact_on"]
+        widgets = {
+            "status": forms.RadioSelect,
+            "reason": forms.RadioSelect,
+            "reason_detail": forms.Textarea(attrs={"rows": 2}),
+            "ended_on": DATE,
+            "last_contact_on": DATE,
+        }
+        help_texts = {
+            "reason_detail": "Required for “Other”; for an adverse event, name it.",
+            "last_contact_on": "The last visit or call with the participant.",
+        }

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from enrollment import end_of_study
 from trialsite import protocol
 from trialsite.choices import KneeOrBoth
 from trialsite.crf.fields import BoundedTextField, PlausibleDateField, PlausibleDateTimeField
@@ -259,3 +260,61 @@ class RandomizationSlot(Audited):
 
     def __str__(self) -> str:
         return f"{self.stratum or 'all'} #{self.sequence}"
+
+
+class EndOfStudy(Tracked):
+    """How and when the participant's study ended (enrollment/end_of_study.py): completed, or
+    ended early for a reason. No visits or reminders follow it."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, related_name="end_of_study"
+    )
+    site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        "how the study ended", max_length=20, choices=list(end_of_study.STATUSES.items())
+    )
+    reason = models.CharField(
+        "reason for ending early",
+        max_length=24,
+        blank=True,
+        choices=list(end_of_study.REASONS.items()),
+    )
+    reason_detail = BoundedTextField("details of the reason", max_length=500, blank=True)
+    ended_on = PlausibleDateField(
+        "date of completion or early termination", past=True, after_consent=True
+    )
+    last_contact_on = PlausibleDateField("date of last contact", past=True, after_consent=True)
+
+    class Meta:
+        verbose_name = "end of study"
+        verbose_name_plural = "ends of study"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status=end_of_study.COMPLETED, reason="")
+                | (models.Q(status=end_of_study.EARLY_TERMINATION) & ~models.Q(reason="")),
+                name="enrollment_endofstudy_reason_when_early",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(last_contact_on__lte=models.F("ended_on")),
+                name="enrollment_endofstudy_contact_not_after_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"End of study: {self.participant}"
+
+    @property
+    def summary(self) -> str:
+        """ "Completed 2027-11-02", "Ended early 2027-03-01: lost to follow-up"."""
+        if self.status == end_of_study.COMPLETED:
+            return f"Completed {self.ended_on:%Y-%m-%d}"
+        return f"Ended early {self.ended_on:%Y-%m-%d}: {self.get_reason_display().lower()}"
+
+    def rule_errors(self) -> dict[str, str]:
+        return end_of_study.errors(
+            status=self.status,
+            reason=self.reason,
+            detail=self.reason_detail,
+            ended_on=self.ended_on,
+            last_contact_on=self.last_contact_on,
+        )

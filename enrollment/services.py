@@ -10,10 +10,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from enrollment import eligibility, randomization
-from enrollment.models import Consent, Participant, RandomizationList, RandomizationSlot, Screening
+from enrollment import eligibility, end_of_study, randomization
+from enrollment.models import (
+    Consent,
+    EndOfStudy,
+    Participant,
+    RandomizationList,
+    RandomizationSlot,
+    Screening,
+)
 from trialsite import protocol
 from trialsite.audit import context as audit
+from trialsite.choices import FATAL_OUTCOME
 from trialsite.crf.locking import ensure_unlocked
 from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired
 from trialsite.sites.models import Site
@@ -218,3 +226,39 @@ def randomize_participant(*, screening: Screening, by) -> Participant:
         slot.save(update_fields=["participant", "allocated_at"])
         create_visit_schedule(participant=participant, by=by)
         return participant
+
+
+def record_end_of_study(
+    *, participant: Participant, record=None, data: dict, version: int, reason: str = "", by
+) -> EndOfStudy:
+    """Record how and when the participant's study ended, or correct it (with a reason, from
+    the version the user's page was loaded from). A death must match a fatal adverse event and
+    the reverse (enrollment/end_of_study.py). No visits or reminders follow. `record` is the
+    stored form the user's page showed (the form view passes it); the stored one is read again
+    under a lock."""
+    with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
+        Participant.objects.select_for_update().get(pk=participant.pk)
+        current = EndOfStudy.objects.filter(participant=participant).first()
+        ensure_unlocked(participant=participant, record=current)
+        if current is None:
+            current = EndOfStudy(participant=participant, site_id=participant.site_id)
+        else:
+            if current.version != version:
+                raise CrfConflict(current)
+            if not reason.strip():
+                raise ReasonRequired(REASON_REQUIRED)
+        for name, value in data.items():
+            setattr(current, name, value)
+        if current.status == end_of_study.COMPLETED:
+            current.reason = ""
+        fatal = participant.adverse_events.filter(outcome=FATAL_OUTCOME)
+        errors = end_of_study.death_errors(
+            reason=current.reason,
+            fatal_ae_numbers=sorted(fatal.values_list("number", flat=True)),
+        )
+        if errors:
+            raise ValidationError(errors)
+        current.stamp_change(by)
+        current.full_clean()
+        current.save()
+        return current

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from django.db.models import Count
 from django.urls import reverse
 
+from enrollment.models import EndOfStudy
 from monitoring.overview import (
     ICONS,
     LABELS,
     VISIT_LABELS,
     Statuses,
+    form_url,
     forms_done,
     log_url,
     visit_state,
@@ -52,11 +54,30 @@ class LogCell:
 
 
 @dataclass(frozen=True)
+class EndCell:
+    """A form of the end of the participant's study (end of study): what it says, or that it
+    is not recorded yet."""
+
+    title: str
+    text: str
+    url: str | None
+
+
+def _end_cell(definition, record, participant) -> EndCell:
+    if record is None:
+        return EndCell(definition.title, "", None)
+    return EndCell(
+        definition.title, definition.description(record), form_url(definition, participant)
+    )
+
+
+@dataclass(frozen=True)
 class Row:
     participant: object
     enrolment: Cell
     visits: list[Cell | None]  # in SCHEDULE order; None where the participant has no such visit
     logs: list[LogCell]
+    endings: list["EndCell"]  # the participant's forms of the end of their study
 
     def visits_at(self, codes: list[str]) -> list[Cell | None]:
         return [c for code, c in zip(SCHEDULE, self.visits, strict=True) if code in codes]
@@ -79,12 +100,17 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
         (v.participant_id, v.code): v
         for v in Visit.objects.filter(participant_id__in=ids, code__in=SCHEDULE)
     }
-    per_participant = registry.visible_forms(user, Kind.PER_PARTICIPANT)
+    own_forms = registry.visible_forms(user, Kind.PER_PARTICIPANT)
+    per_participant = [f for f in own_forms if not f.at_end]
+    at_end = [f for f in own_forms if f.at_end]
+    ends = dict(
+        EndOfStudy.objects.filter(participant_id__in=ids).values_list("participant_id", "ended_on")
+    )
     per_visit = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
     if form:
         per_visit = [f for f in per_visit if f.name == form]
     logs = registry.visible_forms(user, Kind.LOG)
-    own = {(f.name, f.participant_of(r).pk): r for f in per_participant for r in f.records_of(ids)}
+    own = {(f.name, f.participant_of(r).pk): r for f in own_forms for r in f.records_of(ids)}
     at_visit = {
         (f.name, r.visit_id): r
         for f in per_visit
@@ -117,11 +143,12 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
                 per_visit,
                 at_visit,
                 statuses,
-                today,
+                (today, ends.get(participant.pk)),
                 form,
             )
             for code in SCHEDULE
         ]
+        endings = [_end_cell(f, own.get((f.name, participant.pk)), participant) for f in at_end]
         log_cells = [
             LogCell(
                 f.titles,
@@ -130,7 +157,7 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
             )
             for f in logs
         ]
-        rows.append(Row(participant, enrolment, cells, log_cells))
+        rows.append(Row(participant, enrolment, cells, log_cells, endings))
     return rows
 
 
@@ -138,7 +165,8 @@ def _participant_url(participant) -> str:
     return reverse("participant_detail", args=[participant.pk])
 
 
-def _visit_cell(visit, participant, per_visit, at_visit, statuses, today, form) -> Cell | None:
+def _visit_cell(visit, participant, per_visit, at_visit, statuses, days, form) -> Cell | None:
+    today, ended = days
     if visit is None:
         return None
     visit.participant = participant  # for due_at, without a query
@@ -154,7 +182,7 @@ def _visit_cell(visit, participant, per_visit, at_visit, statuses, today, form) 
             status = visit_state([], held=False, schedule=schedule)
         label = LABELS.get(status) or VISIT_LABELS[status]
     else:
-        status, label = visit_summary(visit, form_statuses, today)
+        status, label = visit_summary(visit, form_statuses, today, ended=ended)
     return Cell(
         status,
         f"{visit.code}: {label}",

@@ -12,6 +12,7 @@ from enrollment import randomization, services
 from enrollment.models import RandomizationList, Screening
 from outcomes import vas
 from outcomes.models import VasPain
+from safety.services import record_concomitant_medication
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.audit import context as audit
@@ -208,6 +209,7 @@ def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinato
     participant = services.randomize_participant(screening=screening, by=coordinator)
     if site_code == "LHR":
         _seed_m0_injection(participant, coordinator)
+        _seed_medication(participant, coordinator)
     for code, score in zip(["M0", "M1"], scores, strict=False):
         save_crf(
             crf_class=VasPain,
@@ -222,6 +224,28 @@ def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinato
             complete=code == "M0",
             by=coordinator,
         )
+
+
+def _seed_medication(participant, coordinator) -> None:
+    """A medication the participant took before the study and still takes (allowed)."""
+    record_concomitant_medication(
+        participant=participant,
+        record=None,
+        data={
+            "drug_name": "Amlodipine",
+            "atc_code": "C08CA01",
+            "indication": "Hypertension",
+            "dose": Decimal("5"),
+            "dose_unit": "mg",
+            "route": "oral",
+            "frequency": "daily",
+            "start_date": timezone.localdate() - timedelta(days=400),
+            "stop_date": None,
+            "ongoing": True,
+        },
+        version=0,
+        by=coordinator,
+    )
 
 
 def prgf_answers(*, drawn, operator, checker) -> dict:

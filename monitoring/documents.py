@@ -253,6 +253,28 @@ def _odm_build(params, user, progress, path) -> Built:
     return Built(path / filename, filename)
 
 
+def _consort_build(params, user, progress, path) -> Built:
+    from monitoring import consort
+
+    progress(0, 2, "Counting")
+    found = consort.flow(user)
+    return _pdf(
+        "pdf/consort.html",
+        {
+            "title": "CONSORT flow diagram",
+            "site": ", ".join(sorted(site.code for site in user.sites.all())),
+            "participant_id": "all",
+            "flow": found,
+            "diagram": consort.layout(found),
+        },
+        user=user,
+        zone=_user_zone(user),
+        path=path,
+        filename=f"{protocol.REGISTRY_ID}-consort.pdf",
+        progress=progress,
+    )
+
+
 def _int(value) -> int:
     try:
         return int(value)
@@ -308,6 +330,13 @@ KINDS: dict[str, Kind] = {
         fingerprint=_study_state,
         build=_odm_build,
         is_export=True,
+    ),
+    Document.Kind.CONSORT: Kind(
+        permission="enrollment.view_participant",
+        params=_no_params,
+        title=lambda p: "CONSORT flow diagram",
+        fingerprint=_study_state,
+        build=_consort_build,
     ),
 }
 

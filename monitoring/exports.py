@@ -111,13 +111,16 @@ def _ordering(definition: FormDef) -> list[str]:
     return [*order, "pk"]
 
 
-def form_dataset(definition: FormDef, *, user=None, site_ids=None) -> Dataset:
-    """The dataset of a registered form: the records at `site_ids` (all when None)."""
+def form_dataset(definition: FormDef, *, user=None, site_ids=None, matching=None) -> Dataset:
+    """The dataset of a registered form: the records at `site_ids` (all when None), those
+    `matching` a Q when given (a listing's filters)."""
 
     def rows():
         records = definition.records()
         if site_ids is not None:
             records = records.filter(**{f"{definition.site_path}__in": site_ids})
+        if matching is not None:
+            records = records.filter(matching)
         return records.order_by(*_ordering(definition)).iterator(chunk_size=2000)
 
     return Dataset(

@@ -22,7 +22,7 @@ def form_url(definition: FormDef, participant, *, visit=None, record=None) -> st
         kwargs = {"participant_pk": participant.pk, "form": definition.slug}
         if definition.kind == Kind.PER_VISIT:
             kwargs["visit_pk"] = visit.pk if visit is not None else definition.visit_id_of(record)
-        else:
+        elif definition.kind == Kind.LOG:
             kwargs["number"] = record.number if record is not None else "new"
         return reverse("form_entry", kwargs=kwargs)
     if record is not None and definition.page is not None:
@@ -56,7 +56,7 @@ LABELS = {
 }
 # A visit's status, from its forms (visit_state); and from its schedule where nothing was
 # entered: overdue, or missed.
-INCOMPLETE, OVERDUE, MISSED = "incomplete", "overdue", "missed"
+INCOMPLETE, OVERDUE, MISSED, ENDED = "incomplete", "overdue", "missed", "ended"
 VISIT_LABELS = {
     NOT_STARTED: "Not started",
     INCOMPLETE: "Incomplete",
@@ -66,6 +66,7 @@ VISIT_LABELS = {
     LOCKED: "Locked",
     OVERDUE: "Overdue, nothing entered",
     MISSED: "Missed",
+    ENDED: "Not expected: study ended",
 }
 # Icons differ in shape as well as colour (status-<key> in trialsite.css gives the colour).
 ICONS = {
@@ -78,6 +79,7 @@ ICONS = {
     LOCKED: "■",
     OVERDUE: "▲",
     MISSED: "✕",
+    ENDED: "–",
 }
 # From the least to the most advanced: a visit is as far as its least advanced form.
 _ORDER = [NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, SIGNED, LOCKED]
@@ -107,18 +109,26 @@ def forms_done(form_statuses: list[str]) -> str:
     return f"{done} of {len(form_statuses)} form{pluralize(len(form_statuses))} complete"
 
 
-def visit_summary(visit, form_statuses: list[str], today) -> tuple[str, str]:
+def visit_summary(visit, form_statuses: list[str], today, *, ended=None) -> tuple[str, str]:
     """(status, words) of a visit from the statuses of its per-visit forms, on the site's
-    `today`: what the dashboard and the visit's page both show."""
+    `today`: what the dashboard and the visit's page both show. A visit with nothing entered
+    after the participant's study `ended` (the day) is not expected."""
     schedule = visit.status_on(today).value if today is not None else ""
     status = visit_state(form_statuses, held=visit.visit_date is not None, schedule=schedule)
+    if ended is not None and status in (NOT_STARTED, OVERDUE) and _after(visit, ended):
+        return ENDED, VISIT_LABELS[ENDED]
     return status, f"{VISIT_LABELS[status]} ({forms_done(form_statuses)})"
 
 
-def visit_status_of(visit, links: list, today) -> tuple[str, str]:
+def _after(visit, ended) -> bool:
+    """The visit's window had not closed by the day the study ended."""
+    return visit.window_closes is None or visit.window_closes >= ended
+
+
+def visit_status_of(visit, links: list, today, *, ended=None) -> tuple[str, str]:
     """visit_summary from the visit's form links (visit_links)."""
     statuses = [link.status for link in links if link.definition.kind == Kind.PER_VISIT]
-    return visit_summary(visit, statuses, today)
+    return visit_summary(visit, statuses, today, ended=ended)
 
 
 class Statuses:

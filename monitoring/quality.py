@@ -5,7 +5,10 @@ record. Checks, in the report's order:
 - visits held outside their window;
 - unusual values a user confirmed at entry (soft checks, which opened a query);
 - forms left incomplete for more than protocol.INCOMPLETE_FORM_DAYS;
-- queries open for more than protocol.OPEN_QUERY_DAYS.
+- queries open for more than protocol.OPEN_QUERY_DAYS;
+- fatal adverse events whose participant has no end of study giving death.
+
+Visits after a participant's end of study are not expected: their forms are not missing.
 
 What the user may not see (other sites, forms that reveal the arm) is not read.
 """
@@ -17,21 +20,24 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from enrollment import end_of_study
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery
 from monitoring.overview import form_url, forms_not_entered
 from trialsite import protocol
+from trialsite.choices import FATAL_OUTCOME
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus
 from trialsite.crf.registry import Kind
 from visits.models import Visit
 
-MISSING, WINDOW, UNUSUAL, INCOMPLETE, QUERIES = (
+MISSING, WINDOW, UNUSUAL, INCOMPLETE, QUERIES, DEATH = (
     "missing",
     "window",
     "unusual",
     "incomplete",
     "queries",
+    "death",
 )
 CHECKS = {
     MISSING: "Forms missing after their window closed",
@@ -39,6 +45,7 @@ CHECKS = {
     UNUSUAL: "Unusual values confirmed at entry",
     INCOMPLETE: f"Forms incomplete for more than {protocol.INCOMPLETE_FORM_DAYS} days",
     QUERIES: f"Queries open for more than {protocol.OPEN_QUERY_DAYS} days",
+    DEATH: "Fatal adverse events without an end of study giving death",
 }
 
 
@@ -78,6 +85,33 @@ def findings(user) -> list[Finding]:
             ),
             now,
         ),
+        *_deaths_not_ended(user),
+    ]
+
+
+def _deaths_not_ended(user) -> list[Finding]:
+    """A fatal adverse event must be matched by the end of study (enrollment/end_of_study.py);
+    the event is saved first, so until the end of study is recorded this lists it."""
+    definition = registry.get("adverse_event")
+    if not definition.visible_to(user):
+        return []
+    fatal = (
+        definition.records_visible_to(user)
+        .filter(outcome=FATAL_OUTCOME)
+        .exclude(participant__end_of_study__reason=end_of_study.DEATH)
+        .order_by("participant__participant_id", "number")
+    )
+    return [
+        Finding(
+            DEATH,
+            ae.participant.participant_id,
+            "",
+            f"{definition.title} {ae.number}",
+            f"{ae.verbatim_term}: record the end of study (death)",
+            ae.end_date or ae.onset_date,
+            reverse("ae_detail", args=[ae.pk]),
+        )
+        for ae in fatal
     ]
 
 
@@ -94,11 +128,9 @@ def _visits(user):
 
 
 def _missing_forms(user) -> list[Finding]:
-    closed = [
-        v
-        for v in _visits(user).filter(missed_reason="", window_closes__isnull=False)
-        if v.window_closes < v.participant.site.today()
-    ]
+    expected = _visits(user).filter(missed_reason="", window_closes__isnull=False)
+    expected = expected.exclude(participant__end_of_study__ended_on__lte=F("window_closes"))
+    closed = [v for v in expected if v.window_closes < v.participant.site.today()]
     return [
         Finding(
             MISSING,

@@ -6,8 +6,9 @@ forms, every visit with its forms, every log entry). Any later change, whatever 
 makes the signature show as invalidated.
 
 Each signature keeps the version of the rule that made its hash, so that a signature stays
-valid, as long as its data are unchanged, when a later version covers more forms. From version
-3 the hash is an HMAC keyed with settings.AUDIT_HMAC_KEY, which the database does not hold:
+valid, as long as its data are unchanged, when a later version covers more forms (version 4:
+concomitant medications, protocol deviations and the end of study). From version 3 the hash
+is an HMAC keyed with settings.AUDIT_HMAC_KEY, which the database does not hold:
 whoever changes data in the database cannot recompute a signature to match. Versions 1 and 2
 (plain SHA-256) are still checked as they were made.
 """
@@ -40,7 +41,9 @@ V1_VISIT_FORMS = (
     "prgf_preparation",
 )
 V1_LOGS = ("adverse_event",)
-CURRENT_VERSION = 3
+# Forms first covered by version 4: versions 2 and 3 covered every registered form but these.
+SINCE_V4 = ("concomitant_medication", "deviation", "end_of_study")
+CURRENT_VERSION = 4
 
 
 def _values(obj) -> dict:
@@ -62,9 +65,10 @@ def signed_data(participant, visit=None, version: int = CURRENT_VERSION) -> list
         logs = [registry.get(name) for name in V1_LOGS]
         own = []
     else:
-        visit_forms = [f for f in registry.forms(Kind.PER_VISIT) if not f.visit_record]
-        logs = registry.forms(Kind.LOG)
-        own = registry.forms(Kind.PER_PARTICIPANT)
+        covered = [f for f in registry.forms() if version >= 4 or f.name not in SINCE_V4]
+        visit_forms = [f for f in covered if f.kind == Kind.PER_VISIT and not f.visit_record]
+        logs = [f for f in covered if f.kind == Kind.LOG]
+        own = [f for f in covered if f.kind == Kind.PER_PARTICIPANT]
     records = []
     if visit is None:
         for definition in own:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from monitoring.views import downloads, records, review
+from monitoring.views import downloads, records, review, study
 
 urlpatterns = [
     path("", records.home, name="home"),
@@ -34,6 +34,8 @@ urlpatterns = [
     path("sdv/", review.reverify_list, name="reverify_list"),
     path("sdv/<slug:form>/<int:pk>/", review.verify_record, name="verify_record"),
     path("queries/", review.query_list, name="query_list"),
+    path("deviations/", study.deviation_listing, name="deviation_listing"),
+    path("consort/", study.consort, name="consort"),
     path("data-quality/", review.data_quality, name="data_quality"),
     path("queries/new/", review.query_new, name="query_new"),
     path("queries/<int:pk>/", review.query_action, name="query_action"),

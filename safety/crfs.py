@@ -3,9 +3,9 @@ each follow-up visit."""
 
 from django.urls import reverse
 
-from safety.forms import AdverseEventForm, RescueAnalgesiaForm
-from safety.models import AdverseEvent, RescueAnalgesia
-from safety.services import record_adverse_event
+from safety.forms import AdverseEventForm, ConcomitantMedicationForm, RescueAnalgesiaForm
+from safety.models import AdverseEvent, ConcomitantMedication, RescueAnalgesia
+from safety.services import record_adverse_event, record_concomitant_medication
 from trialsite.crf.registry import FormDef, Item, Kind, register
 
 YES_NO = (("Y", "Yes"), ("N", "No"))
@@ -69,5 +69,40 @@ RESCUE_ANALGESIA = register(
         model=RescueAnalgesia,
         form=RescueAnalgesiaForm,
         template="safety/rescue_analgesia.html",
+    )
+)
+
+
+def _medication_saved(entry, before) -> str:
+    done = f"Concomitant medication {entry.number} {'updated' if before else 'recorded'}."
+    for deviation in getattr(entry, "deviations_opened", []):
+        done += (
+            f" Forbidden by the protocol: {deviation.description} Protocol deviation "
+            f"{deviation.number} was recorded."
+        )
+    return done
+
+
+def _medication(entry) -> str:
+    period = "ongoing" if entry.ongoing else f"to {entry.stop_date:%Y-%m-%d}"
+    return (
+        f"{entry.drug_name} {entry.dose.normalize():f} {entry.get_dose_unit_display()}, "
+        f"{entry.get_route_display().lower()}, from {entry.start_date:%Y-%m-%d} {period}"
+    )
+
+
+CONCOMITANT_MEDICATION = register(
+    FormDef(
+        name="concomitant_medication",
+        title="Concomitant medication",
+        kind=Kind.LOG,
+        order=510,
+        model=ConcomitantMedication,
+        form=ConcomitantMedicationForm,
+        template="safety/concomitant_medication.html",
+        save=record_concomitant_medication,
+        describe=_medication,
+        saved_message=_medication_saved,
+        add_label="Add concomitant medication",
     )
 )

@@ -2,7 +2,14 @@ from django import forms
 from django.utils import timezone
 
 from safety import grading
-from safety.models import AE_FIELDS, REVIEW_FIELDS, AdverseEvent, RescueAnalgesia
+from safety.models import (
+    AE_FIELDS,
+    REVIEW_FIELDS,
+    AdverseEvent,
+    ConcomitantMedication,
+    RescueAnalgesia,
+    Route,
+)
 from trialsite import protocol
 from trialsite.crf.forms import CrfForm, CrfMeta, TrackedForm
 from visits import dosing
@@ -210,3 +217,42 @@ class RescueAnalgesiaForm(CrfForm):
                 "the participant."
             }
         return {}
+
+
+class ConcomitantMedicationForm(TrackedForm):
+    """An entry of the concomitant medications log."""
+
+    conditions = {"stop_date": ("ongoing", "no")}
+
+    class Meta(CrfMeta):
+        model = ConcomitantMedication
+        fields = [
+            "drug_name",
+            "atc_code",
+            "indication",
+            "dose",
+            "dose_unit",
+            "route",
+            "frequency",
+            "start_date",
+            "ongoing",
+            "stop_date",
+        ]
+        widgets = {"start_date": DATE, "stop_date": DATE}
+
+    def clean_atc_code(self):
+        return self.cleaned_data["atc_code"].strip().upper()
+
+    @property
+    def forbidden_rules(self) -> list[tuple[str, str]]:
+        """The protocol's forbidden medications, in words, for the page."""
+        routes = dict(Route.choices)
+        found = []
+        for rule in protocol.FORBIDDEN_MEDICATIONS:
+            days = rule.days_before_pain_assessment
+            label = f"{rule.label} ({days} days)" if days else rule.label
+            detail = ", ".join(rule.names) + "; ATC " + ", ".join(rule.atc_prefixes)
+            if rule.routes:
+                detail += "; " + ", ".join(routes[r].lower() for r in rule.routes)
+            found.append((label, detail))
+        return found

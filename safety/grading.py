@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from trialsite import protocol
+from trialsite.choices import FATAL_OUTCOME
 
 SERIOUSNESS_CRITERIA = {
     "death": "Results in death",
@@ -34,7 +35,7 @@ GRADES = {
     4: "4 – Life-threatening",
     5: "5 – Death related to AE",
 }
-FATAL = "fatal"
+FATAL = FATAL_OUTCOME
 # Outcomes of an event that has ended (it has an end date; for a fatal one, the date of death)
 # and of one that has not (no end date).
 ENDED = ("recovered", "sequelae", FATAL)

@@ -1,12 +1,14 @@
 """Adverse events (CDASH-based AE CRF), their investigator signature and SAE notifications;
 rescue analgesia taken between visits."""
 
+from decimal import Decimal
+
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from safety import grading
+from safety import concomitant_medication, grading
 from trialsite import protocol
 from trialsite.crf.fields import MissingReasonField, PlausibleDateField, PlausibleDateTimeField
 from trialsite.crf.models import Crf, LogRecord
@@ -258,3 +260,93 @@ class RescueAnalgesia(Crf):
 
     def __str__(self) -> str:
         return f"Rescue analgesia {self.visit}"
+
+
+class Route(models.TextChoices):
+    ORAL = "oral", "Oral"
+    TOPICAL = "topical", "Topical"
+    INTRA_ARTICULAR = "intra_articular", "Intra-articular"
+    INTRAMUSCULAR = "intramuscular", "Intramuscular"
+    INTRAVENOUS = "intravenous", "Intravenous"
+    SUBCUTANEOUS = "subcutaneous", "Subcutaneous"
+    INHALED = "inhaled", "Inhaled"
+    OTHER = "other", "Other"
+
+
+class DoseUnit(models.TextChoices):
+    MG = "mg", "mg"
+    G = "g", "g"
+    MCG = "mcg", "µg"
+    ML = "mL", "mL"
+    IU = "IU", "IU"
+    TABLET = "tablet", "tablet(s)"
+    CAPSULE = "capsule", "capsule(s)"
+    DROP = "drop", "drop(s)"
+    PUFF = "puff", "puff(s)"
+    APPLICATION = "application", "application(s)"
+
+
+class Frequency(models.TextChoices):
+    ONCE = "once", "Once"
+    DAILY = "daily", "Once a day"
+    BID = "bid", "Twice a day"
+    TID = "tid", "Three times a day"
+    QID = "qid", "Four times a day"
+    WEEKLY = "weekly", "Once a week"
+    AS_NEEDED = "as_needed", "As needed"
+    OTHER = "other", "Other"
+
+
+class ConcomitantMedication(LogRecord):
+    """An entry of the participant's concomitant medications log
+    (safety/concomitant_medication.py). One the protocol forbids opens a protocol deviation."""
+
+    participant = models.ForeignKey(
+        "enrollment.Participant", on_delete=models.PROTECT, related_name="medications"
+    )
+    number = models.PositiveSmallIntegerField("medication number", editable=False)
+    drug_name = models.CharField("drug name", max_length=200)
+    atc_code = models.CharField(
+        "WHO ATC code",
+        max_length=7,
+        blank=True,
+        help_text="Optional, e.g. M01AE01 or its first levels.",
+    )
+    indication = models.CharField(max_length=200)
+    dose = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100000"))],
+    )
+    dose_unit = models.CharField("unit", max_length=12, choices=DoseUnit.choices)
+    route = models.CharField(max_length=16, choices=Route.choices)
+    frequency = models.CharField(max_length=12, choices=Frequency.choices)
+    start_date = PlausibleDateField("start date", past=True)
+    stop_date = PlausibleDateField("stop date", null=True, blank=True, past=True)
+    ongoing = models.BooleanField("ongoing")
+
+    class Meta(LogRecord.Meta):
+        verbose_name = "concomitant medication"
+        constraints = [
+            *LogRecord.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(ongoing=True, stop_date__isnull=True)
+                | models.Q(ongoing=False, stop_date__gte=models.F("start_date")),
+                name="safety_conmed_stop_or_ongoing",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dose__gt=0, dose__lte=100000), name="safety_conmed_dose_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug_name} ({self.participant})"
+
+    def rule_errors(self) -> dict[str, str]:
+        errors = concomitant_medication.date_errors(
+            start=self.start_date, stop=self.stop_date, ongoing=self.ongoing
+        )
+        atc = concomitant_medication.atc_error(self.atc_code)
+        if atc:
+            errors["atc_code"] = atc
+        return errors

@@ -11,15 +11,25 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from enrollment.models import Participant
-from safety import grading
-from safety.models import AE_FIELDS, AdverseEvent, SaeNotification
+from enrollment import end_of_study
+from enrollment.models import EndOfStudy, Participant
+from safety import concomitant_medication, grading
+from safety.models import (
+    AE_FIELDS,
+    AdverseEvent,
+    ConcomitantMedication,
+    Outcome,
+    SaeNotification,
+)
 from trialsite import protocol, roles
 from trialsite.accounts.models import User
 from trialsite.audit import context as audit
+from trialsite.crf import registry
 from trialsite.crf.locking import ensure_unlocked
 from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired, save_log_record
 from visits import dosing
+from visits.models import DeviationCategory
+from visits.services import record_detected_deviation
 
 SIGNATURE_MEANING = "Reviewed and approved: causality and expectedness confirmed"
 NOT_ALLOWED_TO_SIGN = "Only an investigator can sign adverse events."
@@ -44,8 +54,24 @@ def _check(participant: Participant, values: dict, by, ae: AdverseEvent | None =
         errors["relationship_prgf"] = "Assess the relationship to PRGF (arm B)."
     if not has_prgf and values.get("relationship_prgf"):
         errors["relationship_prgf"] = "This participant received no PRGF: leave it empty."
+    death = _end_of_study_error(participant, values, ae)
+    if death:
+        errors["outcome"] = death
     if errors:
         raise ValidationError(errors)
+
+
+def _end_of_study_error(participant: Participant, values: dict, ae: AdverseEvent | None) -> str:
+    """A fatal outcome against the participant's end of study (enrollment/end_of_study.py)."""
+    ended = EndOfStudy.objects.filter(participant=participant).first()
+    others = AdverseEvent.objects.filter(participant=participant, outcome=Outcome.FATAL)
+    if ae is not None:
+        others = others.exclude(pk=ae.pk)
+    return end_of_study.fatal_ae_error(
+        outcome_fatal=values.get("outcome") == Outcome.FATAL,
+        end_reason=ended.reason if ended is not None else None,
+        other_fatal=others.exists(),
+    )
 
 
 def _queue_sae_notice(ae: AdverseEvent) -> None:
@@ -213,3 +239,67 @@ def escalate_overdue_saes(now=None) -> int:
         for ae in candidates
         if ae.sae_overdue(now)
     )
+
+
+def record_concomitant_medication(
+    *,
+    participant: Participant,
+    record: ConcomitantMedication | None,
+    data: dict,
+    version: int,
+    reason: str = "",
+    by,
+) -> ConcomitantMedication:
+    """The concomitant medications log's service (registry): add or change an entry. A
+    medication the protocol forbids (safety/concomitant_medication.py) opens a protocol
+    deviation, once per entry and rule; the saved entry lists those it opened in
+    `deviations_opened`."""
+    with transaction.atomic():
+        entry = save_log_record(
+            model=ConcomitantMedication,
+            participant=participant,
+            record=record,
+            data=data,
+            version=version,
+            reason=reason,
+            by=by,
+        )
+        site = participant.site
+        findings = concomitant_medication.forbidden(
+            name=entry.drug_name,
+            atc=entry.atc_code,
+            route=entry.route,
+            start=entry.start_date,
+            stop=entry.stop_date,
+            study_start=site.local_date(participant.randomized_at),
+            pain_assessments=_pain_assessment_days(participant),
+            today=site.today(),
+        )
+        entry.forbidden = findings
+        entry.deviations_opened = []
+        with audit.acting(by=by, reason=reason.strip()):
+            for finding in findings:
+                deviation = record_detected_deviation(
+                    participant=participant,
+                    category=DeviationCategory.FORBIDDEN_MEDICATION,
+                    detected_from=f"forbidden_medication:medication {entry.number} "
+                    f"{finding.rule.key}",
+                    description=f"{entry.drug_name} ({entry.get_route_display().lower()}, "
+                    f"from {entry.start_date:%Y-%m-%d}): {finding.description}",
+                    occurred_on=finding.on,
+                    by=by,
+                )
+                if deviation is not None:
+                    entry.deviations_opened.append(deviation)
+        return entry
+
+
+def _pain_assessment_days(participant: Participant) -> list:
+    """The days, in the site's zone, of the participant's VAS pain assessments (the form
+    outcomes declares; safety does not import outcomes)."""
+    site = participant.site
+    assessments = registry.get("vas_pain").records_of([participant])
+    return [
+        site.local_date(at)
+        for at in assessments.filter(score_mm__isnull=False).values_list("assessed_at", flat=True)
+    ]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from playwright.sync_api import Page, expect
 
+from enrollment import services as enrollment_services
 from enrollment.randomization import make_list, to_csv
 from monitoring import documents
 from monitoring.demo import injection_answers, prgf_answers
@@ -28,6 +29,7 @@ from safety import services as safety_services
 from safety.models import RescueAnalgesia
 from tests.factories import PASSWORD
 from trialsite.accounts.models import User
+from trialsite.crf import registry
 from trialsite.crf.services import save_crf
 from visits import services as visit_services
 from visits.models import Visit
@@ -130,6 +132,28 @@ def inject(participant, lot, day, by, code="M0", version=0, **overrides):
     )
 
 
+def give_injection(participant, code, day, *, by, investigator, lot):
+    """The injection of `code` on `day` as the participant's arm gives it (PRGF prepared
+    first in arm B)."""
+    at = at_site(participant, day)
+    target = visit(participant, code)
+    if participant.arm == "B":
+        visit_services.record_prgf_preparation(
+            visit=target,
+            data=prgf_answers(drawn=at - timedelta(minutes=50), operator=by, checker=investigator),
+            version=0,
+            complete=True,
+            by=by,
+        )
+    return visit_services.record_injection(
+        visit=target,
+        data=injection_answers(injected_at=at, lot=lot, arm=participant.arm),
+        version=0,
+        complete=True,
+        by=by,
+    )
+
+
 # --- VAS and WOMAC -------------------------------------------------------------------------------
 def vas_answers(**overrides) -> dict:
     return {
@@ -142,11 +166,13 @@ def vas_answers(**overrides) -> dict:
 
 
 def form_url(name: str, *, visit=None, participant=None, number=None) -> str:
-    """The page of a registered form: a visit's form, or an entry of a participant's log
-    (`number`, or a new entry)."""
+    """The page of a registered form: a visit's form, a participant's own form (end of
+    study), or an entry of a participant's log (`number`, or a new entry)."""
     kwargs = {"form": name.replace("_", "-")}
     if visit is not None:
         kwargs |= {"participant_pk": visit.participant_id, "visit_pk": visit.pk}
+    elif registry.get(name).kind == registry.Kind.PER_PARTICIPANT:
+        kwargs |= {"participant_pk": participant.pk}
     else:
         kwargs |= {"participant_pk": participant.pk, "number": number or "new"}
     return reverse("form_entry", kwargs=kwargs)
@@ -173,6 +199,18 @@ def add_vas(participant, code, score, by):
         crf_class=VasPain,
         visit=visit(participant, code),
         data=vas_answers(score_mm=score),
+        version=0,
+        complete=True,
+        by=by,
+    )
+
+
+def save_vas_missing(participant, code, by, reason="ND"):
+    """A VAS pain form at `code` with no score, for a reason."""
+    return save_crf(
+        crf_class=VasPain,
+        visit=visit(participant, code),
+        data=vas_answers(score_mm=None, score_mm_missing=reason),
         version=0,
         complete=True,
         by=by,
@@ -266,6 +304,28 @@ def ae_answers(**overrides) -> dict:
     return {**data, **overrides}
 
 
+def fatal_ae_answers(**overrides) -> dict:
+    """A serious adverse event with the outcome fatal: grade 5, ended on the day of death."""
+    onset = timezone.localdate() - timedelta(days=3)
+    return ae_answers(
+        verbatim_term="Pulmonary embolism",
+        onset_date=onset,
+        ongoing=False,
+        end_date=onset + timedelta(days=1),
+        location="systemic",
+        grade=5,
+        serious=True,
+        death=True,
+        awareness_at=timezone.now() - timedelta(hours=2),
+        relationship_secretome="unlikely",
+        relationship_procedure="unlikely",
+        expected_reaction="",
+        action_taken="not_applicable",
+        outcome="fatal",
+        **overrides,
+    )
+
+
 # --- Every form of a participant ---------------------------------------------------------------
 def xray_answers(reader, **overrides) -> dict:
     return {
@@ -328,12 +388,74 @@ def biomarker_answers(**overrides) -> dict:
     return {**data, **overrides}
 
 
+def medication_answers(**overrides) -> dict:
+    """A concomitant medication the protocol allows, as its service takes it."""
+    return {
+        "drug_name": "Amlodipine",
+        "atc_code": "C08CA01",
+        "indication": "Hypertension",
+        "dose": Decimal("5"),
+        "dose_unit": "mg",
+        "route": "oral",
+        "frequency": "daily",
+        "start_date": site_now().date() - timedelta(days=400),
+        "stop_date": None,
+        "ongoing": True,
+        **overrides,
+    }
+
+
+def add_medication(participant, by, **overrides):
+    return safety_services.record_concomitant_medication(
+        participant=participant,
+        record=None,
+        data=medication_answers(**overrides),
+        version=0,
+        by=by,
+    )
+
+
+def add_deviation(participant, by, **overrides):
+    """A protocol deviation a coordinator records (not one the system detected)."""
+    answers = {
+        "category": "procedure",
+        "occurred_on": site_now().date(),
+        "description": "Knee X-ray taken standing instead of fixed-flexion.",
+        "severity": "minor",
+        "reported_to_ethics_on": None,
+        "corrective_action": "Radiographers reminded of the fixed-flexion view.",
+        **overrides,
+    }
+    return registry.get("deviation").saver()(
+        participant=participant, record=None, data=answers, version=0, by=by
+    )
+
+
+def end_of_study_answers(**overrides) -> dict:
+    ended = overrides.pop("ended_on", site_now().date())
+    return {
+        "status": "early_termination",
+        "reason": "lost_to_follow_up",
+        "reason_detail": "",
+        "ended_on": ended,
+        "last_contact_on": ended,
+        **overrides,
+    }
+
+
+def end_study(participant, by, **overrides):
+    """Record the participant's end of study (lost to follow-up today unless overridden)."""
+    return enrollment_services.record_end_of_study(
+        participant=participant, data=end_of_study_answers(**overrides), version=0, by=by
+    )
+
+
 def enter_every_form(
     participant, *, by, investigator, lot, vas_m0=60, vas_m1=30, draw_minutes=50, ae=None
 ):
     """Every per-visit form at M0 (PRGF preparation in arm B, its blood drawn `draw_minutes`
-    before the injection), VAS, WOMAC and rescue analgesia at M1, and an adverse event: what a
-    participant's record holds after the first month."""
+    before the injection), VAS, WOMAC and rescue analgesia at M1, an adverse event and a
+    concomitant medication: what a participant's record holds after the first month."""
     m0 = visit(participant, "M0")
     injected = timezone.now() - timedelta(hours=1)
     if participant.arm == "B":
@@ -370,3 +492,4 @@ def enter_every_form(
     safety_services.report_adverse_event(
         participant=participant, data=ae_answers(**prgf, **(ae or {})), by=by
     )
+    add_medication(participant, by)

@@ -27,3 +27,8 @@ class MissingReason(models.TextChoices):
     NOT_DONE = "ND", "Not done"
     UNKNOWN = "UNK", "Unknown"
     NOT_APPLICABLE = "NA", "Not applicable"
+
+
+# The outcome of an adverse event that records a death (safety's AE form); the end of study
+# (enrollment) gives death as its reason exactly when one of the participant's AEs has it.
+FATAL_OUTCOME = "fatal"

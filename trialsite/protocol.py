@@ -202,3 +202,75 @@ OPEN_QUERY_DAYS = 14
 RESCUE_ANALGESIC = "paracetamol 500 mg tablets"
 RESCUE_TABLETS_PER_WEEK_USUAL_MAX = 56
 RESCUE_TABLETS_PER_WEEK_LIMIT = 200  # beyond this a value is a typing error, refused
+
+
+# --- Concomitant medications ---------------------------------------------------------------
+# FLAG: the registry record names no prohibited medications. Assumed from knee-OA injection
+# trials: no other intra-articular injection into the study knee during the study (a
+# corticosteroid or hyaluronic acid, named by ATC code or by name), and no NSAID in the days
+# before a pain assessment (it would mask the VAS and WOMAC pain scores). A medication is
+# matched by the start of its ATC code or by a word of its name; `routes` limits a rule to
+# those routes (empty: any route).
+@dataclass(frozen=True)
+class ForbiddenMedication:
+    key: str
+    label: str
+    atc_prefixes: tuple[str, ...]
+    names: tuple[str, ...]
+    routes: tuple[str, ...] = ()
+    # None: forbidden at any time during the study; a number: only when taken within that many
+    # days before a pain assessment (a visit with a VAS pain score).
+    days_before_pain_assessment: int | None = None
+
+
+FORBIDDEN_MEDICATIONS = (
+    ForbiddenMedication(
+        "ia_corticosteroid",
+        "Intra-articular corticosteroid during the study",
+        atc_prefixes=("H02",),
+        names=(
+            "triamcinolone",
+            "methylprednisolone",
+            "betamethasone",
+            "dexamethasone",
+            "hydrocortisone",
+            "prednisolone",
+        ),
+        routes=("intra_articular",),
+    ),
+    ForbiddenMedication(
+        "ia_hyaluronic_acid",
+        "Intra-articular hyaluronic acid during the study",
+        atc_prefixes=("M09AX01",),
+        names=("hyaluronic", "hyaluronate", "hylan"),
+        routes=("intra_articular",),
+    ),
+    ForbiddenMedication(
+        "nsaid_before_pain_assessment",
+        "NSAID in the days before a pain assessment",
+        atc_prefixes=("M01A", "M02AA"),
+        names=(
+            "ibuprofen",
+            "diclofenac",
+            "naproxen",
+            "celecoxib",
+            "etoricoxib",
+            "meloxicam",
+            "ketoprofen",
+            "piroxicam",
+            "indomethacin",
+            "aceclofenac",
+            "mefenamic",
+        ),
+        days_before_pain_assessment=7,
+    ),
+)
+
+# --- Protocol deviations ----------------------------------------------------------------------
+# FLAG: the deviation plan of the protocol decides which deviations are major. Deviations the
+# system records by itself are given these; a coordinator may change one with a reason.
+DEVIATION_SEVERITY = {
+    "visit_window": "minor",
+    "dosing": "major",
+    "forbidden_medication": "major",
+}

@@ -30,6 +30,8 @@ _VIEW_CLINICAL = (
     "outcomes.view_mri",
     "safety.view_adverseevent",
     "safety.view_rescueanalgesia",
+    "safety.view_concomitantmedication",
+    "enrollment.view_endofstudy",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -62,6 +64,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "safety.change_adverseevent",
         "safety.add_rescueanalgesia",
         "safety.change_rescueanalgesia",
+        "visits.add_deviation",
+        "visits.change_deviation",
+        "safety.add_concomitantmedication",
+        "safety.change_concomitantmedication",
+        "enrollment.add_endofstudy",
+        "enrollment.change_endofstudy",
         "accounts.randomize_participant",
         "accounts.answer_query",
     ),

@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from trialsite.crf.registry import FormDef, Item, Kind, register
 from visits import dosing, schedule, services
-from visits.forms import InjectionForm, PrgfPreparationForm
-from visits.models import Injection, PrgfPreparation, Visit
+from visits.forms import DeviationForm, InjectionForm, PrgfPreparationForm
+from visits.models import Deviation, Injection, PrgfPreparation, Visit
 
 
 def _status(visit) -> str:
@@ -75,8 +75,35 @@ INJECTION = register(
         form=InjectionForm,
         template="visits/injection.html",
         save=services.record_injection,
-        # Volumes differ by arm; the deviations it records name PRGF and dose volumes.
+        # Volumes differ by arm.
         reveals_arm=True,
-        arm_tables=("visits_deviation",),
+    )
+)
+
+
+def _deviation(deviation) -> str:
+    return (
+        f"{deviation.get_category_display()}, {deviation.get_severity_display().lower()}, "
+        f"{deviation.occurred_on:%Y-%m-%d}"
+    )
+
+
+DEVIATION = register(
+    FormDef(
+        name="deviation",
+        title="Protocol deviation",
+        kind=Kind.LOG,
+        order=520,
+        model=Deviation,
+        form=DeviationForm,
+        template="visits/deviation.html",
+        describe=_deviation,
+        add_label="Record protocol deviation",
+        saved_message=lambda d, before: (
+            f"Protocol deviation {d.number} {'updated' if before else 'recorded'}."
+        ),
+        # Dose deviations name the PRGF and dose volumes, which differ by arm.
+        reveals_arm=True,
+        select_related=("visit",),
     )
 )

@@ -1,9 +1,19 @@
 from django import forms
+from django.db import models
 from django.utils import timezone
 
-from trialsite.crf.forms import CrfForm, CrfMeta, YesNoField
+from trialsite.crf.forms import CrfForm, CrfMeta, TrackedForm, YesNoField
 from visits import services
-from visits.models import Injection, PrgfPreparation, ReleaseTest, SecretomeLot, Visit
+from visits.models import (
+    Deviation,
+    DeviationCategory,
+    DeviationSeverity,
+    Injection,
+    PrgfPreparation,
+    ReleaseTest,
+    SecretomeLot,
+    Visit,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -234,3 +244,75 @@ class DestroyForm(forms.Form):
         label="Volume destroyed (mL)", max_digits=7, decimal_places=1, min_value=0.1
     )
     note = forms.CharField(label="Reason", max_length=300)
+
+
+class DeviationForm(TrackedForm):
+    """An entry of the protocol deviations register."""
+
+    class Meta(CrfMeta):
+        model = Deviation
+        fields = [
+            "category",
+            "occurred_on",
+            "description",
+            "severity",
+            "reported_to_ethics_on",
+            "corrective_action",
+        ]
+        widgets = {
+            "occurred_on": DATE,
+            "reported_to_ethics_on": DATE,
+            "severity": forms.RadioSelect,
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "corrective_action": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class DeviationFilter(forms.Form):
+    """The filters of the deviations listing (and of its CSV)."""
+
+    site = forms.ModelChoiceField(queryset=None, required=False, empty_label="All sites")
+    participant = forms.CharField(required=False, max_length=20, label="Participant ID")
+    category = forms.ChoiceField(
+        required=False, choices=[("", "All categories"), *DeviationCategory.choices]
+    )
+    severity = forms.ChoiceField(
+        required=False, choices=[("", "Major and minor"), *DeviationSeverity.choices]
+    )
+    reported = forms.ChoiceField(
+        required=False,
+        label="Ethics committee",
+        choices=[("", "All"), ("no", "Not reported yet"), ("yes", "Reported")],
+    )
+    occurred_from = forms.DateField(required=False, widget=DATE, label="From")
+    occurred_to = forms.DateField(required=False, widget=DATE, label="To")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = user.sites.all()
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("occurred_from"), data.get("occurred_to")
+        if start and end and end < start:
+            self.add_error("occurred_to", "This is before the first date.")
+        return data
+
+    def matching(self):
+        """The filter as a Q on deviations."""
+        data = self.cleaned_data if self.is_valid() else {}
+        found = models.Q()
+        if data.get("site"):
+            found &= models.Q(site=data["site"])
+        if data.get("participant"):
+            found &= models.Q(participant__participant_id__icontains=data["participant"].strip())
+        for name in ("category", "severity"):
+            if data.get(name):
+                found &= models.Q(**{name: data[name]})
+        if data.get("reported"):
+            found &= models.Q(reported_to_ethics_on__isnull=data["reported"] == "no")
+        if data.get("occurred_from"):
+            found &= models.Q(occurred_on__gte=data["occurred_from"])
+        if data.get("occurred_to"):
+            found &= models.Q(occurred_on__lte=data["occurred_to"])
+        return found

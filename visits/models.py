@@ -11,7 +11,7 @@ from django.utils import timezone
 from trialsite import protocol
 from trialsite.choices import Knee, SynovialAppearance
 from trialsite.crf.fields import BoundedTextField, PlausibleDateField, PlausibleDateTimeField
-from trialsite.crf.models import Audited, Crf
+from trialsite.crf.models import Audited, Crf, LogRecord
 from visits import schedule
 
 VISIT_CODES = [(v.code, v.label) for v in protocol.VISIT_SCHEDULE] + [
@@ -72,32 +72,71 @@ class Visit(Audited):
         )
 
 
-class Deviation(Audited):
-    """A protocol deviation, recorded by the services that detect it or by a user."""
+class DeviationCategory(models.TextChoices):
+    ELIGIBILITY = "eligibility", "Eligibility"
+    CONSENT = "consent", "Consent"
+    VISIT_WINDOW = "visit_window", "Outside a visit window"
+    DOSING = "dosing", "Dosing"
+    FORBIDDEN_MEDICATION = "forbidden_medication", "Forbidden medication"
+    PROCEDURE = "procedure", "Procedure"
+    OTHER = "other", "Other"
 
-    class Kind(models.TextChoices):
-        VISIT_WINDOW = "visit_window", "Visit outside its window"
-        DOSE_VOLUME = "dose_volume", "Dose volume differs from the protocol"
-        PRGF_TIME = "prgf_time", "PRGF injected after the time limit"
-        OTHER = "other", "Other"
+
+class DeviationSeverity(models.TextChoices):
+    MAJOR = "major", "Major"
+    MINOR = "minor", "Minor"
+
+
+class Deviation(LogRecord):
+    """An entry of the participant's protocol deviations register: recorded once by the
+    service that detects it (a visit out of its window, a dose deviation, a forbidden
+    medication; `detected_from` names what found it) or added by a coordinator."""
 
     participant = models.ForeignKey(
         "enrollment.Participant", on_delete=models.PROTECT, related_name="deviations"
     )
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, related_name="+")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    number = models.PositiveSmallIntegerField("deviation number", editable=False)
+    category = models.CharField(max_length=24, choices=DeviationCategory.choices)
+    occurred_on = PlausibleDateField("date of the deviation", past=True, after_consent=True)
     description = BoundedTextField()
-    occurred_on = PlausibleDateField(past=True, after_consent=True)
-    recorded_at = PlausibleDateTimeField(default=timezone.now)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    severity = models.CharField("major or minor", max_length=5, choices=DeviationSeverity.choices)
+    reported_to_ethics_on = PlausibleDateField(
+        "date reported to the ethics committee", null=True, blank=True, past=True
     )
+    corrective_action = BoundedTextField("corrective action", blank=True)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    # What recorded it by itself ("visit_window:visit 12"), once; empty when added by a user.
+    detected_from = models.CharField(max_length=80, blank=True, default="", editable=False)
 
     class Meta:
-        ordering = ["-occurred_on", "-id"]
+        ordering = ["participant", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "number"], name="visits_deviation_number"
+            ),
+            models.UniqueConstraint(
+                fields=["participant", "detected_from"],
+                condition=~models.Q(detected_from=""),
+                name="visits_deviation_detected_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reported_to_ethics_on__isnull=True)
+                | models.Q(reported_to_ethics_on__gte=models.F("occurred_on")),
+                name="visits_deviation_reported_after_it_occurred",
+                violation_error_message="It cannot be reported before it occurred.",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.participant}"
+        return f"Deviation {self.number} ({self.get_category_display()}): {self.participant}"
+
+    def rule_errors(self) -> dict[str, str]:
+        reported, occurred = self.reported_to_ethics_on, self.occurred_on
+        if reported is not None and occurred is not None and reported < occurred:
+            return {"reported_to_ethics_on": "It cannot be reported before it occurred."}
+        return {}
 
 
 # --- Secretome lots -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from trialsite import roles
 from trialsite.accounts.models import User
 from trialsite.sites.models import Site
 from visits.models import ReminderSent, Visit
+from visits.selectors import in_follow_up
 from visits.services import site_today
 
 
@@ -20,8 +21,8 @@ def _due(site: Site, today: date) -> list[tuple[Visit, str]]:
     ahead = today + timedelta(days=settings.VISIT_REMINDER_DAYS_AHEAD)
     visits = (
         Visit.objects.filter(
+            in_follow_up("participant__"),
             participant__site=site,
-            participant__screening__consent__withdrawn_on__isnull=True,
             visit_date__isnull=True,
             missed_reason="",
             window_opens__isnull=False,

@@ -9,6 +9,17 @@ from visits import services
 from visits.models import Visit
 
 
+def in_follow_up(path: str = "") -> Q:
+    """Participants (reached by `path`, e.g. "participant__") still in follow-up: consent not
+    withdrawn and no end of study. Visits, reminders and due lists stop at either."""
+    return Q(
+        **{
+            f"{path}screening__consent__withdrawn_on__isnull": True,
+            f"{path}end_of_study__isnull": True,
+        }
+    )
+
+
 def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[list, list, object]:
     """(overdue, upcoming, today): visits at the user's sites not yet held nor missed, of
     participants still consenting, whose window closed before today (overdue) or opens within
@@ -20,11 +31,11 @@ def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[list, li
     today = services.site_today(site)
     visits = (
         Visit.objects.filter(
+            in_follow_up("participant__"),
             participant__site_id__in=user.site_ids,
             visit_date__isnull=True,
             missed_reason="",
             target_date__isnull=False,
-            participant__screening__consent__withdrawn_on__isnull=True,
         )
         .filter(Q(window_closes__lt=today) | Q(window_opens__lte=today + timedelta(days=days)))
         .select_related("participant", "participant__site")

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from trialsite import protocol
@@ -18,6 +19,7 @@ from trialsite.crf.services import save_crf
 from visits import dosing, schedule
 from visits.models import (
     Deviation,
+    DeviationCategory,
     Injection,
     LotTransaction,
     PrgfPreparation,
@@ -75,23 +77,49 @@ def reschedule_visits(*, participant, anchor: date, by) -> None:
         Visit.objects.bulk_update(visits, ["target_date", "window_opens", "window_closes"])
 
 
-def _record_deviation(*, participant, visit, kind, description, occurred_on, by) -> None:
-    """Record a deviation once per visit and kind (a later save does not repeat it)."""
-    if not Deviation.objects.filter(participant=participant, visit=visit, kind=kind).exists():
-        Deviation.objects.create(
+def record_detected_deviation(
+    *, participant, category: str, detected_from: str, description: str, occurred_on, by, visit=None
+) -> Deviation | None:
+    """Add a deviation the system found (a visit out of its window, a dose deviation, a
+    forbidden medication) to the participant's register, once: `detected_from` names what
+    found it, and a later save of the same record adds nothing (the database holds it to one).
+    Its severity is the protocol's for the category. Runs inside the caller's transaction.
+    Returns the new deviation, or None if it was recorded before."""
+    with transaction.atomic():
+        type(participant).objects.select_for_update().get(pk=participant.pk)
+        found = Deviation.objects.filter(participant=participant, detected_from=detected_from)
+        if found.exists():
+            return None
+        last = Deviation.objects.filter(participant=participant).aggregate(n=Max("number"))
+        deviation = Deviation(
             participant=participant,
+            site_id=participant.site_id,
+            number=(last["n"] or 0) + 1,
             visit=visit,
-            kind=kind,
-            description=description,
+            category=category,
+            severity=protocol.DEVIATION_SEVERITY[category],
+            description=description[: Deviation._meta.get_field("description").max_length],
             occurred_on=occurred_on,
-            recorded_by=by,
+            detected_from=detected_from,
         )
+        deviation.stamp_change(by)
+        deviation.save()
+        return deviation
 
 
 def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Visit:
     """Record the date a visit took place. Outside its window it is accepted as a deviation."""
     if visit_date > site_today(visit.participant.site):
         raise ValidationError({"visit_date": "The visit date cannot be in the future."})
+    ended_on = (
+        Visit.objects.filter(pk=visit.pk)
+        .values_list("participant__end_of_study__ended_on", flat=True)
+        .first()
+    )
+    if ended_on is not None and visit_date > ended_on:
+        raise ValidationError(
+            {"visit_date": f"The participant's study ended on {ended_on:%Y-%m-%d}."}
+        )
     ensure_unlocked(participant=visit.participant, visit=visit, record=visit)
     with transaction.atomic(), audit.acting(by=by, reason=reason):
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
@@ -101,10 +129,11 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
         visit.save(update_fields=["visit_date", "missed_reason"])
         if visit.window and not visit.window.contains(visit_date):
             days = schedule.days_outside(visit.window, visit_date)
-            _record_deviation(
+            record_detected_deviation(
                 participant=visit.participant,
                 visit=visit,
-                kind=Deviation.Kind.VISIT_WINDOW,
+                category=DeviationCategory.VISIT_WINDOW,
+                detected_from=f"visit_window:visit {visit.pk}",
                 description=(
                     f"{visit.code} on {visit_date:%Y-%m-%d}, {abs(days)} day(s) "
                     f"{'before' if days < 0 else 'after'} its window "
@@ -121,10 +150,11 @@ def record_form_outside_window(*, visit: Visit, form_title: str, day: date, by) 
     per visit, as for the visit's own date)."""
     window = visit.window
     with transaction.atomic(), audit.acting(by=by):
-        _record_deviation(
+        record_detected_deviation(
             participant=visit.participant,
             visit=visit,
-            kind=Deviation.Kind.VISIT_WINDOW,
+            category=DeviationCategory.VISIT_WINDOW,
+            detected_from=f"visit_window:visit {visit.pk}",
             description=(
                 f"{form_title} at {visit.code} collected on {day:%Y-%m-%d}, outside the "
                 f"window ({window.opens:%Y-%m-%d} to {window.closes:%Y-%m-%d})."
@@ -151,6 +181,8 @@ def record_missed_visit(*, visit: Visit, reason: str, by) -> Visit:
 def add_unscheduled_visit(*, participant, visit_date: date, reason: str, by) -> Visit:
     if participant.screening.consent.is_withdrawn:
         raise ValidationError("This participant has withdrawn consent: no new visits.")
+    if type(participant).objects.filter(pk=participant.pk, end_of_study__isnull=False).exists():
+        raise ValidationError("This participant's study has ended: no new visits.")
     if not reason.strip():
         raise ValidationError({"unscheduled_reason": "Say why the visit took place."})
     ensure_unlocked(participant=participant)
@@ -375,19 +407,21 @@ def record_injection(*, visit, data, version, complete, reason="", by) -> Inject
             participant.arm, data["secretome_volume_ml"], data.get("prgf_volume_ml")
         )
         if differences:
-            _record_deviation(
+            record_detected_deviation(
                 participant=participant,
                 visit=visit,
-                kind=Deviation.Kind.DOSE_VOLUME,
+                category=DeviationCategory.DOSING,
+                detected_from=f"dose_volume:visit {visit.pk}",
                 description=f"{'; '.join(differences)}. Reason: {data['deviation_reason']}",
                 occurred_on=day,
                 by=by,
             )
         if minutes is not None and dosing.prgf_time_exceeded(minutes):
-            _record_deviation(
+            record_detected_deviation(
                 participant=participant,
                 visit=visit,
-                kind=Deviation.Kind.PRGF_TIME,
+                category=DeviationCategory.DOSING,
+                detected_from=f"prgf_time:visit {visit.pk}",
                 description=(
                     f"{minutes} minutes from blood draw to injection; the limit is "
                     f"{protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION}."

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from enrollment.models import Participant
+from enrollment.models import EndOfStudy, Participant
 from enrollment.selectors import enrollment_progress, visible_participant_or_404
 from monitoring import overview, worklists
 from monitoring.dashboard import Cell
@@ -65,27 +65,31 @@ def participant_detail(request, pk: int):
         overview.own_form(definition, participant, records, statuses)
         for definition in registry.visible_forms(user, Kind.PER_PARTICIPANT)
     ]
+    ended = EndOfStudy.objects.filter(participant=participant).first()
+    ended_on = ended.ended_on if ended is not None else None
     today = visit_services.site_today(participant.site)
     timeline = []
     for visit in Visit.objects.filter(participant=participant).select_related("participant"):
         links = overview.visit_links(visit, participant, user, records, statuses)
-        timeline.append((visit, links, _visit_cell(visit, links, today)))
+        timeline.append((visit, links, _visit_cell(visit, links, today, ended_on)))
     logs = [
         _log(definition, participant, user) for definition in registry.visible_forms(user, Kind.LOG)
     ]
-    deviations = []
-    if registry.sees_table(user, "visits_deviation"):
-        deviations = list(participant.deviations.all())
     return render(
         request,
         "monitoring/participant_detail.html",
         {
             "participant": participant,
             "consent": participant.screening.consent,
-            "own_forms": own,
+            "own_forms": [link for link in own if not link.definition.at_end],
+            "end_forms": [
+                (link, user.has_perm(link.definition.permission("add")))
+                for link in own
+                if link.definition.at_end
+            ],
+            "ended": ended,
             "timeline": timeline,
             "logs": logs,
-            "deviations": deviations,
             "lock": covering_lock(participant=participant),
             "signatures": [
                 (s, is_valid(s))
@@ -96,9 +100,9 @@ def participant_detail(request, pk: int):
     )
 
 
-def _visit_cell(visit, links, today) -> Cell:
+def _visit_cell(visit, links, today, ended_on=None) -> Cell:
     """The visit's status from its forms, as the dashboard shows it."""
-    status, label = overview.visit_status_of(visit, links, today)
+    status, label = overview.visit_status_of(visit, links, today, ended=ended_on)
     return Cell(status, label, None)
 
 
@@ -215,8 +219,8 @@ def _entered_form(request, form: str, *, at_visit: bool):
         definition = registry.by_slug(form)
     except LookupError:
         raise Http404("There is no such form.") from None
-    kind = Kind.PER_VISIT if at_visit else Kind.LOG
-    if not definition.entered_here or definition.kind != kind:
+    kinds = (Kind.PER_VISIT,) if at_visit else (Kind.LOG, Kind.PER_PARTICIPANT)
+    if not definition.entered_here or definition.kind not in kinds:
         raise Http404("This form is not entered here.")
     if not definition.visible_to(request.user):
         raise PermissionDenied
@@ -233,8 +237,9 @@ def _entered_form(request, form: str, *, at_visit: bool):
     },
 )
 def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=None):
-    """Show and save any form entered here: the form of a visit (visit_pk given), or an entry
-    of a participant's log (`number`, or "new" for a new entry). Each form's service saves
+    """Show and save any form entered here: the form of a visit (visit_pk given), a form of
+    the participant's own (end of study), or an entry of a participant's log (`number`, or
+    "new" for a new entry). Each form's service saves
     it; "save and next form" follows the registry's order of the visit's forms."""
     definition = _entered_form(request, form, at_visit=visit_pk is not None)
     user = request.user
@@ -245,6 +250,11 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         if not definition.due_at(visit):
             raise Http404(f"{definition.title} is not collected at {visit.code}.")
         record = definition.model.objects.filter(visit=visit).first()
+    elif definition.kind == Kind.PER_PARTICIPANT:
+        participant, visit = visible_participant_or_404(user, participant_pk), None
+        if number is not None:
+            raise Http404
+        record = definition.records_of([participant]).first()
     else:
         participant, visit = visible_participant_or_404(user, participant_pk), None
         if number is None:

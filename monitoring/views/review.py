@@ -129,6 +129,11 @@ def dashboard(request):
             "table": [(row, row.visits_at(shown)) for row in rows],
             "codes": shown,
             "log_titles": [f.titles for f in registry.visible_forms(user, registry.Kind.LOG)],
+            "end_titles": [
+                f.title
+                for f in registry.visible_forms(user, registry.Kind.PER_PARTICIPANT)
+                if f.at_end
+            ],
             "legend": dashboard_grid.LEGEND,
             "query": _without_page(request),
         },

@@ -227,25 +227,31 @@ def markers(definition, rows: dict[str, list[str]]) -> set[str]:
             found.add(item.name if "_" in item.name else item.name.upper())
             if len(item.label) >= 10 and item.label not in elsewhere:
                 found.add(item.label)
-    for table in definition.arm_tables:
+    for table in _arm_tables(definition):
         found |= set(rows.get(table, []))
     return found
+
+
+def _arm_tables(definition) -> tuple[str, ...]:
+    """The tables whose rows reveal the arm: the form's own if it does, and those it names."""
+    own = (definition.table,) if definition.reveals_arm else ()
+    return (*own, *definition.arm_tables)
 
 
 def _row_texts() -> dict[str, list[str]]:
     """Long texts stored in the rows of the tables that forms declare to reveal the arm (a
     deviation's description names PRGF and the dose)."""
     texts = {}
-    for table in {t for f in FORMS for t in f.arm_tables}:
+    for table in {t for f in FORMS for t in _arm_tables(f)}:
         model = next(m for m in apps.get_models() if m._meta.db_table == table)
         text_fields = [
             f.attname
             for f in model._meta.concrete_fields
-            if isinstance(f, models.CharField | models.TextField)
+            if isinstance(f, models.CharField | models.TextField) and not f.choices
         ]
         texts[table] = [
             value
-            for row in model.objects.values_list(*text_fields)
+            for row in (model.objects.values_list(*text_fields) if text_fields else [])
             for value in row
             if len(value) > 20
         ]
@@ -291,7 +297,7 @@ def blinded_study(study, coordinator, investigator, monitor, data_manager):
     signatures.sign(participant=b, visit=m0, password=factories.PASSWORD, by=investigator)
     signatures.sign(participant=b, password=factories.PASSWORD, by=investigator)
     assert AdverseEvent.objects.get(verbatim_term="Septic arthritis").susar
-    assert Deviation.objects.filter(participant=b, kind=Deviation.Kind.PRGF_TIME).exists()
+    assert Deviation.objects.filter(participant=b, detected_from__startswith="prgf_time").exists()
     return study
 
 

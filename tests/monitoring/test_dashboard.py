@@ -156,8 +156,9 @@ def test_the_adverse_events_column_links_to_the_participants_events(
     )
     client.force_login(monitor)
     response = client.get(reverse("dashboard"))
-    (log,) = response.context["rows"][0].logs
+    log, medications, deviations = response.context["rows"][0].logs
     assert (log.title, log.count) == ("Adverse events", 1)
+    assert (medications.count, deviations.count) == (0, 0)
     assert log.url == f"/participants/{arm_a.pk}/#adverse-event"
     page = client.get(log.url).content.decode()
     assert 'id="adverse-event"' in page and helpers.ae_answers()["verbatim_term"] in page

@@ -137,8 +137,9 @@ def header(path) -> list[str]:
 
 
 def test_every_form_and_both_analysis_files_are_exported_each_column_in_the_dictionary(
-    tmp_path, study
+    tmp_path, study, coordinator
 ):
+    helpers.end_study(study["A"], coordinator)
     files = export(tmp_path)
     analysis = {"analysis_visits", "analysis_participants"}
     assert set(files) == {f.name for f in registry.forms()} | analysis | {"data_dictionary"}
@@ -290,6 +291,8 @@ def test_the_odm_export_holds_every_form_repeating_logs_and_candidates(
     safety_services.update_adverse_event(
         ae=ae, data={"grade": 2}, version=ae.version, reason="worse at follow-up", by=coordinator
     )
+    helpers.add_deviation(participant, coordinator)
+    helpers.end_study(participant, coordinator)
     out = odm.write_odm(tmp_path / "study.xml")
     schema = etree.XMLSchema(etree.parse(str(settings.ODM_SCHEMA_DIR / "ODM1-3-2.xsd")))
     document = etree.parse(str(out))

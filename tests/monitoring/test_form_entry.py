@@ -121,7 +121,7 @@ def test_a_form_collected_outside_its_window_is_confirmed_and_a_deviation_record
     assert not VasPain.objects.filter(visit=m1).exists()
     response = client.post(form_url("vas_pain", visit=m1), {**post, "confirm_unusual": "on"})
     assert response.status_code == 302 and VasPain.objects.filter(visit=m1).exists()
-    deviation = Deviation.objects.get(visit=m1, kind=Deviation.Kind.VISIT_WINDOW)
+    deviation = Deviation.objects.get(visit=m1, category="visit_window")
     assert deviation.occurred_on == day and "VAS pain at M1" in deviation.description
 
 
@@ -158,7 +158,7 @@ def test_a_coordinator_confirms_a_form_entered_before_its_window(live_server, pa
     page.get_by_label("I confirm these values").check()
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("VAS pain saved.")).to_be_visible()
-    assert Deviation.objects.filter(visit=m1, kind=Deviation.Kind.VISIT_WINDOW).count() == 1
+    assert Deviation.objects.filter(visit=m1, category="visit_window").count() == 1
 
 
 @pytest.mark.e2e

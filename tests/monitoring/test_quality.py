@@ -14,6 +14,7 @@ from django.utils import timezone
 from monitoring import quality, queries
 from monitoring.models import DataQuery
 from outcomes.models import VasPain
+from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import add_vas, form_url
 from trialsite import protocol
@@ -153,3 +154,24 @@ def test_the_report_reads_a_fixed_number_of_queries_whatever_the_number_of_recor
     with CaptureQueriesContext(connection) as four:
         assert len(of(data_manager, quality.INCOMPLETE)) == 4
     assert len(four) == len(one)
+
+
+def test_visits_after_the_end_of_study_are_not_chased(data_manager, coordinator, late):
+    m0, m1 = (Visit.objects.get(participant=late, code=c) for c in ("M0", "M1"))
+    assert {"M0", "M1"} <= {f.visit for f in of(data_manager, quality.MISSING)}
+    helpers.end_study(late, coordinator, ended_on=m1.window_closes - timedelta(days=1))
+    chased = {f.visit for f in of(data_manager, quality.MISSING)}
+    assert "M0" in chased and "M1" not in chased  # M0's window closed before the end
+
+
+def test_a_fatal_adverse_event_is_listed_until_the_end_of_study_gives_death(
+    data_manager, coordinator, arm_a
+):
+    ae = safety_services.report_adverse_event(
+        participant=arm_a, data=helpers.fatal_ae_answers(), by=coordinator
+    )
+    (finding,) = of(data_manager, quality.DEATH)
+    assert (finding.participant_id, finding.what) == (arm_a.participant_id, "Adverse event 1")
+    assert finding.url == reverse("ae_detail", args=[ae.pk])
+    helpers.end_study(arm_a, coordinator, reason="death")
+    assert of(data_manager, quality.DEATH) == []

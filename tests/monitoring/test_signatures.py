@@ -86,6 +86,7 @@ def test_signing_through_the_visit_page_and_the_invalidation_shows(
 
 def test_a_casebook_signature_covers_every_registered_form(investigator, coordinator, study):
     participant = study["B"]
+    helpers.end_study(participant, coordinator)
     signature = signatures.sign(
         participant=participant, password=factories.PASSWORD, by=investigator
     )
@@ -164,3 +165,29 @@ def test_signatures_made_before_the_registry_stay_valid_until_their_data_change(
     # ... a form it covered does not.
     change_vas(VasPain.objects.get(visit=m0), coordinator, score=12)
     assert not any(signatures.is_valid(s) for s in earlier)
+
+
+def test_signatures_of_version_3_stay_valid_when_forms_added_by_version_4_are_entered(
+    coordinator, investigator, study
+):
+    """Version 4 covers concomitant medications, protocol deviations and the end of study;
+    a casebook signed before them is not invalidated by entering them."""
+    participant = study["A"]
+    made = {
+        version: Signature.objects.create(
+            participant=participant,
+            printed_name="Investigator Tester",
+            signed_by=investigator,
+            data_hash=signatures.data_hash(participant, None, version=version),
+            hash_version=version,
+        )
+        for version in (3, 4)
+    }
+    assert all(signatures.is_valid(s) for s in made.values())
+    helpers.add_medication(participant, coordinator, drug_name="Metformin", atc_code="")
+    helpers.end_study(participant, coordinator)
+    assert signatures.is_valid(made[3])
+    assert not signatures.is_valid(made[4])
+    # Version 3 still covers what it covered.
+    change_vas(VasPain.objects.get(visit=helpers.visit(participant, "M1")), coordinator, score=9)
+    assert not signatures.is_valid(made[3])

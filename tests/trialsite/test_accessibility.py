@@ -50,7 +50,12 @@ def page_types(study) -> dict[str, str]:
         "audit-trail": reverse("participant_audit", args=[a.pk]),
         "users": reverse("user_list"),
         "password": reverse("password_change"),
+        "consort": reverse("consort"),
+        "deviations": reverse("deviation_listing"),
+        "end-of-study": helpers.form_url("end_of_study", participant=a),
     }
+    for definition in registry.forms(registry.Kind.LOG):
+        pages[f"log-{definition.slug}"] = helpers.form_url(definition.name, participant=a)
     for definition in registry.visit_forms(m0):
         if definition.entered_here:
             pages[f"form-{definition.slug}"] = helpers.form_url(definition.name, visit=m0)

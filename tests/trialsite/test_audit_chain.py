@@ -93,7 +93,7 @@ def test_a_signature_is_an_hmac_of_the_signed_data(investigator, coordinator, vi
     signature = signatures.sign(
         participant=visit.participant, visit=visit, password=factories.PASSWORD, by=investigator
     )
-    assert signature.hash_version == 3 and signatures.is_valid(signature)
+    assert signature.hash_version == 4 and signatures.is_valid(signature)
     # A plain hash of the data, which anyone with database access could recompute, is not it.
     assert signature.data_hash != signatures.data_hash(visit.participant, visit, version=2)
     settings.AUDIT_HMAC_KEY = "a key someone guessed"

@@ -131,7 +131,8 @@ def test_every_ninth_adverse_event_and_a_long_audit_trail_start_a_page(
     visit, *_ = entered
     report_adverse_events(visit.participant, casebook.LOG_ENTRIES_PER_PART + 1, coordinator)
     data = casebook.casebook(visit.participant, monitor)
-    (adverse_events,) = data["logs"]
+    adverse_events, *others = data["logs"]
+    assert [log.name for log in others] == ["concomitant_medication", "deviation"]
     assert [len(part) for part in adverse_events.parts] == [8, 1]
     lines = [max(2, len(entry["changes"])) for entry in data["audit"]]
     assert sum(lines) > casebook.AUDIT_LINES_PER_PART and len(data["audit_parts"]) >= 2

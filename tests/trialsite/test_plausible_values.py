@@ -13,7 +13,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import factories
+from tests import factories, helpers
 from tests.helpers import form_url, vas_post, vas_url
 from trialsite.audit.models import AuditEvent
 from trialsite.crf import registry, rules
@@ -194,7 +194,10 @@ def entry(definition, study, coordinator, client):
     """(URL, the page's answers) of a registered form, as `client` (logged in) sees it."""
     participant = study["B"]  # arm B: every form applies
     key = "form"
-    if definition.entered_here:
+    if definition.kind == Kind.PER_PARTICIPANT and definition.entered_here:
+        helpers.end_study(participant, coordinator)  # its page, with the stored answers
+        url = form_url(definition.name, participant=participant)
+    elif definition.entered_here:
         record = definition.model.objects.filter(participant=participant).first()
         if definition.kind == Kind.LOG:
             url = form_url(definition.name, participant=participant, number=record.number)

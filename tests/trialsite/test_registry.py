@@ -56,8 +56,10 @@ def missing(definition: FormDef) -> list[str]:
     if definition.entered_here:
         if not _template_exists(definition.template):
             problems.append("page template")
-        if definition.form is None or definition.kind == Kind.PER_PARTICIPANT:
-            problems.append("a form and a kind the one form view enters")
+        if definition.form is None:
+            problems.append("a form the one form view enters")
+        if definition.kind == Kind.PER_PARTICIPANT and definition.save is None:
+            problems.append("a service that saves the participant's own form")
     elif definition.page is None:
         problems.append("a page of its own or a template for the one form view")
     if not _template_exists(definition.pdf_template):
@@ -135,8 +137,13 @@ def test_names_are_unique_and_the_order_is_the_declared_one():
         "screening",
         "consent",
         "randomization",
+        "end_of_study",
     ]
-    assert registry.forms(Kind.LOG)[0].name == "adverse_event"
+    assert [f.name for f in registry.forms(Kind.LOG)] == [
+        "adverse_event",
+        "concomitant_medication",
+        "deviation",
+    ]
 
 
 def test_every_item_has_an_odm_item_def_and_a_code_list_where_coded(tmp_path):

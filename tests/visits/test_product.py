@@ -133,7 +133,7 @@ def test_prgf_over_the_time_limit_is_a_deviation(arm_b, lot, coordinator, invest
         minutes=protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION + 1
     )
     inject(arm_b, lot, day, coordinator, prgf_volume_ml=Decimal("1.0"), injected_at=late)
-    deviation = Deviation.objects.get(kind=Deviation.Kind.PRGF_TIME)
+    deviation = Deviation.objects.get(detected_from__startswith="prgf_time")
     assert f"{protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION + 1} minutes" in deviation.description
 
 
@@ -169,7 +169,7 @@ def test_a_dose_volume_difference_is_refused_without_a_reason_and_recorded_with_
         secretome_volume_ml=Decimal("1.5"),
         deviation_reason="part of the dose leaked from the syringe",
     )
-    deviation = Deviation.objects.get(kind=Deviation.Kind.DOSE_VOLUME)
+    deviation = Deviation.objects.get(detected_from__startswith="dose_volume")
     assert "1.5 mL instead of 2.0 mL" in deviation.description
     lot.refresh_from_db()
     assert lot.balance_ml == Decimal("18.5")

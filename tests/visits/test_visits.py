@@ -59,7 +59,7 @@ def test_a_visit_in_its_window_records_no_deviation(participant, lot, coordinato
     services.record_visit(
         visit=visit(participant, "W1"), visit_date=m0 + timedelta(days=4), by=coordinator
     )
-    assert not Deviation.objects.filter(kind=Deviation.Kind.VISIT_WINDOW).exists()
+    assert not Deviation.objects.filter(category="visit_window").exists()
 
 
 def test_a_visit_outside_its_window_is_accepted_as_a_deviation(participant, lot, coordinator):
@@ -69,7 +69,7 @@ def test_a_visit_outside_its_window_is_accepted_as_a_deviation(participant, lot,
         visit=visit(participant, "W1"), visit_date=m0 + timedelta(days=11), by=coordinator
     )
     assert w1.visit_date == m0 + timedelta(days=11)
-    deviation = Deviation.objects.get(kind=Deviation.Kind.VISIT_WINDOW)
+    deviation = Deviation.objects.get(category="visit_window")
     assert deviation.visit == w1 and "1 day(s) after its window" in deviation.description
 
 

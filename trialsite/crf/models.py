@@ -42,13 +42,21 @@ class Audited(models.Model):
             del self._clean_exclude
 
     def clean(self):
-        """The relative rules of this record's dates and the reasons its items are missing
-        (trialsite/crf/rules.py)."""
+        """The relative rules of this record's dates, the reasons its items are missing
+        (trialsite/crf/rules.py) and the form's own rules (`rule_errors`), all at once."""
         super().clean()
         exclude = getattr(self, "_clean_exclude", ())
-        errors = {**rules.relative_errors(self), **rules.missing_errors(self, exclude)}
+        errors = {
+            **self.rule_errors(),
+            **rules.relative_errors(self),
+            **rules.missing_errors(self, exclude),
+        }
         if errors:
             raise ValidationError(errors)
+
+    def rule_errors(self) -> dict[str, str]:
+        """A form's own rules across its items (its rule module), by item."""
+        return {}
 
 
 class CrfStatus(models.TextChoices):

@@ -157,6 +157,9 @@ class FormDef:
     # The visit's own record (its date and status): collected at every visit, shown as the
     # visit itself rather than as one of its forms.
     visit_record: bool = False
+    # A participant's form filled in when their study ends (end of study), not at enrolment:
+    # pages and the dashboard show it apart, and its absence is not missing data.
+    at_end: bool = False
     # Export: items computed from the record beside the model's fields, and fields left out.
     extra_items: tuple[Item, ...] = ()
     exclude_items: tuple[str, ...] = ()
