@@ -156,3 +156,39 @@ def test_every_item_has_an_odm_item_def_and_a_code_list_where_coded(tmp_path):
             assert f'OID="{oid}"' in text, oid
             if item.codes:
                 assert f'CodeListOID="CL.{definition.name.upper()}.{item.name.upper()}"' in text
+
+
+@pytest.mark.parametrize("definition", FORMS, ids=[f.name for f in FORMS])
+def test_every_registered_form_is_audited_verified_queried_and_locked(
+    definition, study, coordinator, monitor, data_manager
+):
+    """The record of each form, whichever app declares it: in the audit trail, marked
+    source-verified, queried on an item, and refused by the database once locked."""
+    from django.db import DatabaseError, transaction
+
+    from monitoring import queries, verification
+    from monitoring.models import DataQuery
+    from tests import helpers
+    from trialsite.audit.models import AuditEvent
+    from trialsite.crf import locking
+
+    participant = study["B"]
+    helpers.add_deviation(participant, coordinator)
+    helpers.end_study(participant, coordinator)
+    record = definition.records_of([participant]).first()
+    assert record is not None, f"the study has no {definition.title}"
+    row = {"table_name": definition.table, "row_pk": str(record.pk)}
+    assert AuditEvent.objects.filter(**row).exists()
+    if hasattr(record, "version"):
+        verification.verify_record(definition=definition, record=record, by=monitor)
+        assert verification.last_verification(record).version == record.version
+    item = next(i.name for i in definition.items() if hasattr(record, i.name))
+    field = record._meta.get_field(item.removesuffix("_id")).name
+    queries.raise_query(crf=record, field=field, question="Please check.", by=monitor)
+    assert DataQuery.objects.filter(**row, field=field).exists()
+    if definition.participant_path == "pk":  # the participant itself: a participant lock
+        locking.lock(scope="participant", participant=record, reason="closed", by=data_manager)
+    else:
+        locking.lock(scope="record", record=record, reason="closed", by=data_manager)
+    with pytest.raises(DatabaseError, match="locked"), transaction.atomic():
+        type(record).objects.filter(pk=record.pk).update(**{field: getattr(record, field)})
