@@ -275,7 +275,6 @@ def record_concomitant_medication(
             pain_assessments=_pain_assessment_days(participant),
             today=site.today(),
         )
-        entry.forbidden = findings
         entry.deviations_opened = []
         with audit.acting(by=by, reason=reason.strip()):
             for finding in findings:

@@ -130,7 +130,8 @@ class FormDef:
     form: type | None = None
     # Entered through the one form view: its page template and its service. The service takes
     # (visit, data, version, complete, reason, by) for a per-visit form and (participant,
-    # record, data, version, reason, by) for a log.
+    # record, data, version, reason, by) for a log or a form of the participant's own (which
+    # must declare its service).
     template: str | None = None
     save: Callable | None = None
     # Forms with a workflow of their own (screening, consent, randomization, the visit) are
