@@ -3,6 +3,7 @@
 #   scripts/services.sh start DIR   start (initialising DIR on first use); prints export lines
 #   scripts/services.sh stop DIR    stop both servers (data kept)
 #   scripts/services.sh purge DIR   stop both servers and delete DIR
+#   scripts/services.sh running DIR exit 0 if both servers of DIR are running
 # DIR must be reachable by the postgres user (e.g. under /tmp or /var/tmp, not /root).
 # Two database roles: "trialsite" owns the tables and runs migrations; "trialsite_app" is what
 # the web server and workers use: it owns nothing and can only read the audit trail.
@@ -63,5 +64,11 @@ stop() {
 }
 
 purge() { stop; rm -rf "$RUN"; }
+
+running() {
+  [ -f "$RUN/pg.port" ] && [ -f "$RUN/redis.port" ] || return 1
+  as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" status >/dev/null 2>&1 || return 1
+  redis-cli -p "$(cat "$RUN/redis.port")" ping >/dev/null 2>&1
+}
 
 "$cmd"

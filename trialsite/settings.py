@@ -166,6 +166,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 OTP_TOTP_ISSUER = "trialsite"
 AXES_RESET_ON_SUCCESS = True
+# No "AXES: BEGIN" banner on every management command.
+AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # Sessions end after 30 idle minutes, and 12 hours after log-in however busy (ASVS 3.3.2);

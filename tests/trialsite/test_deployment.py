@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -138,3 +139,72 @@ def test_make_audit_checks_every_locked_dependency_with_pip_audit():
     assert "--require-hashes" in command and "--strict" in command
     locked = (ROOT / "requirements.lock").read_text()
     assert re.search(r"^pip-audit==", locked, flags=re.MULTILINE)
+
+
+def test_env_example_lists_every_variable_the_compose_file_needs(tmp_path):
+    """Filled in as its comments say (each empty secret generated), .env.example is all the
+    compose file needs."""
+    needed = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
+    assert {"DB_OWNER_PASSWORD", "APP_DB_PASSWORD", "SECRET_KEY"} <= needed
+    assert needed - documented == set()
+    filled = re.sub(
+        r"^(SECRET_KEY|DB_OWNER_PASSWORD|APP_DB_PASSWORD)=$",
+        lambda m: f"{m.group(1)}=generated-{m.group(1).lower()}",
+        example,
+        flags=re.MULTILINE,
+    )
+    env_file = tmp_path / ".env"
+    env_file.write_text(filled)
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", "docker-compose.yml", "config", "-q"],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_readme_randomization_commands_work_as_written_in_a_fresh_shell(tmp_path, request):
+    """scripts/manage.sh: the settings of `make run` and its database (started for the
+    command when `make run` is not running); no SECRET_KEY or DATABASE_URL in the shell."""
+    readme = (ROOT / "README.md").read_text()
+    commands = [
+        line
+        for line in readme.splitlines()
+        if line.startswith("scripts/manage.sh") and "randomization_list" in line
+    ]
+    assert len(commands) == 2, commands
+    # The database's folder must be reachable by the postgres user (not under pytest's 0700).
+    data = Path(tempfile.mkdtemp(prefix="trialsite-manage-", dir="/tmp"))
+    data.chmod(0o755)
+    request.addfinalizer(
+        lambda: subprocess.run([str(ROOT / "scripts" / "services.sh"), "purge", str(data)])
+    )
+    shell = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TRIALSITE_DATA": str(data)}
+    outputs = []
+    for command in commands:
+        # As written, from the repository, but with the list kept in the test's folder.
+        written = command.replace("list.csv", str(tmp_path / "list.csv"))
+        result = subprocess.run(
+            ["bash", "-c", written],
+            cwd=ROOT,
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs.append(result.stdout)
+    made, imported = outputs
+    assert "Wrote 30 slots" in made and "Randomization list imported and locked." in imported
+    assert not any("AXES" in out for out in outputs)  # no library banner on stdout
+    # The database was started for the commands and stopped after them.
+    check = subprocess.run(
+        [str(ROOT / "scripts" / "services.sh"), "running", str(data)],
+        capture_output=True,
+    )
+    assert check.returncode != 0
