@@ -41,7 +41,7 @@ pids+=($!)
 import sys, time, urllib.request
 for _ in range(150):
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health/", timeout=2)
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health/live/", timeout=2)
         break
     except OSError:
         time.sleep(0.2)

@@ -273,6 +273,13 @@ CELERY_BEAT_SCHEDULE["audit-seal"] = {
     "task": "trialsite.audit.tasks.seal_audit_trail",
     "schedule": 60.0,
 }
+# /health/ (trialsite/health.py): beat's heartbeat task every minute; older than the limit,
+# beat or the workers have stopped. Free disk under MEDIA_ROOT below the minimum fails too.
+CELERY_BEAT_SCHEDULE["heartbeat"] = {"task": "trialsite.health.record_heartbeat", "schedule": 60.0}
+CELERY_INCLUDE = ["trialsite.health"]
+HEALTH_HEARTBEAT_MAX_AGE = 180
+HEALTH_PING_SECONDS = 1.0
+HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=1024)
 # Remind coordinators this many days before a visit window opens.
 VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)
 

@@ -60,6 +60,7 @@ users = [
 
 urlpatterns = [
     path("health/", public(views.health), name="health"),
+    path("health/live/", public(views.alive), name="alive"),
     path("accounts/", include(accounts)),
     path("users/", include(users)),
     path("", include("enrollment.urls")),
