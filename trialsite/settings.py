@@ -301,10 +301,21 @@ PDF_PARALLEL_FROM_CHARS = 30_000
 
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")
 
+# LOG_FORMAT=json writes each log line as a JSON object (trialsite/logs.py) for collectors.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "trialsite.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # WeasyPrint tells each page it lays out at INFO.
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},

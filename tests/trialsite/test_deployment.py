@@ -1,5 +1,6 @@
 """Settings from the environment, the deploy check, and the docker-compose stack."""
 
+import json
 import os
 import re
 import subprocess
@@ -208,3 +209,20 @@ def test_the_readme_randomization_commands_work_as_written_in_a_fresh_shell(tmp_
         capture_output=True,
     )
     assert check.returncode != 0
+
+
+def test_log_lines_are_json_objects_when_switched_on():
+    script = (
+        "import logging; log = logging.getLogger('trialsite.check'); "
+        "log.warning('SAE %s e-mailed', 7, extra={'participant': 'LHR-001'})"
+    )
+    plain = run_manage("shell", "-c", script, env={"DEBUG": "true"})
+    assert "SAE 7 e-mailed" in plain.stderr and not plain.stderr.lstrip().startswith("{")
+    result = run_manage("shell", "-c", script, env={"DEBUG": "true", "LOG_FORMAT": "json"})
+    (line,) = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
+    assert (line["level"], line["logger"], line["message"], line["participant"]) == (
+        "WARNING",
+        "trialsite.check",
+        "SAE 7 e-mailed",
+        "LHR-001",
+    )
