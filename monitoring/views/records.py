@@ -100,6 +100,15 @@ def participant_detail(request, pk: int):
     )
 
 
+def _ended_on(participant):
+    """The day the participant's study ended, or None."""
+    return (
+        EndOfStudy.objects.filter(participant=participant)
+        .values_list("ended_on", flat=True)
+        .first()
+    )
+
+
 def _visit_cell(visit, links, today, ended_on=None) -> Cell:
     """The visit's status from its forms, as the dashboard shows it."""
     status, label = overview.visit_status_of(visit, links, today, ended=ended_on)
@@ -174,7 +183,7 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
             "participant": participant,
             "visit": visit,
             "forms": links,
-            "visit_cell": _visit_cell(visit, links, today),
+            "visit_cell": _visit_cell(visit, links, today, _ended_on(participant)),
             "date_form": date_form,
             "missed_form": missed_form,
             "lock": covering_lock(participant=participant, visit=visit),

@@ -88,6 +88,9 @@ def test_a_coordinator_records_it_on_its_page_and_the_dashboard_shows_it(
     )
     assert statuses["M0"] == statuses["M12"] == "ended"
     assert statuses["SCR"] != "ended"  # screening took place
+    m12 = helpers.visit(arm_a, "M12")
+    visit_page = client.get(reverse("visit_detail", args=[arm_a.pk, m12.pk]))
+    assert visit_page.context["visit_cell"].status == "ended"  # the same on the visit's page
 
 
 def test_no_visits_or_reminders_follow_it(coordinator, arm_a, arm_b):
