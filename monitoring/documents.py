@@ -37,6 +37,7 @@ from trialsite import protocol
 from trialsite.audit.models import AuditEvent
 from trialsite.audit.selectors import participant_events
 from trialsite.crf import registry
+from trialsite.outbox import services as outbox
 from trialsite.pdf import render_pdf
 from visits.models import Visit
 
@@ -386,8 +387,6 @@ def request_document(*, kind: str, data: QueryDict | dict, by) -> Document:
 
 
 def _queue(kind: str, params: dict, by) -> Document:
-    from monitoring.tasks import render_document_task
-
     spec = KINDS[kind]
     key = _key(kind, params, by)
     version = spec.fingerprint(params, by)
@@ -404,7 +403,7 @@ def _queue(kind: str, params: dict, by) -> Document:
         document = Document.objects.create(
             kind=kind, params=params, key=key, title=spec.title(params), requested_by=by
         )
-        transaction.on_commit(lambda: render_document_task.delay(document.pk))
+        outbox.enqueue("monitoring.tasks.render_document_task", document.pk)
     return document
 
 

@@ -27,6 +27,7 @@ from trialsite.audit import context as audit
 from trialsite.crf import registry
 from trialsite.crf.locking import ensure_unlocked
 from trialsite.crf.services import REASON_REQUIRED, CrfConflict, ReasonRequired, save_log_record
+from trialsite.outbox import services as outbox
 from visits import dosing
 from visits.models import DeviationCategory
 from visits.services import record_detected_deviation
@@ -75,9 +76,8 @@ def _end_of_study_error(participant: Participant, values: dict, ae: AdverseEvent
 
 
 def _queue_sae_notice(ae: AdverseEvent) -> None:
-    from safety.tasks import notify_sae  # tasks import this module
-
-    transaction.on_commit(lambda: notify_sae.delay(ae.pk))
+    """In the event's transaction: the e-mail goes out even if the broker is down now."""
+    outbox.enqueue("safety.tasks.notify_sae", ae.pk)
 
 
 def record_adverse_event(

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "trialsite.accounts",
     "trialsite.audit",
     "trialsite.crf",
+    "trialsite.outbox",
     "enrollment",
     "visits",
     "outcomes",
@@ -277,6 +278,13 @@ CELERY_BEAT_SCHEDULE["audit-seal"] = {
 # beat or the workers have stopped. Free disk under MEDIA_ROOT below the minimum fails too.
 CELERY_BEAT_SCHEDULE["heartbeat"] = {"task": "trialsite.health.record_heartbeat", "schedule": 60.0}
 CELERY_INCLUDE = ["trialsite.health"]
+# Work handed over through the outbox (trialsite/outbox/services.py) is relayed every few
+# seconds, so that what was queued while the broker was down goes out once it is back.
+CELERY_BEAT_SCHEDULE["outbox"] = {"task": "trialsite.outbox.tasks.relay_outbox", "schedule": 5.0}
+# A request that hands work over waits at most this long for the broker (then the outbox
+# keeps the work for the next relay).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 HEALTH_HEARTBEAT_MAX_AGE = 180
 HEALTH_PING_SECONDS = 1.0
 HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=1024)
