@@ -431,10 +431,33 @@ class _Reporter:
         )
 
 
+# The first key of the session-level advisory lock held while a document renders ("dr").
+_RENDERING_LOCK = 0x6472
+
+
 def render_document(document_id: int) -> Document:
-    """Render a queued document and store it; does nothing if it is not queued (a second
-    delivery of the same task, or a rendering already under way)."""
-    claimed = Document.objects.filter(pk=document_id, status=Document.Status.QUEUED).update(
+    """Render a queued document and store it, once.
+
+    While it renders, the process holds a session-level advisory lock on the document, which
+    PostgreSQL drops when the process's connection ends, however the process ended. So a second
+    delivery of the task does nothing while the first runs, and takes the document over if the
+    first worker died (killed, machine lost) and the broker gave the task to another.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RENDERING_LOCK, document_id])
+        (held,) = cursor.fetchone()
+    if not held:  # rendering in a live process
+        return Document.objects.select_related("requested_by").get(pk=document_id)
+    try:
+        return _render(document_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_RENDERING_LOCK, document_id])
+
+
+def _render(document_id: int) -> Document:
+    # RENDERING here means its renderer died: it would still hold the lock otherwise.
+    claimed = Document.objects.filter(pk=document_id, status__in=Document.IN_FLIGHT).update(
         status=Document.Status.RENDERING,
         started_at=timezone.now(),
         attempts=F("attempts") + 1,

@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from urllib.parse import quote
 
 import hypothesis
 import psycopg
@@ -98,6 +101,40 @@ def worker():
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as w:
         yield w
+
+
+@pytest.fixture
+def worker_processes(tmp_path, django_db_setup):
+    """Celery workers in processes of their own, as production runs them, on the test database
+    and Redis. `start()` starts one and returns its process (killed at the end); e-mail they
+    send is written to files in `mail` (see `helpers.mail_files`)."""
+    db = settings.DATABASES["default"]
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    mail = tmp_path / "mail"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "EMAIL_URL": f"filemail:///{mail}",  # an absolute path after the third slash
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CELERY_VISIBILITY_TIMEOUT": str(helpers.TEST_VISIBILITY_TIMEOUT),
+    }
+    started: list[subprocess.Popen] = []
+
+    def start(concurrency: int = 1) -> subprocess.Popen:
+        log = (tmp_path / f"worker-{len(started)}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "--loglevel=INFO",
+             f"--concurrency={concurrency}", f"--hostname=test{len(started)}@%h",
+             "--without-mingle", "--without-gossip"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        started.append(process)
+        return process
+
+    start.mail = mail
+    yield start
+    for process in started:
+        helpers.kill_process_group(process)
 
 
 @pytest.fixture

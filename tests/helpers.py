@@ -2,7 +2,11 @@
 PDF text and browser log-in. Test modules import from here (and from factories), never from
 each other."""
 
+import contextlib
+import email
+import os
 import re
+import signal
 import subprocess
 import time
 from datetime import datetime, timedelta
@@ -57,6 +61,30 @@ def wait_for(predicate, seconds=30) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# Seconds after which Redis gives a task whose worker died to another (worker_processes).
+TEST_VISIBILITY_TIMEOUT = 4
+
+
+def kill_process_group(process) -> None:
+    """SIGKILL a process started in a session of its own, and its children: no clean-up runs."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def mail_files(folder) -> list[email.message.Message]:
+    """The messages Django's file e-mail backend wrote into `folder`."""
+    if not folder.exists():
+        return []
+    messages = []
+    for path in sorted(folder.iterdir()):
+        # One file per connection, messages separated by a line of 79 dashes.
+        for chunk in path.read_text().split("-" * 79 + "\n"):
+            if chunk.strip():
+                messages.append(email.message_from_string(chunk))
+    return messages
 
 
 def make_document(kind: str, data: dict, by, capture):

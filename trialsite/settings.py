@@ -238,6 +238,8 @@ EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = _secret("EMAIL_HOST_PASSWORD", default=_email.get("EMAIL_HOST_PASSWORD", ""))
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+if "EMAIL_FILE_PATH" in _email:  # filemail:////var/mail/x writes each message to a file there
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="trialsite <edc@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -284,7 +286,14 @@ CELERY_BEAT_SCHEDULE["outbox"] = {"task": "trialsite.outbox.tasks.relay_outbox",
 # A request that hands work over waits at most this long for the broker (then the outbox
 # keeps the work for the next relay).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    # Tasks are acknowledged when done (acks_late): a task whose worker died (SIGKILL, a lost
+    # machine) is given to another worker once this many seconds have passed since it was
+    # delivered. Longer than any task runs (DOCUMENT_RENDER_TIME_LIMIT) or waits for a retry.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
 HEALTH_HEARTBEAT_MAX_AGE = 180
 HEALTH_PING_SECONDS = 1.0
 HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=1024)

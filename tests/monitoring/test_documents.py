@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from trialsite.audit import chain
 from trialsite.crf import locking, registry
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import save_crf
+from trialsite.outbox import services as outbox
+from trialsite.outbox.models import OutboxMessage
 from visits.models import Visit
 
 pytestmark = pytest.mark.django_db
@@ -543,3 +546,56 @@ def test_a_data_manager_exports_every_form_and_the_analysis_files_from_the_downl
     assert {row["arm"] for row in participants} == {"A", "B"}
     odm_forms = set(etree.fromstring(files["odm"]).xpath("//odm:FormDef/@OID", namespaces=NS))
     assert odm_forms == {f.oid for f in registry.forms()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_while_rendering_leaves_the_document_to_another_which_renders_it_once(
+    worker_processes, monitor, study
+):
+    """SIGKILL, as when the machine is lost: no clean-up runs and the task is not acknowledged.
+    Redis gives it to the next worker; the advisory lock the dead worker held went with its
+    connection, so that worker takes the document over."""
+    first = worker_processes()
+    document = documents.request_document(
+        kind="casebook", data={"participant": study["A"].pk}, by=monitor
+    )
+    assert wait_for(lambda: Document.objects.get(pk=document.pk).status == "rendering", 120)
+    helpers.kill_process_group(first)
+    document.refresh_from_db()
+    assert (document.status, document.attempts) == ("rendering", 1)  # killed mid-render
+
+    time.sleep(helpers.TEST_VISIBILITY_TIMEOUT + 1)
+    worker_processes()
+    assert wait_for(lambda: Document.objects.get(pk=document.pk).status == "ready", 180)
+    document.refresh_from_db()
+    assert document.attempts == 2 and document.error == ""
+    with document.file.open("rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == document.sha256
+    assert "Casebook" in pdf_text(Path(document.file.path))
+    # The message published again (a relay that died before marking it sent): nothing more.
+    OutboxMessage.objects.update(sent_at=None)
+    outbox.relay()
+    time.sleep(3)
+    document.refresh_from_db()
+    assert document.attempts == 2
+    assert len(list(Path(document.file.path).parent.iterdir())) == 1
+
+
+def test_a_second_delivery_while_the_first_renders_does_nothing(
+    monitor, entered, owner_connection, django_capture_on_commit_callbacks
+):
+    """The first renderer holds the document's lock (here: another connection holds it)."""
+    visit, *_ = entered
+    with django_capture_on_commit_callbacks(execute=False):
+        document = documents.request_document(
+            kind="casebook", data={"participant": visit.participant_id}, by=monitor
+        )
+    with owner_connection.transaction():
+        owner_connection.execute(
+            "SELECT pg_advisory_lock(%s, %s)", [documents._RENDERING_LOCK, document.pk]
+        )
+        assert documents.render_document(document.pk).status == "queued"
+        owner_connection.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", [documents._RENDERING_LOCK, document.pk]
+        )
+    assert documents.render_document(document.pk).status == "ready"

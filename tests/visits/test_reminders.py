@@ -10,7 +10,7 @@ from django.db import connections
 from django.utils import timezone
 
 from enrollment import services as enrollment_services
-from tests import factories
+from tests import factories, helpers
 from tests.helpers import inject, visit
 from trialsite.celery import app
 from visits import reminders, services, tasks
@@ -110,3 +110,33 @@ def test_a_daily_beat_entry_runs_the_task():
     entry = settings.CELERY_BEAT_SCHEDULE["visit-reminders"]
     assert entry["task"] == tasks.send_visit_reminders.name
     assert app.conf.beat_schedule["visit-reminders"]["task"] == "visits.tasks.send_visit_reminders"
+
+
+def test_200_reminders_due_are_sent_once_each_by_workers_running_at_once(
+    worker_processes, lahore, coordinator
+):
+    """Two worker processes of two processes each; the daily task delivered four times at once
+    (beat restarted, a task given again after a worker was lost)."""
+    today = timezone.localdate()
+    for _ in range(200):
+        factories.VisitFactory(
+            participant=factories.ParticipantFactory(site=lahore, randomized_by=coordinator),
+            code="M1",
+            target_date=today + timedelta(days=2),
+            window_opens=today + timedelta(days=1),
+            window_closes=today + timedelta(days=8),
+        )
+    for _ in range(2):
+        worker_processes(concurrency=2)
+    results = [tasks.send_visit_reminders.delay() for _ in range(4)]
+    assert sum(result.get(timeout=180) for result in results) == 200
+
+    lines = [
+        line
+        for message in helpers.mail_files(worker_processes.mail)
+        for line in message.get_payload(decode=True).decode().splitlines()
+        if line.startswith("- ")
+    ]
+    assert len(lines) == len(set(lines)) == 200
+    assert ReminderSent.objects.count() == 200
+    assert ReminderSent.objects.values("visit").distinct().count() == 200
