@@ -1,4 +1,4 @@
-.PHONY: run test bench install lint fmt lock audit
+.PHONY: run test bench install lint fmt lock audit backup restore
 
 # Install missing Debian packages and the locked Python dependencies.
 install:
@@ -15,6 +15,17 @@ test:
 # Speed and memory of PDFs and exports against their targets (throwaway services).
 bench:
 	scripts/bench.sh
+
+# A backup of the local database and documents (make run's data), into var/backups; see
+# docs/operations.md for production.
+backup:
+	scripts/manage.sh backup
+
+# Restore a backup into an empty database, e.g. a new data folder:
+#   TRIALSITE_DATA=/var/tmp/trialsite-restored make restore FILE=var/backups/trialsite-backup-....tar
+restore:
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=path/to/trialsite-backup-....tar" >&2; exit 2; }
+	MIGRATE=0 scripts/manage.sh restore "$(FILE)"
 
 lint: install
 	.venv/bin/ruff check .

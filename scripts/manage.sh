@@ -6,7 +6,8 @@
 # If `make run` is not running, its PostgreSQL and Redis are started for the command (and
 # stopped after it); the data folder is $TRIALSITE_DATA, as for `make run`. The database is
 # migrated first (as the owner role, like `make run`), so a fresh clone needs nothing else;
-# the command itself runs as the application's role.
+# the command itself runs as the application's role. MIGRATE=0 skips the migrations (for a
+# restore, which needs an empty database).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -26,7 +27,9 @@ else
   export REDIS_URL="redis://127.0.0.1:$(cat "$DATA/redis.port")/0"
 fi
 export DEBUG=${DEBUG:-true} HTTPS=${HTTPS:-false}
-DATABASE_URL="$MIGRATION_DATABASE_URL" "$VENV/bin/python" manage.py migrate --no-input -v 0 >&2
+if [ "${MIGRATE:-1}" != 0 ]; then
+  DATABASE_URL="$MIGRATION_DATABASE_URL" "$VENV/bin/python" manage.py migrate --no-input -v 0 >&2
+fi
 status=0
 "$VENV/bin/python" manage.py "$@" || status=$?
 [ -z "$started" ] || echo "(started and stopped the local database in $DATA for this command)" >&2

@@ -104,16 +104,27 @@ def worker():
 
 
 @pytest.fixture
-def worker_processes(tmp_path, django_db_setup):
+def database_urls(django_db_setup) -> dict[str, str]:
+    """URLs of the test database for the application's role ("app") and the owner ("owner"),
+    for programs started by a test (workers, management commands)."""
+    db = settings.DATABASES["default"]
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    where = f"{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {
+        "app": f"postgres://{db['USER']}{password}@{where}",
+        "owner": f"postgres://{_OWNER[0]}@{where}",
+    }
+
+
+@pytest.fixture
+def worker_processes(tmp_path, database_urls):
     """Celery workers in processes of their own, as production runs them, on the test database
     and Redis. `start()` starts one and returns its process (killed at the end); e-mail they
     send is written to files in `mail` (see `helpers.mail_files`)."""
-    db = settings.DATABASES["default"]
-    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
     mail = tmp_path / "mail"
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_urls["app"],
         "EMAIL_URL": f"filemail:///{mail}",  # an absolute path after the third slash
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "CELERY_VISIBILITY_TIMEOUT": str(helpers.TEST_VISIBILITY_TIMEOUT),

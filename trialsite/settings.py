@@ -300,6 +300,9 @@ HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=1024)
 # Remind coordinators this many days before a visit window opens.
 VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)
 
+# PostgreSQL's client programs for backups (monitoring/backup.py); else found on PATH.
+PG_BIN = env.str("PG_BIN", default="/usr/lib/postgresql/15/bin")
+
 # The official CDISC ODM 1.3.2 schema (MIT licence) used to validate exports; not copied into
 # the repository.
 ODM_SCHEMA_DIR = Path(
