@@ -226,3 +226,32 @@ def test_log_lines_are_json_objects_when_switched_on():
         "SAE 7 e-mailed",
         "LHR-001",
     )
+
+
+def db_server_arguments(tmp_path, **env: str) -> list[str]:
+    """The arguments the db container's command passes to postgres, with the environment the
+    compose file gives it (install and docker-entrypoint.sh replaced by stubs that print)."""
+    config = yaml.safe_load(compose_config().stdout)["services"]["db"]
+    shell, flag, script = config["command"]
+    script = script.replace("$$", "$").replace("/wal-archive", str(tmp_path / "wal"))
+    for stub in ("install", "docker-entrypoint.sh"):
+        (tmp_path / stub).write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+        (tmp_path / stub).chmod(0o755)
+    result = subprocess.run(
+        [shell, flag, script],
+        env={"PATH": f"{tmp_path}:{os.environ['PATH']}", **config["environment"], **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_wal_archiving_is_off_by_default_and_switched_on_in_the_env_file(tmp_path):
+    default = db_server_arguments(tmp_path)
+    assert "archive_mode=off" in default and "wal_level=replica" in default
+    on = db_server_arguments(tmp_path, WAL_ARCHIVE_MODE="on")
+    assert "archive_mode=on" in on and "archive_timeout=300" in on  # at most 5 minutes lost
+    wal = tmp_path / "wal"
+    assert f"archive_command=test ! -f {wal}/%f && cp %p {wal}/%f" in on
+    assert "WAL_ARCHIVE_MODE" in (ROOT / ".env.example").read_text()

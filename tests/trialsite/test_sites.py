@@ -1,12 +1,17 @@
 """Site isolation: users see only their own sites' participants and data."""
 
+import io
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from outcomes.models import VasPain
 from tests import factories
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
+from trialsite.audit.models import AuditEvent
+from trialsite.sites.models import Site
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +60,18 @@ def test_times_are_shown_in_the_sites_zone(client, coordinator, visit):
     assert crf.assessed_at.astimezone(datetime.UTC).hour == 5
     html = client.get(url(visit)).content.decode()
     assert 'value="2026-01-10 10:00"' in html
+
+
+def test_add_site_adds_an_audited_site_and_refuses_bad_input():
+    out = io.StringIO()
+    call_command("add_site", "khi", "Karachi site", stdout=out)
+    site = Site.objects.get(code="KHI")
+    assert (site.name, site.time_zone) == ("Karachi site", "Asia/Karachi")
+    assert "site added: KHI – Karachi site (Asia/Karachi)" in out.getvalue()
+    event = AuditEvent.objects.get(table_name="sites_site", row_pk=str(site.pk))
+    assert event.reason.startswith("added on the command line")
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("add_site", "KHI", "Again")
+    with pytest.raises(CommandError, match="not a known time zone"):
+        call_command("add_site", "QTA", "Quetta", "--time-zone", "Mars/Base")
+    assert Site.objects.count() == 1
