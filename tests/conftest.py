@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import hypothesis
@@ -131,13 +132,14 @@ def worker_processes(tmp_path, database_urls):
     }
     started: list[subprocess.Popen] = []
 
-    def start(concurrency: int = 1) -> subprocess.Popen:
+    def start(concurrency: int = 1, **more_env: str) -> subprocess.Popen:
         log = (tmp_path / f"worker-{len(started)}.log").open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "--loglevel=INFO",
              f"--concurrency={concurrency}", f"--hostname=test{len(started)}@%h",
              "--without-mingle", "--without-gossip"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**env, **more_env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
         started.append(process)
         return process
@@ -146,6 +148,53 @@ def worker_processes(tmp_path, database_urls):
     yield start
     for process in started:
         helpers.kill_process_group(process)
+
+
+@pytest.fixture
+def s3_documents(settings):
+    """Documents stored in a bucket of an S3-compatible endpoint (moto's server) started for the
+    test: this process's settings, and `env` for worker processes."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = helpers.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint, bucket = f"http://127.0.0.1:{port}", "trialsite-documents"
+    env = {
+        "DOCUMENT_STORAGE": "s3",
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": "test-key",
+        "S3_SECRET_ACCESS_KEY": "test-secret",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test-key",
+        aws_secret_access_key="test-secret",
+    )
+    client.create_bucket(Bucket=bucket)
+    settings.DOCUMENT_STORAGE = "s3"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": endpoint,
+                "region_name": "us-east-1",
+                "access_key": "test-key",
+                "secret_key": "test-secret",
+                "default_acl": "private",
+                "file_overwrite": False,
+            },
+        },
+    }
+    yield SimpleNamespace(env=env, client=client, bucket=bucket, server=server)
+    server.stop()
 
 
 @pytest.fixture

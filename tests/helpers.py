@@ -7,6 +7,7 @@ import email
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from datetime import datetime, timedelta
@@ -65,6 +66,12 @@ def wait_for(predicate, seconds=30) -> bool:
 
 # Seconds after which Redis gives a task whose worker died to another (worker_processes).
 TEST_VISIBILITY_TIMEOUT = 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def kill_process_group(process) -> None:

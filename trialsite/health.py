@@ -1,12 +1,14 @@
 """What /health/ reports, for the people who run the server: the database, Redis, a Celery
-worker answering, Celery beat's last run, and free disk where documents are kept. Any failing
-check makes the answer 503, so a monitor or a load balancer sees it.
+worker answering, Celery beat's last run, free disk where documents are kept and, with
+DOCUMENT_STORAGE=s3, the document bucket. Any failing check makes the answer 503, so a
+monitor or a load balancer sees it.
 
 Beat runs `record_heartbeat` every minute; the worker that runs it writes the time to Redis.
 A heartbeat older than settings.HEALTH_HEARTBEAT_MAX_AGE means beat (or every worker) stopped.
 """
 
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import redis
 from celery import shared_task
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection
 
 HEARTBEAT_KEY = "trialsite:health:heartbeat"
@@ -75,8 +78,19 @@ def _beat(last: float | None) -> Check:
     return Check("beat", True, f"last heartbeat {age:.0f} s ago")
 
 
+def _storage() -> Check:
+    """The document bucket answers (DOCUMENT_STORAGE=s3)."""
+    try:
+        default_storage.exists("health-check")
+    except Exception as error:  # noqa: BLE001 - whatever the bucket says, it is down
+        return Check("storage", False, type(error).__name__)
+    return Check("storage", True, "the document bucket answers")
+
+
 def _disk() -> Check:
-    folder = Path(settings.MEDIA_ROOT)
+    """Free disk where documents are kept (or, with a bucket, where they are rendered)."""
+    on_disk = settings.DOCUMENT_STORAGE == "filesystem"
+    folder = Path(settings.MEDIA_ROOT if on_disk else tempfile.gettempdir())
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     free_mb = shutil.disk_usage(folder).free // 2**20
@@ -88,4 +102,6 @@ def checks() -> list[Check]:
     found = [_database(), redis_ok]
     found.append(_worker() if redis_ok.ok else Check("worker", False, "Redis is down"))
     found += [_beat(last), _disk()]
+    if settings.DOCUMENT_STORAGE == "s3":
+        found.append(_storage())
     return found

@@ -213,8 +213,30 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
+# Documents (PDFs, exports) are stored through Django's storage API: under MEDIA_ROOT, or with
+# DOCUMENT_STORAGE=s3 in an S3-compatible bucket (django-storages), which several web and
+# worker machines share. Downloads still pass through the application (permissions, the log).
+DOCUMENT_STORAGE = env.str("DOCUMENT_STORAGE", default="filesystem")
+if DOCUMENT_STORAGE not in ("filesystem", "s3"):
+    raise RuntimeError('DOCUMENT_STORAGE must be "filesystem" or "s3" (see .env.example).')
+_documents = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if DOCUMENT_STORAGE == "s3":
+    _documents = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("S3_BUCKET"),
+            "location": env.str("S3_PREFIX", default=""),
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": _secret("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": _secret("S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _documents,
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_STORAGE",

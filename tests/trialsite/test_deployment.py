@@ -57,10 +57,10 @@ def test_debug_settings_are_flagged_by_the_deploy_check():
 
 def test_env_example_explains_every_variable_the_settings_read():
     settings_src = (ROOT / "trialsite" / "settings.py").read_text()
-    read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_src))
-    read |= set(re.findall(r'_secret\(\s*"([A-Z_]+)"', settings_src))
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', settings_src))
+    read |= set(re.findall(r'_secret\(\s*"([A-Z][A-Z0-9_]*)"', settings_src))
     example = (ROOT / ".env.example").read_text()
-    documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
     assert read, "no variables found: the pattern is out of date"
     assert read - documented == set()
     # Each variable has a comment above it.
@@ -145,9 +145,9 @@ def test_make_audit_checks_every_locked_dependency_with_pip_audit():
 def test_env_example_lists_every_variable_the_compose_file_needs(tmp_path):
     """Filled in as its comments say (each empty secret generated), .env.example is all the
     compose file needs."""
-    needed = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    needed = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text()))
     example = (ROOT / ".env.example").read_text()
-    documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE))
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, flags=re.MULTILINE))
     assert {"DB_OWNER_PASSWORD", "APP_DB_PASSWORD", "SECRET_KEY"} <= needed
     assert needed - documented == set()
     filled = re.sub(

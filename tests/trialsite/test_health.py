@@ -67,3 +67,11 @@ def test_redis_down_fails_redis_and_the_worker(client, settings):
         False,
         False,
     )
+
+
+def test_with_documents_in_a_bucket_the_bucket_is_checked(s3_documents, client):
+    assert client.get(reverse("health")).json()["checks"]["storage"]["ok"] is True
+    s3_documents.server.stop()
+    response = client.get(reverse("health"))
+    assert response.status_code == 503
+    assert response.json()["checks"]["storage"]["ok"] is False
