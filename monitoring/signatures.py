@@ -10,7 +10,8 @@ valid, as long as its data are unchanged, when a later version covers more forms
 concomitant medications, protocol deviations and the end of study). From version 3 the hash
 is an HMAC keyed with settings.AUDIT_HMAC_KEY, which the database does not hold:
 whoever changes data in the database cannot recompute a signature to match. Versions 1 and 2
-(plain SHA-256) are still checked as they were made.
+(plain SHA-256) are still checked as they were made. When the key is rotated,
+`rekey_signatures` moves every still-valid signature to the new key.
 """
 
 import hashlib
@@ -83,12 +84,16 @@ def signed_data(participant, visit=None, version: int = CURRENT_VERSION) -> list
     return records
 
 
-def data_hash(participant, visit=None, version: int = CURRENT_VERSION) -> str:
+def data_hash(
+    participant, visit=None, version: int = CURRENT_VERSION, key: str | None = None
+) -> str:
+    """The hash a signature holds; from version 3 an HMAC under `key` (the current audit key
+    unless given)."""
     canonical = json.dumps(signed_data(participant, visit, version), sort_keys=True, default=str)
     if version < 3:
         return hashlib.sha256(canonical.encode()).hexdigest()
-    key = f"signature:{settings.AUDIT_HMAC_KEY}".encode()
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+    secret = f"signature:{settings.AUDIT_HMAC_KEY if key is None else key}".encode()
+    return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def sign(*, participant, visit=None, password: str, by) -> Signature:
@@ -113,3 +118,31 @@ def is_valid(signature: Signature) -> bool:
     version = signature.hash_version
     expected = data_hash(signature.participant, signature.visit, version)
     return hmac.compare_digest(signature.data_hash, expected)
+
+
+def rekey_signatures(*, old_key: str, by=None) -> tuple[int, list[Signature]]:
+    """After the audit key was rotated: each signature whose HMAC is valid under `old_key`
+    gets the HMAC of the same data under the current key (an audited change). Signatures not
+    valid under the old key (data changed after signing) are left as they are, invalid, and
+    returned. Returns (how many were re-keyed, those left invalid)."""
+    rekeyed, invalid = 0, []
+    with transaction.atomic(), audit.acting(by=by, reason="audit key rotated"):
+        keyed = (
+            Signature.objects.filter(hash_version__gte=3)
+            .select_related("participant", "visit")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        for signature in keyed:
+            before = data_hash(
+                signature.participant, signature.visit, signature.hash_version, key=old_key
+            )
+            if not hmac.compare_digest(signature.data_hash, before):
+                invalid.append(signature)
+                continue
+            signature.data_hash = data_hash(
+                signature.participant, signature.visit, signature.hash_version
+            )
+            signature.save(update_fields=["data_hash"])
+            rekeyed += 1
+    return rekeyed, invalid

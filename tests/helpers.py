@@ -68,6 +68,15 @@ def wait_for(predicate, seconds=30) -> bool:
 TEST_VISIBILITY_TIMEOUT = 4
 
 
+def rotate_audit_key(settings, new_key: str = "the audit key after rotation") -> str:
+    """Rotate the audit key in the `settings` fixture as .env would: key 1 retired, key 2
+    current. Returns the retired key."""
+    old = settings.AUDIT_HMAC_KEY
+    settings.AUDIT_HMAC_RETIRED_KEYS = {1: old}
+    settings.AUDIT_HMAC_KEY, settings.AUDIT_HMAC_KEY_ID = new_key, 2
+    return old
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -42,6 +42,22 @@ if not SECRET_KEY:
 # SECRET_KEY (which may be rotated) and keep a copy with the backups: without it the trail
 # cannot be verified. By default it is derived from SECRET_KEY.
 AUDIT_HMAC_KEY = _secret("AUDIT_HMAC_KEY", default="") or f"audit-chain:{SECRET_KEY}"
+# Rotation (docs/operations.md, `manage.py rotate_audit_key`): the current key's number, and
+# the earlier keys as "1=key,2=key", kept to verify the links sealed under them.
+AUDIT_HMAC_KEY_ID = env.int("AUDIT_HMAC_KEY_ID", default=1)
+AUDIT_HMAC_RETIRED_KEYS = {
+    int(number): key
+    for number, _, key in (
+        item.strip().partition("=")
+        for item in (_secret("AUDIT_HMAC_RETIRED_KEYS", default="") or "").split(",")
+        if item.strip()
+    )
+}
+if AUDIT_HMAC_KEY_ID in AUDIT_HMAC_RETIRED_KEYS:
+    raise RuntimeError("AUDIT_HMAC_KEY_ID names a retired key (see .env.example).")
+# SECRET_KEY rotation: the previous keys, so that sessions and password links made under them
+# stay valid until they expire.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -1,6 +1,7 @@
 """Visit and casebook e-signatures: password, printed name and meaning, bound to the data."""
 
 import hashlib
+import io
 import json
 
 import pytest
@@ -191,3 +192,47 @@ def test_signatures_of_version_3_stay_valid_when_forms_added_by_version_4_are_en
     # Version 3 still covers what it covered.
     change_vas(VasPain.objects.get(visit=helpers.visit(participant, "M1")), coordinator, score=9)
     assert not signatures.is_valid(made[3])
+
+
+def test_rotating_the_audit_key_moves_valid_signatures_to_the_new_key(
+    investigator, coordinator, visit, settings
+):
+    from django.core.management import call_command
+
+    from trialsite.audit import chain
+    from trialsite.audit.models import AuditEvent
+
+    vas = helpers.add_vas(visit.participant, visit.code, 40, coordinator)
+    kept = signatures.sign(
+        participant=visit.participant, visit=visit, password=factories.PASSWORD, by=investigator
+    )
+    casebook = signatures.sign(
+        participant=visit.participant, password=factories.PASSWORD, by=investigator
+    )
+    change_vas(vas, coordinator, score=41)  # both invalidated by this change...
+    kept.data_hash = signatures.data_hash(visit.participant, visit)  # ...this one signed again
+    Signature.objects.filter(pk=kept.pk).update(data_hash=kept.data_hash)
+    helpers.rotate_audit_key(settings)
+    assert not signatures.is_valid(Signature.objects.get(pk=kept.pk))  # before the command
+
+    out = io.StringIO()
+    call_command("rotate_audit_key", stdout=out)
+    assert signatures.is_valid(Signature.objects.get(pk=kept.pk))
+    assert not signatures.is_valid(Signature.objects.get(pk=casebook.pk))  # still invalidated
+    text = out.getvalue()
+    assert "signatures moved from key 1 to key 2: 1" in text
+    assert f"signature {casebook.pk} was not valid under key 1" in text
+    assert "sealed under key 2" in text and text.rstrip().endswith("intact: True")
+    rekeyed = AuditEvent.objects.filter(
+        table_name="monitoring_signature", reason="audit key rotated"
+    )
+    assert list(rekeyed.values_list("row_pk", "action")) == [(str(kept.pk), "UPDATE")]
+    assert chain.verify().ok
+
+
+def test_rotate_audit_key_needs_the_retired_key(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.AUDIT_HMAC_KEY_ID = 2  # raised, but the previous key not listed as retired
+    with pytest.raises(CommandError, match="No retired key numbered below 2"):
+        call_command("rotate_audit_key")

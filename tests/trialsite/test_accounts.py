@@ -3,6 +3,7 @@
 import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.test import Client
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -125,3 +126,17 @@ def test_a_wrong_password_shows_an_error_summary(live_server, page):
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
     expect(page.get_by_label("Username")).to_have_value("coordinator")
     screenshot(page, "login-error.png")
+
+
+def test_after_a_secret_key_rotation_sessions_under_the_previous_key_last(coordinator, settings):
+    """SECRET_KEY_FALLBACKS (docs/operations.md): a session used while the previous key is a
+    fallback moves to the new key; one not used until the fallback is removed ends."""
+    used, idle = Client(), Client()
+    for client in (used, idle):
+        client.force_login(coordinator)
+    previous = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "the key after rotation", [previous]
+    assert used.get(reverse("home")).status_code == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert used.get(reverse("home")).status_code == 200
+    assert idle.get(reverse("home")).status_code == 302

@@ -7,7 +7,7 @@ from django.db import connection
 
 from monitoring import signatures
 from tests import factories
-from tests.helpers import add_vas, change_vas
+from tests.helpers import add_vas, change_vas, rotate_audit_key
 from trialsite.audit import chain
 from trialsite.audit.models import AuditEvent
 
@@ -118,3 +118,88 @@ def test_beat_seals_the_trail_in_a_real_worker(worker, coordinator, visit, setti
     add_vas(visit.participant, visit.code, 40, coordinator)
     position = seal_audit_trail.delay().get(timeout=30)
     assert position == chain.head().position and chain.verify().unsealed == 0
+
+
+def _key_ids() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key_id FROM audit_chain ORDER BY position")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_links_keep_the_key_they_were_sealed_under_across_a_rotation(coordinator, visit, settings):
+    vas = add_vas(visit.participant, visit.code, 40, coordinator)
+    before = chain.seal()
+    rotate_audit_key(settings)
+    change_vas(vas, coordinator, score=30)
+    after = chain.seal()
+    keys = _key_ids()
+    assert set(keys[: before.position]) == {1} and set(keys[before.position :]) == {2}
+    assert after.position > before.position
+    verdict = chain.verify()
+    assert (verdict.ok, verdict.checked) == (True, after.position)
+    # Without the retired key the links made under it cannot be checked, and it says so.
+    settings.AUDIT_HMAC_RETIRED_KEYS = {}
+    verdict = chain.verify()
+    assert (verdict.ok, verdict.broken_at) == (False, 1)
+    assert verdict.problem == "it was sealed under key 1, which is not configured"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leaked_retired_key_cannot_hide_a_change_made_before_the_rotation(
+    owner_connection, coordinator, visit, settings
+):
+    """Someone who holds the retired key and the database edits an audit row sealed under it
+    and recomputes every link sealed under that key: the first link under the new key breaks."""
+    vas = add_vas(visit.participant, visit.code, 40, coordinator)
+    old_head = chain.seal()
+    event = AuditEvent.objects.filter(table_name="outcomes_vaspain", row_pk=str(vas.pk)).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT position FROM audit_chain WHERE event_id = %s", [event.pk])
+        position = cursor.fetchone()[0]
+    old_key = rotate_audit_key(settings).encode()
+    change_vas(vas, coordinator, score=30)
+    new_head = chain.seal()
+    assert new_head.position > old_head.position
+    owner_connection.execute("SET TimeZone = 'UTC'")
+    saved_links = owner_connection.execute(
+        "SELECT position, link FROM audit_chain WHERE position BETWEEN %s AND %s",
+        [position, old_head.position],
+    ).fetchall()
+    edit = "UPDATE audit_event SET new_values = jsonb_set(new_values, '{score_mm}', %s::jsonb) "
+    try:
+        _as_owner(owner_connection, edit + "WHERE id = %s", ["90", event.pk])
+        (previous,) = owner_connection.execute(
+            "SELECT link FROM audit_chain WHERE position = %s", [position - 1]
+        ).fetchone() or (chain.GENESIS,)
+        forged = []
+        for at, content in owner_connection.execute(
+            "SELECT c.position, to_jsonb(e)::text FROM audit_chain c "
+            "JOIN audit_event e ON e.id = c.event_id WHERE c.position BETWEEN %s AND %s "
+            "ORDER BY c.position",
+            [position, old_head.position],
+        ).fetchall():
+            previous = chain.link(previous.strip(), at, content, old_key)
+            forged.append((previous, at))
+        _relink(owner_connection, forged)
+        verdict = chain.verify()
+        assert (verdict.ok, verdict.broken_at) == (False, old_head.position + 1)
+    finally:  # the trail outlives this test's data: put it back as it was
+        _as_owner(owner_connection, edit + "WHERE id = %s", ["40", event.pk])
+        _relink(owner_connection, [(link, at) for at, link in saved_links])
+        # The links under key 2 go: later tests seal those rows again under their key.
+        owner_connection.execute("ALTER TABLE audit_chain DISABLE TRIGGER audit_chain_immutable")
+        owner_connection.execute("DELETE FROM audit_chain WHERE position > %s", [old_head.position])
+        owner_connection.execute("ALTER TABLE audit_chain ENABLE TRIGGER audit_chain_immutable")
+        owner_connection.commit()
+    settings.AUDIT_HMAC_KEY_ID, settings.AUDIT_HMAC_RETIRED_KEYS = 1, {}
+    settings.AUDIT_HMAC_KEY = old_key.decode()
+    assert chain.verify().ok
+
+
+def _relink(owner_connection, links) -> None:
+    owner_connection.execute("ALTER TABLE audit_chain DISABLE TRIGGER audit_chain_immutable")
+    owner_connection.cursor().executemany(
+        "UPDATE audit_chain SET link = %s WHERE position = %s", links
+    )
+    owner_connection.execute("ALTER TABLE audit_chain ENABLE TRIGGER audit_chain_immutable")
+    owner_connection.commit()

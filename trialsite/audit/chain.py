@@ -11,6 +11,12 @@ committed row that has no link yet. A row committed by a transaction that was st
 during one seal is simply sealed by the next, so concurrent transactions leave no gap and no
 row is sealed twice (audit_chain.event_id is unique). Sealing runs every minute (Celery beat),
 and before an ODM export or casebook prints the chain head. `verify()` walks the chain.
+
+Keys are numbered (settings.AUDIT_HMAC_KEY_ID) and each link records the key it was sealed
+under, so the key can be rotated without touching a sealed link: links made before use a
+retired key (settings.AUDIT_HMAC_RETIRED_KEYS), which is kept only to verify them. A retired
+key that leaked cannot hide a change either: the first link under the new key covers every
+link before it.
 """
 
 import hashlib
@@ -25,13 +31,17 @@ _SEAL_LOCK = 7_157_891  # advisory lock key: one sealer at a time
 _BATCH = 5_000
 
 
-def _key() -> bytes:
-    return settings.AUDIT_HMAC_KEY.encode()
+def _keys() -> dict[int, bytes]:
+    """Every key links may be sealed under, by number: the retired ones and the current one."""
+    keys = {n: key.encode() for n, key in settings.AUDIT_HMAC_RETIRED_KEYS.items()}
+    keys[settings.AUDIT_HMAC_KEY_ID] = settings.AUDIT_HMAC_KEY.encode()
+    return keys
 
 
-def link(previous: str, position: int, content: str) -> str:
+def link(previous: str, position: int, content: str, key: bytes | None = None) -> str:
     message = f"{previous}\n{position}\n{content}".encode()
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+    key = settings.AUDIT_HMAC_KEY.encode() if key is None else key
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,9 @@ def seal() -> Head:
                 links.append((position, event_id, previous))
             if links:
                 cursor.executemany(
-                    "INSERT INTO audit_chain (position, event_id, link) VALUES (%s, %s, %s)",
-                    links,
+                    "INSERT INTO audit_chain (position, event_id, link, key_id) "
+                    "VALUES (%s, %s, %s, %s)",
+                    [(*row, settings.AUDIT_HMAC_KEY_ID) for row in links],
                 )
             head = Head(position, previous)
         if len(rows) < _BATCH:
@@ -109,22 +120,26 @@ def verify() -> Verdict:
     """Recompute every link in order; report the first that does not match."""
     checked = 0
     previous = GENESIS
+    keys = _keys()
     with transaction.atomic(), connection.cursor() as cursor:
         _utc(cursor)
         cursor.execute(
             """
-            SELECT c.position, c.event_id, c.link, to_jsonb(e)::text
+            SELECT c.position, c.event_id, c.link, c.key_id, to_jsonb(e)::text
             FROM audit_chain c LEFT JOIN audit_event e ON e.id = c.event_id
             ORDER BY c.position
             """
         )
         while batch := cursor.fetchmany(_BATCH):
-            for position, event_id, stored, content in batch:
+            for position, event_id, stored, key_id, content in batch:
                 if position != checked + 1:
                     return Verdict(checked, 0, checked + 1, None, "a link is missing")
                 if content is None:
                     return Verdict(checked, 0, position, event_id, "the audit row is missing")
-                expected = link(previous, position, content)
+                if key_id not in keys:
+                    problem = f"it was sealed under key {key_id}, which is not configured"
+                    return Verdict(checked, 0, position, event_id, problem)
+                expected = link(previous, position, content, keys[key_id])
                 if not hmac.compare_digest(expected, stored.strip()):
                     return Verdict(
                         checked, 0, position, event_id, "the audit row or its link was changed"
