@@ -1,7 +1,7 @@
 """What /health/ reports, for the people who run the server: the database, Redis, a Celery
-worker answering, Celery beat's last run, free disk where documents are kept and, with
-DOCUMENT_STORAGE=s3, the document bucket. Any failing check makes the answer 503, so a
-monitor or a load balancer sees it.
+worker answering, Celery beat's last run, work waiting in the outbox, free disk where
+documents are kept and, with DOCUMENT_STORAGE=s3, the document bucket. Any failing check
+makes the answer 503, so a monitor or a load balancer sees it.
 
 Beat runs `record_heartbeat` every minute; the worker that runs it writes the time to Redis.
 A heartbeat older than settings.HEALTH_HEARTBEAT_MAX_AGE means beat (or every worker) stopped.
@@ -18,6 +18,9 @@ from celery import shared_task
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.utils import timezone
+
+from trialsite.outbox.models import OutboxMessage
 
 HEARTBEAT_KEY = "trialsite:health:heartbeat"
 
@@ -45,6 +48,23 @@ def _database() -> Check:
     except Exception as error:  # noqa: BLE001 - any failure is the answer
         return Check("database", False, type(error).__name__)
     return Check("database", True, "answers")
+
+
+def _outbox() -> Check:
+    """Work handed over but not yet taken by the broker (trialsite/outbox): waiting longer than
+    a few relays means the broker or beat is down; the work is kept and goes out once it is
+    back."""
+    try:
+        pending = OutboxMessage.objects.filter(sent_at__isnull=True)
+        oldest = pending.order_by("id").values_list("created_at", flat=True).first()
+        count = pending.count() if oldest else 0
+    except Exception as error:  # noqa: BLE001 - the database check says why
+        return Check("outbox", False, type(error).__name__)
+    if oldest is None:
+        return Check("outbox", True, "nothing waiting")
+    age = (timezone.now() - oldest).total_seconds()
+    detail = f"{count} waiting, the oldest for {age:.0f} s"
+    return Check("outbox", age <= settings.HEALTH_OUTBOX_MAX_AGE, detail)
 
 
 def _redis_check() -> tuple[Check, float | None]:
@@ -99,7 +119,7 @@ def _disk() -> Check:
 
 def checks() -> list[Check]:
     redis_ok, last = _redis_check()
-    found = [_database(), redis_ok]
+    found = [_database(), redis_ok, _outbox()]
     found.append(_worker() if redis_ok.ok else Check("worker", False, "Redis is down"))
     found += [_beat(last), _disk()]
     if settings.DOCUMENT_STORAGE == "s3":

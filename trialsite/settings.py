@@ -334,6 +334,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 HEALTH_HEARTBEAT_MAX_AGE = 180
 HEALTH_PING_SECONDS = 1.0
+# Work waiting in the outbox longer than this (seconds) fails /health/: the broker or beat is
+# down (the work itself is kept and goes out when they are back).
+HEALTH_OUTBOX_MAX_AGE = 120
 HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=1024)
 # Remind coordinators this many days before a visit window opens.
 VISIT_REMINDER_DAYS_AHEAD = env.int("VISIT_REMINDER_DAYS_AHEAD", default=3)

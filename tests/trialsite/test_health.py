@@ -1,14 +1,17 @@
 """/health/ for the people who run the server: the database, Redis, a worker answering, beat's
-last run and free disk, each reported; 503 when one fails. /health/live/ is the containers'
-check (the database only)."""
+last run, the outbox and free disk, each reported; 503 when one fails. /health/live/ is the
+containers' check (the database only)."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests import helpers
 from trialsite import health
+from trialsite.outbox.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +38,14 @@ def test_all_parts_running_is_ok(client, worker, heartbeat, settings, tmp_path):
     status, checks = report(client)
     assert (status, checks) == (
         200,
-        {"database": True, "redis": True, "worker": True, "beat": True, "disk": True},
+        {
+            "database": True,
+            "redis": True,
+            "outbox": True,
+            "worker": True,
+            "beat": True,
+            "disk": True,
+        },
     )
     assert client.get(reverse("alive")).status_code == 200
 
@@ -48,6 +58,7 @@ def test_no_worker_an_old_heartbeat_and_a_full_disk_each_fail(client, heartbeat,
     assert checks == {
         "database": True,
         "redis": True,
+        "outbox": True,
         "worker": False,
         "beat": False,
         "disk": False,
@@ -75,3 +86,17 @@ def test_with_documents_in_a_bucket_the_bucket_is_checked(s3_documents, client):
     response = client.get(reverse("health"))
     assert response.status_code == 503
     assert response.json()["checks"]["storage"]["ok"] is False
+
+
+def test_work_waiting_in_the_outbox_too_long_fails(client, settings):
+    assert client.get(reverse("health")).json()["checks"]["outbox"]["detail"] == "nothing waiting"
+    message = OutboxMessage.objects.create(task="safety.tasks.notify_sae", args=[1])
+    assert report(client)[1]["outbox"] is True  # just queued: the next relay takes it
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.HEALTH_OUTBOX_MAX_AGE + 5)
+    )
+    OutboxMessage.objects.create(task="safety.tasks.notify_sae", args=[2])
+    response = client.get(reverse("health"))
+    assert response.status_code == 503
+    detail = response.json()["checks"]["outbox"]["detail"]
+    assert detail.startswith("2 waiting, the oldest for 12")
