@@ -17,6 +17,7 @@ Both connect as the role that owns the tables (MIGRATION_DATABASE_URL).
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -31,9 +32,11 @@ import psycopg
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from trialsite.audit import chain
+
+logger = logging.getLogger(__name__)
 
 FORMAT = 1
 DUMP = "database.dump"
@@ -148,7 +151,10 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def back_up(output: Path, *, url: str | None = None) -> Path:
     """Write a backup into the folder `output`; returns the tar file's path."""
-    chain.seal()  # rows committed so far get their link, so the head covers them
+    try:
+        chain.seal()  # rows committed so far get their link, so the head covers them
+    except DatabaseError as error:  # e.g. taken with a newer release before its migrations
+        logger.warning("backup: the audit trail was not sealed first: %s", error)
     info = _conninfo(url or owner_url())
     output.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)

@@ -203,3 +203,13 @@ def _relink(owner_connection, links) -> None:
     )
     owner_connection.execute("ALTER TABLE audit_chain ENABLE TRIGGER audit_chain_immutable")
     owner_connection.commit()
+
+
+def test_verify_audit_names_a_missing_retired_key(coordinator, visit, settings):
+    add_vas(visit.participant, visit.code, 40, coordinator)
+    chain.seal()
+    rotate_audit_key(settings)
+    call_command("verify_audit")
+    settings.AUDIT_HMAC_RETIRED_KEYS = {}
+    with pytest.raises(CommandError, match="sealed under key 1; list it in AUDIT_HMAC_RETIRED"):
+        call_command("verify_audit")

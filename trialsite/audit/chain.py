@@ -60,6 +60,7 @@ class Verdict:
     broken_at: int | None = None  # the first position whose link does not match
     event_id: int | None = None
     problem: str = ""
+    missing_key: int | None = None  # the link was sealed under a key not configured here
 
     @property
     def ok(self) -> bool:
@@ -138,7 +139,7 @@ def verify() -> Verdict:
                     return Verdict(checked, 0, position, event_id, "the audit row is missing")
                 if key_id not in keys:
                     problem = f"it was sealed under key {key_id}, which is not configured"
-                    return Verdict(checked, 0, position, event_id, problem)
+                    return Verdict(checked, 0, position, event_id, problem, key_id)
                 expected = link(previous, position, content, keys[key_id])
                 if not hmac.compare_digest(expected, stored.strip()):
                     return Verdict(

@@ -17,6 +17,12 @@ class Command(BaseCommand):
         if seal:
             chain.seal()
         verdict = chain.verify()
+        if verdict.missing_key is not None:
+            raise CommandError(
+                f"Cannot check the links from position {verdict.broken_at}: they were sealed under "
+                f"key {verdict.missing_key}; list it in AUDIT_HMAC_RETIRED_KEYS. "
+                f"{verdict.checked} links before them are intact."
+            )
         if not verdict.ok:
             raise CommandError(
                 f"Broken link at position {verdict.broken_at} (audit row {verdict.event_id}): "
