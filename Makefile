@@ -16,10 +16,10 @@ test:
 bench:
 	scripts/bench.sh
 
-# A backup of the local database and documents (make run's data), into var/backups; see
-# docs/operations.md for production.
+# A backup of the local database and documents (make run's data), into var/backups (or
+# OUT=folder); see docs/operations.md for production.
 backup:
-	scripts/manage.sh backup
+	scripts/manage.sh backup $(if $(OUT),--out "$(OUT)")
 
 # Restore a backup into an empty database, e.g. a new data folder:
 #   TRIALSITE_DATA=/var/tmp/trialsite-restored make restore FILE=var/backups/trialsite-backup-....tar

@@ -211,6 +211,38 @@ def test_the_readme_randomization_commands_work_as_written_in_a_fresh_shell(tmp_
     assert check.returncode != 0
 
 
+def test_make_backup_and_make_restore_work_as_documented_in_a_fresh_shell(tmp_path, request):
+    """The local database backed up, then restored into a new data folder (a new server)."""
+    folders = []
+    for name in ("study", "restored"):
+        folder = Path(tempfile.mkdtemp(prefix=f"trialsite-{name}-", dir="/tmp"))
+        folder.chmod(0o755)
+        request.addfinalizer(
+            lambda f=folder: subprocess.run([str(ROOT / "scripts" / "services.sh"), "purge", f])
+        )
+        folders.append(folder)
+    shell = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+
+    def make(*args, data):
+        return subprocess.run(
+            ["make", "--no-print-directory", *args],
+            cwd=ROOT,
+            env={**shell, "TRIALSITE_DATA": str(data)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    made = make("backup", f"OUT={tmp_path}", data=folders[0])
+    assert made.returncode == 0, made.stdout + made.stderr
+    (backup,) = tmp_path.glob("trialsite-backup-*.tar")
+    restored = make("restore", f"FILE={backup}", data=folders[1])
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "restore: complete, the copy equals the backup" in restored.stdout
+    again = make("restore", f"FILE={backup}", data=folders[1])
+    assert again.returncode != 0 and "is not empty" in again.stderr
+
+
 def test_log_lines_are_json_objects_when_switched_on():
     script = (
         "import logging; log = logging.getLogger('trialsite.check'); "
