@@ -91,6 +91,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # HTML compressed in the application, not at the proxy: Django's GZipMiddleware pads each
+    # response with random bytes against BREACH (the pages carry CSRF tokens, masked per
+    # request, and study data), which a proxy's gzip does not; it runs after every other
+    # middleware has written the response. Static files come compressed from WhiteNoise.
+    "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,7 +150,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, with the user's roles, sites and permissions in one query.
+    "trialsite.accounts.backends.RequestUserBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -188,10 +194,13 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # Sessions end after 30 idle minutes, and 12 hours after log-in however busy (ASVS 3.3.2);
-# every request renews the cookie.
+# requests renew the idle limit (at most once a minute, below).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)
-SESSION_SAVE_EVERY_REQUEST = True
+# A GET writes nothing: the session is saved when it changes, and its expiry is moved at
+# most once a minute (trialsite/accounts/middleware.py), which keeps the idle limit.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

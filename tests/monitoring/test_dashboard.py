@@ -78,6 +78,7 @@ def test_the_dashboard_is_paginated_and_its_queries_do_not_grow(
     for _ in range(3):
         factories.participant_with_visits(site=lahore, by=coordinator)
     client.force_login(monitor)
+    client.get(reverse("dashboard"))  # the session's first request stamps it
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("dashboard"))
     for _ in range(27):

@@ -77,8 +77,8 @@ def test_pages_need_a_log_in(client, visit):
 
 
 def test_sessions_expire_after_30_idle_minutes():
+    """The behaviour: tests/trialsite/test_request_baseline.py."""
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST
 
 
 # --- In the browser (Playwright driving Debian's Chromium) --------------------------------------

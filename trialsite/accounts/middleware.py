@@ -13,6 +13,7 @@ from django_otp import user_has_device
 from trialsite.accounts.security import needs_second_factor, session_expired
 
 SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
 NO_DEVICE = "no_second_factor"
 # Pages a user who still owes the second factor may open.
 _OPEN = ("two_factor", "two_factor_setup", "logout", "health")
@@ -21,9 +22,12 @@ _OPEN = ("two_factor", "two_factor_setup", "logout", "health")
 class SessionPolicyMiddleware:
     """After AuthenticationMiddleware and django_otp's OTPMiddleware.
 
-    - Ends the session `SESSION_ABSOLUTE_SECONDS` after the log-in, however busy (the idle
-      limit is the session cookie's age). A new session (Django rotates it at log-in) is
-      stamped on its first request.
+    - Ends the session `SESSION_ABSOLUTE_SECONDS` after the log-in, however busy. A new
+      session (Django rotates it at log-in) is stamped on its first request.
+    - Keeps the idle limit (the session's age, `SESSION_COOKIE_AGE`) without writing the
+      session on every page: it is saved, and its expiry moved, when it changed or when it was
+      last moved `SESSION_TOUCH_SECONDS` ago or more. So a session ends after at most the idle
+      limit, and at least that limit less a minute, without a request.
     - Sends a user who needs a second factor and has not given it (this session) to the page
       that asks for it, or to enrolment when they have none yet.
     """
@@ -41,6 +45,8 @@ class SessionPolicyMiddleware:
                 hours = settings.SESSION_ABSOLUTE_SECONDS / 3600
                 messages.info(request, f"Sessions end {hours:g} hours after log-in: log in again.")
                 return redirect(f"{reverse('login')}?next={request.path}")
+            if now - request.session.get(SEEN_AT, 0) >= settings.SESSION_TOUCH_SECONDS:
+                request.session[SEEN_AT] = now
             request.second_factor_pending = not user.is_verified() and _owes_second_factor(request)
             if request.second_factor_pending and _name(request) not in _OPEN:
                 target = f"{reverse('two_factor')}?next={request.path}"
