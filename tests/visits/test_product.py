@@ -384,10 +384,16 @@ def test_m0_injection_for_an_arm_b_participant_with_prgf_preparation(live_server
     factories.UserFactory(username="investigator", role=roles.INVESTIGATOR, sites=[site])
     investigator = User.objects.get(username="investigator")
     lot = factories.released_lot(by=coordinator, releaser=investigator, lot_number="SEC-24-007")
-    participant = factories.participant_with_visits(
-        site=site, arm="B", by=coordinator, participant_id="LHR-001"
-    )
     now = timezone.localtime(timezone.now(), site.zone).replace(second=0, microsecond=0)
+    if now.hour < 2:  # the preparation began before the site's midnight: the visit was yesterday
+        now = (now - timedelta(days=1)).replace(hour=23, minute=0)
+    participant = factories.participant_with_visits(
+        site=site,
+        arm="B",
+        by=coordinator,
+        participant_id="LHR-001",
+        randomized_at=now - timedelta(hours=1),
+    )
     drawn = now - timedelta(minutes=50)
 
     def at(moment):
