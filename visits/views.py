@@ -1,5 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from trialsite import protocol
@@ -67,13 +69,21 @@ def lot_detail(request, pk: int):
         response = _lot_action(request, lot, forms)
         if response is not None:
             return response
-    # Every participant who received this lot (for recalls); only the user's sites are named.
+    # Every participant who received this lot (for recalls); only the user's sites are named,
+    # the others counted. Ledger and recipients come a page at a time.
     tests = lot.tests.select_related("recorded_by").prefetch_related("recorded_by__sites")
-    recipients = (
-        Injection.objects.filter(secretome_lot=lot)
+    injections = Injection.objects.filter(secretome_lot=lot)
+    at_my_sites = Q(participant__site_id__in=request.user.site_ids)
+    recipients = Paginator(
+        injections.filter(at_my_sites)
         .select_related("participant", "visit")
-        .order_by("injected_at")
-    )
+        .order_by("injected_at", "pk"),
+        LOT_PAGE_SIZE,
+    ).get_page(request.GET.get("recipients"))
+    ledger = Paginator(
+        lot.ledger.select_related("by", "participant").prefetch_related("by__sites").order_by("pk"),
+        LOT_PAGE_SIZE,
+    ).get_page(request.GET.get("ledger"))
     return render(
         request,
         "visits/lot_detail.html",
@@ -81,11 +91,10 @@ def lot_detail(request, pk: int):
             "lot": lot,
             "tests": [(t, _named(t.recorded_by, request.user)) for t in tests],
             "decided_by": _named(lot.decided_by, request.user),
-            "ledger": _ledger(lot, request.user),
-            "recipients": [r for r in recipients if r.participant.site_id in request.user.site_ids],
-            "other_site_recipients": sum(
-                1 for r in recipients if r.participant.site_id not in request.user.site_ids
-            ),
+            "ledger": _ledger(ledger, request.user),
+            "ledger_page": ledger,
+            "recipients": recipients,
+            "other_site_recipients": injections.exclude(at_my_sites).count(),
             "missing_tests": services.missing_release_tests(lot),
             **forms,
         },
@@ -94,6 +103,7 @@ def lot_detail(request, pk: int):
 
 
 OTHER_SITE = "someone at another site"
+LOT_PAGE_SIZE = 50
 
 
 def _named(person, viewer) -> str:
@@ -106,11 +116,11 @@ def _named(person, viewer) -> str:
     return OTHER_SITE
 
 
-def _ledger(lot, user) -> list[dict]:
-    """The lot's ledger as `user` may see it: a line of another site's participant names
+def _ledger(lines_, user) -> list[dict]:
+    """Ledger lines as `user` may see them: a line of another site's participant names
     neither the participant nor the person, nor keeps its note (which names the visit)."""
     lines = []
-    for line in lot.ledger.select_related("by", "participant").prefetch_related("by__sites"):
+    for line in lines_:
         other = line.participant_id and line.participant.site_id not in user.site_ids
         lines.append(
             {

@@ -466,6 +466,8 @@ def test_the_lot_page_reads_the_same_number_of_queries_whatever_its_ledger(
             assert client.get(url).status_code == 200
         return len(captured)
 
+    first = factories.participant_with_visits(site=lahore, by=coordinator, participant_id="LHR-029")
+    inject(first, lot, timezone.localdate(), coordinator)  # lists not empty: each read once
     client.get(url)  # caches
     before = queries()
     for number in range(3):
@@ -475,3 +477,41 @@ def test_the_lot_page_reads_the_same_number_of_queries_whatever_its_ledger(
         inject(participant, lot, timezone.localdate(), coordinator)
     assert lot.ledger.count() >= 4
     assert queries() == before
+
+
+def test_the_lot_page_lists_a_page_at_a_time_and_counts_other_sites_in_the_database(
+    client, monitor, coordinator, outsider, lot, lahore, islamabad, monkeypatch
+):
+    from visits import views
+
+    monkeypatch.setattr(views, "LOT_PAGE_SIZE", 2)
+    for number in range(3):
+        participant = factories.participant_with_visits(
+            site=lahore, by=coordinator, participant_id=f"LHR-04{number}"
+        )
+        inject(participant, lot, timezone.localdate(), coordinator)
+    elsewhere = factories.participant_with_visits(
+        site=islamabad, by=outsider, participant_id="ISB-001"
+    )
+    inject(elsewhere, lot, timezone.localdate(), outsider)
+    client.force_login(monitor)
+    url = reverse("lot_detail", args=[lot.pk])
+
+    first = client.get(url)
+    assert [i.participant.participant_id for i in first.context["recipients"]] == [
+        "LHR-040",
+        "LHR-041",
+    ]
+    assert first.context["other_site_recipients"] == 1
+    html = first.content.decode()
+    assert "ISB-001" not in html and "And 1 participant injection at other sites" in html
+    assert "{#" not in html and "Paginator" not in html
+    assert 'href="?recipients=2"' in html and 'href="?ledger=2"' in html
+    second = client.get(url, {"recipients": 2})
+    assert [i.participant.participant_id for i in second.context["recipients"]] == ["LHR-042"]
+    # The ledger: receipt and four injections, two lines a page, the other site's unnamed.
+    lines = [
+        row for number in (1, 2, 3) for row in client.get(url, {"ledger": number}).context["ledger"]
+    ]
+    assert len(lines) == lot.ledger.count() == 5
+    assert [row["participant"] for row in lines].count("another site") == 1
