@@ -30,10 +30,12 @@ from urllib.parse import unquote, urlparse
 
 import psycopg
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 
+from monitoring.models import Signature
+from monitoring.signatures import is_valid
 from trialsite.audit import chain
 
 logger = logging.getLogger(__name__)
@@ -55,16 +57,23 @@ class Report:
     tables: int = 0
     rows: int = 0
     documents: int = 0
+    missing_documents: int = 0  # listed, but their files were gone when the backup was made
     audit_rows: int = 0
+    chain_intact: bool = False
     signatures: int = 0
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [
             f"tables: {self.tables}, rows: {self.rows}",
-            f"documents: {self.documents}",
+            f"documents: {self.documents}"
+            + (
+                f" ({self.missing_documents} already missing when the backup was made)"
+                if self.missing_documents
+                else ""
+            ),
             f"audit trail: {self.audit_rows} rows chained"
-            + ("" if any(p.startswith("audit") for p in self.problems) else ", chain verified"),
+            + (", chain verified" if self.chain_intact else ""),
             f"signatures: {self.signatures} checked",
             *[f"PROBLEM: {p}" for p in self.problems],
         ]
@@ -134,12 +143,25 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
+def _stream_sha256(handle) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
     return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return _stream_sha256(handle)
+
+
+def _member_sha256(archive: tarfile.TarFile, name: str) -> str:
+    try:
+        member = archive.extractfile(name)
+    except KeyError as error:
+        raise BackupError(f"The backup lacks {name}: the file is damaged.") from error
+    with member:
+        return _stream_sha256(member)
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -233,14 +255,10 @@ def restore(path: Path, *, url: str | None = None) -> Report:
             shutil.copyfileobj(source, sink)
         if _file_sha256(dump) != manifest["files"][DUMP]["sha256"]:
             raise BackupError("The database dump does not match its checksum: the file is damaged.")
-        documents = {}
-        for name, expected in manifest["documents"].items():
-            if expected is None:
-                continue
-            data = archive.extractfile(DOCUMENTS + name).read()
-            if _sha256(data) != expected["sha256"]:
+        stored = {name: e for name, e in manifest["documents"].items() if e is not None}
+        for name, expected in stored.items():  # all checked before anything is restored
+            if _member_sha256(archive, DOCUMENTS + name) != expected["sha256"]:
                 raise BackupError(f"The document {name} does not match its checksum.")
-            documents[name] = data
         result = subprocess.run(  # noqa: S603 - our arguments
             [_tool("pg_restore"), "--exit-on-error", "--single-transaction", "-d", info["dbname"],
              str(dump)],
@@ -250,21 +268,19 @@ def restore(path: Path, *, url: str | None = None) -> Report:
         )  # fmt: skip
         if result.returncode:
             raise BackupError(f"pg_restore failed: {result.stderr.strip()[:2000]}")
-    report = Report(documents=0)
-    for name, data in documents.items():
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        if default_storage.save(name, ContentFile(data)) != name:
-            report.problems.append(f"document {name} was stored under another name")
-        report.documents += 1
+        report = Report(missing_documents=len(manifest["documents"]) - len(stored))
+        for name in stored:  # one at a time, never all in memory
+            if default_storage.exists(name):
+                default_storage.delete(name)
+            with archive.extractfile(DOCUMENTS + name) as member:
+                if default_storage.save(name, File(member, name=name)) != name:
+                    report.problems.append(f"document {name} was stored under another name")
+            report.documents += 1
     return check(manifest, report, info)
 
 
 def check(manifest: dict, report: Report, info: dict[str, str]) -> Report:
     """Compare the restored database with the manifest, verify the chain and the signatures."""
-    from monitoring.models import Signature
-    from monitoring.signatures import is_valid
-
     with psycopg.connect(**info) as conn, conn.cursor() as cursor:
         counts = _counts(cursor)
         head = _head(cursor)
@@ -280,7 +296,7 @@ def check(manifest: dict, report: Report, info: dict[str, str]) -> Report:
         )
     connection.close()  # Django's connection opened before the restore sees the new tables
     verdict = chain.verify()
-    report.audit_rows = verdict.checked
+    report.audit_rows, report.chain_intact = verdict.checked, verdict.ok
     if not verdict.ok:
         report.problems.append(f"audit chain broken at {verdict.broken_at}: {verdict.problem}")
     for signature in Signature.objects.select_related("participant", "visit", "signed_by"):

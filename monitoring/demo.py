@@ -226,23 +226,28 @@ def _seed_candidate(site_code, overrides, consent, randomize, scores, coordinato
         )
 
 
+def medication_answers(today: date) -> dict:
+    """A medication taken since before the study and still taken, which the protocol allows
+    (also the tests' allowed medication)."""
+    return {
+        "drug_name": "Amlodipine",
+        "atc_code": "C08CA01",
+        "indication": "Hypertension",
+        "dose": Decimal("5"),
+        "dose_unit": "mg",
+        "route": "oral",
+        "frequency": "daily",
+        "start_date": today - timedelta(days=400),
+        "stop_date": None,
+        "ongoing": True,
+    }
+
+
 def _seed_medication(participant, coordinator) -> None:
-    """A medication the participant took before the study and still takes (allowed)."""
     record_concomitant_medication(
         participant=participant,
         record=None,
-        data={
-            "drug_name": "Amlodipine",
-            "atc_code": "C08CA01",
-            "indication": "Hypertension",
-            "dose": Decimal("5"),
-            "dose_unit": "mg",
-            "route": "oral",
-            "frequency": "daily",
-            "start_date": timezone.localdate() - timedelta(days=400),
-            "stop_date": None,
-            "ongoing": True,
-        },
+        data=medication_answers(participant.site.today()),
         version=0,
         by=coordinator,
     )

@@ -25,6 +25,7 @@ from enrollment import services as enrollment_services
 from enrollment.randomization import make_list, to_csv
 from monitoring import documents
 from monitoring.demo import injection_answers, prgf_answers
+from monitoring.demo import medication_answers as demo_medication_answers
 from outcomes import biomarkers, imaging
 from outcomes.models import Mri, VasPain, Xray
 from outcomes.services import record_biomarkers, record_womac
@@ -434,19 +435,7 @@ def biomarker_answers(**overrides) -> dict:
 
 def medication_answers(**overrides) -> dict:
     """A concomitant medication the protocol allows, as its service takes it."""
-    return {
-        "drug_name": "Amlodipine",
-        "atc_code": "C08CA01",
-        "indication": "Hypertension",
-        "dose": Decimal("5"),
-        "dose_unit": "mg",
-        "route": "oral",
-        "frequency": "daily",
-        "start_date": site_now().date() - timedelta(days=400),
-        "stop_date": None,
-        "ongoing": True,
-        **overrides,
-    }
+    return {**demo_medication_answers(site_now().date()), **overrides}
 
 
 def add_medication(participant, by, **overrides):

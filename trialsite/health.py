@@ -18,6 +18,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from trialsite.outbox.models import OutboxMessage
@@ -55,15 +56,15 @@ def _outbox() -> Check:
     a few relays means the broker or beat is down; the work is kept and goes out once it is
     back."""
     try:
-        pending = OutboxMessage.objects.filter(sent_at__isnull=True)
-        oldest = pending.order_by("id").values_list("created_at", flat=True).first()
-        count = pending.count() if oldest else 0
+        waiting = OutboxMessage.objects.filter(sent_at__isnull=True).aggregate(
+            count=Count("id"), oldest=Min("created_at")
+        )
     except Exception as error:  # noqa: BLE001 - the database check says why
         return Check("outbox", False, type(error).__name__)
-    if oldest is None:
+    if not waiting["count"]:
         return Check("outbox", True, "nothing waiting")
-    age = (timezone.now() - oldest).total_seconds()
-    detail = f"{count} waiting, the oldest for {age:.0f} s"
+    age = (timezone.now() - waiting["oldest"]).total_seconds()
+    detail = f"{waiting['count']} waiting, the oldest for {age:.0f} s"
     return Check("outbox", age <= settings.HEALTH_OUTBOX_MAX_AGE, detail)
 
 

@@ -45,14 +45,12 @@ AUDIT_HMAC_KEY = _secret("AUDIT_HMAC_KEY", default="") or f"audit-chain:{SECRET_
 # Rotation (docs/operations.md, `manage.py rotate_audit_key`): the current key's number, and
 # the earlier keys as "1=key,2=key", kept to verify the links sealed under them.
 AUDIT_HMAC_KEY_ID = env.int("AUDIT_HMAC_KEY_ID", default=1)
-AUDIT_HMAC_RETIRED_KEYS = {
-    int(number): key
-    for number, _, key in (
-        item.strip().partition("=")
-        for item in (_secret("AUDIT_HMAC_RETIRED_KEYS", default="") or "").split(",")
-        if item.strip()
-    )
-}
+AUDIT_HMAC_RETIRED_KEYS: dict[int, str] = {}
+for _item in filter(None, map(str.strip, (_secret("AUDIT_HMAC_RETIRED_KEYS") or "").split(","))):
+    _number, _, _key = _item.partition("=")
+    if not _number.strip().isdigit() or not _key:
+        raise RuntimeError('AUDIT_HMAC_RETIRED_KEYS lists "number=key" pairs, e.g. "1=old-key".')
+    AUDIT_HMAC_RETIRED_KEYS[int(_number)] = _key
 if AUDIT_HMAC_KEY_ID in AUDIT_HMAC_RETIRED_KEYS:
     raise RuntimeError("AUDIT_HMAC_KEY_ID names a retired key (see .env.example).")
 # SECRET_KEY rotation: the previous keys, so that sessions and password links made under them

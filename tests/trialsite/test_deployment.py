@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,27 @@ def test_without_a_secret_key_production_refuses_to_start():
     result = run_manage("check", env={"DEBUG": "false"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("retired", "current", "says"),
+    [
+        ("old-key-without-a-number", "2", 'lists "number=key" pairs'),
+        ("1=", "2", 'lists "number=key" pairs'),
+        ("1=old-key", "1", "AUDIT_HMAC_KEY_ID names a retired key"),
+    ],
+)
+def test_a_mistyped_audit_key_rotation_stops_the_start_with_a_reason(retired, current, says):
+    result = run_manage(
+        "check",
+        env={
+            "DEBUG": "false",
+            "SECRET_KEY": "k3y-" + "x9Q!v" * 12,
+            "AUDIT_HMAC_RETIRED_KEYS": retired,
+            "AUDIT_HMAC_KEY_ID": current,
+        },
+    )
+    assert result.returncode != 0 and says in result.stderr
 
 
 def test_debug_settings_are_flagged_by_the_deploy_check():

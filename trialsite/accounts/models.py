@@ -2,8 +2,11 @@
 
 from functools import cached_property
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Permission
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
+from django.db.models import F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Concat
 
 from trialsite.sites.models import Site
 
@@ -42,6 +45,29 @@ class User(AbstractUser):
     @cached_property
     def role_names(self) -> frozenset[str]:
         return frozenset(self.groups.values_list("name", flat=True))
+
+
+def with_request_data(users):
+    """`users` with what every request needs of the signed-in user, by the rules of the
+    properties above (`site_ids`, `time_zone`: the first site's, `role_names`, and the
+    permissions Django's ModelBackend would list), read in the same query
+    (trialsite/accounts/backends.py)."""
+    user = OuterRef("pk")
+    sites = Site.objects.filter(users=user).order_by("pk")
+    permissions = (
+        Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .annotate(dotted=Concat(F("content_type__app_label"), Value("."), F("codename")))
+        .values("dotted")
+        .distinct()
+    )
+    return users.annotate(
+        request_site_ids=ArraySubquery(sites.values("pk")),
+        request_time_zone=Subquery(sites.values("time_zone")[:1]),
+        request_roles=ArraySubquery(
+            User.groups.through.objects.filter(user=user).values("group__name")
+        ),
+        request_permissions=ArraySubquery(permissions),
+    )
 
 
 class Capability(models.Model):
