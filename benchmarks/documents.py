@@ -14,10 +14,12 @@ inside one transaction that is rolled back. Run with `make bench`; exits 1 if a 
 
 import ctypes
 import gc
+import io
 import logging
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
 
 import django  # noqa: E402
+import pikepdf  # noqa: E402
 
 django.setup()
 for quiet in ("trialsite.pdf", "pikepdf"):  # their INFO lines would interleave with the figures
@@ -35,6 +38,7 @@ for quiet in ("trialsite.pdf", "pikepdf"):  # their INFO lines would interleave 
 from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.test import override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from monitoring import documents, exports, odm  # noqa: E402
 from outcomes.models import VasPain, Womac  # noqa: E402
@@ -42,6 +46,7 @@ from outcomes.services import record_womac  # noqa: E402
 from safety import services as safety_services  # noqa: E402
 from tests import factories, helpers  # noqa: E402
 from trialsite import roles  # noqa: E402
+from trialsite.celery import app  # noqa: E402
 from trialsite.crf import registry  # noqa: E402
 from trialsite.crf.services import save_crf  # noqa: E402
 from trialsite.pdf import render_pdf  # noqa: E402
@@ -241,25 +246,87 @@ def measure_pdfs(site, coordinator, monitor) -> list[bool]:
             f"{each / baseline:.2f} × baseline per page (target ≥ {PAGES_PER_SECOND} pages/s) "
             f"{'ok' if ok else 'MISSED'}"
         )
-    with override_settings(PDF_PROCESSES=1), tempfile.TemporaryDirectory() as folder:
-        seconds, built = best_of(
-            1,
-            lambda: documents.KINDS["casebook"].build(
-                {"participant": large.pk}, monitor, lambda *a: None, Path(folder)
-            ),
-        )
-    print(
-        f"(the {built.pages}-page casebook laid out in one process: {seconds:.2f} s, "
-        f"{built.pages / seconds:.1f} pages/s; in parts on {settings.PDF_PROCESSES} processes "
-        f"{seconds / per_page['large'][2]:.1f} × faster)"
-    )
+    same = spread_over_workers(large, monitor)
+    verdict = "ok" if same else "MISSED"
+    print(f"the same PDF (pages, text per page, bookmarks) either way: {verdict}")
     ratio = per_page["large"][0] / per_page["small"][0]
     ratio_ok = ratio <= PER_PAGE_RATIO
     print(
         f"casebook time per page, {per_page['large'][1]} vs {per_page['small'][1]} pages: "
         f"{ratio:.2f} (target ≤ {PER_PAGE_RATIO}) {'ok' if ratio_ok else 'MISSED'}"
     )
-    return [crf_ok, rates_ok, ratio_ok]
+    return [crf_ok, rates_ok, ratio_ok, same]
+
+
+def spread_over_workers(participant, monitor) -> bool:
+    """The casebook laid out whole, then in parts by 1 process (this one, as the document task
+    alone) and by 2 (this one and a Celery worker process started here): pages per second of
+    each, and whether the three PDFs are the same."""
+    generated = timezone.now()
+    real_now, timezone.now = timezone.now, lambda: generated  # the same header on each
+    made = {}
+    worker = None
+    try:
+        for label, parts, processes in (("whole", 1, 1), ("in parts", settings.PDF_PARTS, 1),
+                                        ("in parts", settings.PDF_PARTS, 2)):  # fmt: skip
+            if processes == 2:
+                worker = start_worker()
+            with override_settings(PDF_PARTS=parts), tempfile.TemporaryDirectory() as folder:
+                seconds, built = best_of(
+                    2,
+                    lambda folder=folder: documents.KINDS["casebook"].build(
+                        {"participant": participant.pk}, monitor, lambda *a: None, Path(folder)
+                    ),
+                )
+                content = Path(built.path).read_bytes()
+            made[(label, processes)] = pdf_facts(content)
+            print(
+                f"casebook of {built.pages} pages laid out {label} by {processes} "
+                f"worker process{'es' if processes > 1 else ''}: {seconds:.2f} s, "
+                f"{built.pages / seconds:.1f} pages/s"
+            )
+    finally:
+        timezone.now = real_now
+        if worker:
+            worker.terminate()
+            worker.wait(timeout=60)
+    return len(set(made.values())) == 1
+
+
+def start_worker() -> subprocess.Popen:
+    """A Celery worker with one pool process, answering before it is given work."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "trialsite", "worker", "--concurrency=1",
+         "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+        cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    app.control.purge()
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Celery worker did not start")
+    return worker
+
+
+def pdf_facts(content: bytes) -> tuple:
+    """Page count, each page's text, and the bookmarks (title, page, depth) of a PDF."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(content)
+        file.flush()
+        pages = tuple(helpers.pdf_text(file.name).split("\f")[:-1])
+    with pikepdf.Pdf.open(io.BytesIO(content)) as document:
+        numbers = {page.objgen: index for index, page in enumerate(document.pages)}
+        marks = []
+        with document.open_outline() as outline:
+
+            def walk(items, depth):
+                for item in items:
+                    target = (item.destination or item.action.D)[0].objgen
+                    marks.append((str(item.title), numbers[target], depth))
+                    walk(item.children, depth + 1)
+
+            walk(outline.root, 0)
+    return len(pages), pages, tuple(marks)
 
 
 def measure_exports(monitor, small_monitor, count: int) -> list[bool]:

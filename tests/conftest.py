@@ -151,6 +151,17 @@ def worker_processes(tmp_path, database_urls):
 
 
 @pytest.fixture
+def spread_workers(worker_processes):
+    """Two worker processes, answering before the test hands them work (trialsite/spread.py)."""
+    from trialsite.celery import app
+
+    app.control.purge()
+    worker_processes(concurrency=2)
+    assert helpers.wait_for(lambda: app.control.ping(timeout=0.5), seconds=60)
+    return worker_processes
+
+
+@pytest.fixture
 def s3_documents(settings):
     """Documents stored in a bucket of an S3-compatible endpoint (moto's server) started for the
     test: this process's settings, and `env` for worker processes."""

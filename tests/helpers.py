@@ -4,6 +4,7 @@ each other."""
 
 import contextlib
 import email
+import json
 import os
 import re
 import signal
@@ -37,6 +38,7 @@ from tests.factories import PASSWORD
 from trialsite.accounts.models import User
 from trialsite.crf import registry
 from trialsite.crf.services import save_crf
+from trialsite.spread import job
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -54,6 +56,20 @@ def as_post(answers: dict, skip=()) -> dict:
         for name, value in answers.items()
         if name not in skip
     }
+
+
+@job
+def spread_probe(text: str) -> bytes:
+    """A job for the tests of trialsite.spread. The input is JSON: `value`, `seconds` to take,
+    and `outside`: a process id outside of which the job does `then` ("fail" or "die")
+    instead. The output is the value and the id of the process that made it."""
+    probe = json.loads(text)
+    time.sleep(probe.get("seconds", 0))
+    if probe.get("outside") not in (None, os.getpid()):
+        if probe["then"] == "die":
+            os._exit(9)
+        raise ValueError(f"{probe['value']} refused outside {probe['outside']}")
+    return f"{probe['value']}:{os.getpid()}".encode()
 
 
 def wait_for(predicate, seconds=30) -> bool:

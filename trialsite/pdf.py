@@ -2,15 +2,18 @@
 
 Templates get their data ready-made and never query the database.
 
-A long document is laid out on several processes at once. Its template marks with PART_BREAK
-the places where a new page starts anyway (before an element that breaks the page), so the
-document can be cut there without moving anything: the parts are laid out side by side in
-forked processes, without their page numbers; the pages are then joined in order, "Page X of
-Y" is printed onto each from a second, empty rendering of the same page boxes, and the
-bookmarks are rebuilt. The pages are the same as one rendering of the whole would give.
+A long document is laid out by several worker processes at once. Its template marks with
+PART_BREAK the places where a new page starts anyway (before an element that breaks the
+page), so the document can be cut there without moving anything: the parts are laid out side
+by side, without their page numbers, by the free worker processes of the cluster and this one
+(trialsite/spread.py); the pages are then joined in order with pikepdf, "Page X of Y" is
+printed onto each from a second, empty rendering of the same page boxes (spread the same
+way), and the bookmarks are rebuilt. The pages are the same as one rendering of the whole
+would give.
 """
 
 import io
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
-from trialsite.forking import forked
+from trialsite.spread import job, spread
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,16 @@ class _Part:
     pages: int
     bookmarks: list  # per page: WeasyPrint's (level, label, (x, y), state) in CSS px
 
+    def pack(self) -> bytes:
+        """One line of JSON (pages, bookmarks), then the PDF: what a worker hands back."""
+        return json.dumps([self.pages, self.bookmarks]).encode() + b"\n" + self.content
+
+    @classmethod
+    def unpack(cls, packed: bytes) -> "_Part":
+        line, _, content = packed.partition(b"\n")
+        pages, bookmarks = json.loads(line)
+        return cls(content, pages, bookmarks)
+
 
 def render_pdf(
     template: str,
@@ -72,10 +85,10 @@ def render_pdf(
             **context,
         },
     )
-    processes = settings.PDF_PROCESSES
-    if processes < 2 or PART_BREAK not in html or len(html) < settings.PDF_PARALLEL_FROM_CHARS:
+    parts = settings.PDF_PARTS
+    if parts < 2 or PART_BREAK not in html or len(html) < settings.PDF_PARALLEL_FROM_CHARS:
         return _render_whole(html, laid_out)
-    return _render_in_parts(html, processes, laid_out)
+    return _render_in_parts(html, parts, laid_out)
 
 
 def _html(string: str):
@@ -105,40 +118,53 @@ def groups(parts: list[str], count: int) -> list[str]:
     return grouped
 
 
-def _render_in_parts(html: str, processes: int, laid_out: Callable[[int], None]) -> Pdf:
+def _render_in_parts(html: str, count: int, laid_out: Callable[[int], None]) -> Pdf:
     head, _, rest = html.partition("<body>")
     body = rest.rpartition("</body>")[0]
     head, _, _ = head.partition("</head>")
-    # Two groups per process, the largest laid out first: the smaller ones fill in.
-    bodies = groups(body.split(PART_BREAK), processes * 2)
+    # The largest groups first: the smaller ones fill in at the end.
+    bodies = groups(body.split(PART_BREAK), count)
     order = sorted(range(len(bodies)), key=lambda i: -len(bodies[i]))
     opening = f"{head}{_WITHOUT_NUMBERS}</head><body>"
-    laid = forked([(_lay_out_part, (f"{opening}{bodies[i]}</body>",)) for i in order], processes)
-    parts = [part for _, part in sorted(zip(order, laid, strict=True), key=lambda pair: pair[0])]
+    laid, elsewhere = spread(_LAY_OUT_PART, [f"{opening}{bodies[i]}</body>" for i in order])
+    by_index = sorted(zip(order, laid, strict=True), key=lambda pair: pair[0])
+    parts = [_Part.unpack(packed) for _, packed in by_index]
     total = sum(p.pages for p in parts)
-    logger.info("Laid out %d pages in %d parts on %d processes", total, len(parts), processes)
+    logger.info(
+        "Laid out %d pages in %d parts, %d of them by other worker processes",
+        total,
+        len(parts),
+        elsewhere,
+    )
     laid_out(total)
     numbers = [f"Page {n} of {total}" for n in range(1, total + 1)]
-    step = -(-total // processes)
-    stamps = forked(
-        [(_number_pages, (head, numbers[start : start + step])) for start in range(0, total, step)],
-        processes,
+    step = -(-total // max(1, count // 2))
+    stamps, _ = spread(
+        _NUMBER_PAGES,
+        [json.dumps([head, numbers[start : start + step]]) for start in range(0, total, step)],
     )
     return Pdf(_join(parts, stamps), total)
 
 
-def _lay_out_part(html: str) -> _Part:
+@job
+def lay_out_part(html: str) -> bytes:
     document = _html(html).render()
     return _Part(
         document.write_pdf(),
         len(document.pages),
         [list(page.bookmarks) for page in document.pages],
-    )
+    ).pack()
 
 
-def _number_pages(head: str, numbers: list[str]) -> bytes:
+@job
+def number_pages(head_and_numbers: str) -> bytes:
+    head, numbers = json.loads(head_and_numbers)
     pages = "".join(f'<p class="page-number">{escape(n)}</p>' for n in numbers)
     return _html(f"{head}{_NUMBERS_ONLY}</head><body>{pages}</body></html>").write_pdf()
+
+
+_LAY_OUT_PART = f"{__name__}.lay_out_part"
+_NUMBER_PAGES = f"{__name__}.number_pages"
 
 
 def _join(parts: list[_Part], stamps: list[bytes]) -> bytes:

@@ -6,7 +6,6 @@ development only: DEBUG is off unless asked for, and production refuses to start
 real SECRET_KEY.
 """
 
-import os
 from pathlib import Path
 
 import environ
@@ -324,7 +323,7 @@ CELERY_BEAT_SCHEDULE["audit-seal"] = {
 # /health/ (trialsite/health.py): beat's heartbeat task every minute; older than the limit,
 # beat or the workers have stopped. Free disk under MEDIA_ROOT below the minimum fails too.
 CELERY_BEAT_SCHEDULE["heartbeat"] = {"task": "trialsite.health.record_heartbeat", "schedule": 60.0}
-CELERY_INCLUDE = ["trialsite.health"]
+CELERY_INCLUDE = ["trialsite.health", "trialsite.spread"]
 # Work handed over through the outbox (trialsite/outbox/services.py) is relayed every few
 # seconds, so that what was queued while the broker was down goes out once it is back.
 CELERY_BEAT_SCHEDULE["outbox"] = {"task": "trialsite.outbox.tasks.relay_outbox", "schedule": 5.0}
@@ -361,11 +360,16 @@ ODM_SCHEMA_DIR = Path(
 # A PDF or export still rendering after this many seconds is given up as failed (and can be
 # retried); the Celery task is stopped at the same limit.
 DOCUMENT_RENDER_TIME_LIMIT = 30 * 60
-# Long PDFs (from this many characters of HTML) are laid out on this many processes at once
-# (trialsite/pdf.py); 1 lays every PDF out in the worker's own process. By default the CPU
-# count, at most 4: a casebook has a few dozen parts, and each process costs a fixed start.
-PDF_PROCESSES = env.int("PDF_PROCESSES", default=min(os.cpu_count() or 1, 4))
+# Long PDFs (from this many characters of HTML) are cut into about PDF_PARTS parts, laid out
+# by every free worker process of the cluster at once (trialsite/pdf.py, trialsite/spread.py);
+# 1 lays every PDF out whole in one process. More parts spread over more processes, but each
+# part costs a fixed start of about a tenth of a second.
+PDF_PARTS = env.int("PDF_PARTS", default=8)
 PDF_PARALLEL_FROM_CHARS = 30_000
+# A part taken by another worker process is laid out again by the rendering task if it has
+# not come back after this long (or three times the task's own slowest part): that process
+# has died.
+SPREAD_WAIT_SECONDS = 30
 
 STUDY_NAME = env.str("STUDY_NAME", default="NCT07157891 Secretome + PRGF in knee OA")
 
