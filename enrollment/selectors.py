@@ -1,9 +1,8 @@
 """Read-only queries for enrollment pages."""
 
-from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import CharField, Count, F, Func, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from enrollment.eligibility import CRITERIA
@@ -28,28 +27,42 @@ class ConsortCounts:
 
 
 def consort_counts(screenings: QuerySet[Screening]) -> ConsortCounts:
-    """CONSORT enrolment counts over the given screenings (one query)."""
-    rows = list(
-        screenings.values_list(
-            "eligible", "failed_criteria", "participant__arm", "consent__withdrawn_on"
-        )
+    """CONSORT enrolment counts over the given screenings, counted in the database (three
+    queries, whatever the number of screenings)."""
+    screenings = screenings.order_by()
+    totals = screenings.aggregate(
+        assessed=Count("pk"),
+        not_eligible=Count("pk", filter=Q(eligible=False)),
+        eligible_not_randomized=Count("pk", filter=Q(eligible=True, participant__isnull=True)),
+        withdrawn=Count(
+            "pk", filter=Q(participant__isnull=False, consent__withdrawn_on__isnull=False)
+        ),
     )
-    by_criterion: Counter[str] = Counter()
-    for eligible, failed, _, _ in rows:
-        if not eligible:
-            by_criterion.update(set(failed))
-    arms = Counter(arm for _, _, arm, _ in rows if arm)
-    randomized = sum(arms.values())
+    arms = dict(
+        screenings.filter(participant__isnull=False)
+        .values_list("participant__arm")
+        .annotate(n=Count("pk"))
+    )
+    by_criterion = dict(
+        screenings.filter(eligible=False)
+        .annotate(
+            code=Func(
+                F("failed_criteria"), function="jsonb_array_elements_text", output_field=CharField()
+            )
+        )
+        .values_list("code")
+        .annotate(n=Count("pk"))
+    )
     return ConsortCounts(
-        assessed=len(rows),
+        assessed=totals["assessed"],
         excluded_by_criterion=[
-            (label, by_criterion[code]) for code, label in CRITERIA.items() if by_criterion[code]
+            (label, by_criterion[code]) for code, label in CRITERIA.items() if code in by_criterion
         ],
-        not_eligible=sum(1 for eligible, *_ in rows if not eligible),
-        eligible_not_randomized=sum(1 for e, _, arm, _ in rows if e and not arm),
-        randomized=randomized,
-        randomized_by_arm=[(f"Arm {code}", arms[code]) for code in Arm.values],
-        withdrawn=sum(1 for _, _, arm, withdrawn in rows if arm and withdrawn),
+        not_eligible=totals["not_eligible"],
+        eligible_not_randomized=totals["eligible_not_randomized"],
+        randomized=sum(arms.values()),
+        randomized_by_arm=[(f"Arm {code}", arms.get(code, 0)) for code in Arm.values],
+        withdrawn=totals["withdrawn"],
     )
 
 

@@ -9,6 +9,7 @@ from enrollment.models import Consent, Participant, Screening
 from trialsite.access import requires
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors, conflict_response
+from trialsite.paging import keyset_page
 from trialsite.sites.models import Site
 
 
@@ -29,19 +30,22 @@ def participant_list(request):
     participants = Participant.objects.visible_to(request.user).select_related(
         "site", "screening__consent"
     )
-    return render(request, "enrollment/participant_list.html", {"participants": participants})
+    page = keyset_page(request, participants, ("participant_id",))
+    return render(request, "enrollment/participant_list.html", {"page": page})
 
 
 @requires("enrollment.view_screening")
 def screening_log(request):
     screenings = Screening.objects.visible_to(request.user)
+    page = keyset_page(
+        request,
+        screenings.select_related("site", "participant", "consent"),
+        ("-screening_date", "-screening_number"),
+    )
     return render(
         request,
         "enrollment/screening_log.html",
-        {
-            "screenings": screenings.select_related("site", "participant", "consent"),
-            "consort": selectors.consort_counts(screenings),
-        },
+        {"page": page, "consort": selectors.consort_counts(screenings)},
     )
 
 

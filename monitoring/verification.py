@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import CharField, OuterRef, Subquery
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Cast
 
 from monitoring.models import SourceVerification
@@ -61,30 +61,51 @@ class ToReverify:
         return ""
 
 
-def to_reverify(user) -> list[ToReverify]:
-    """Records at the user's sites changed since they were verified (one query per form)."""
-    return [r for r in backlog(user) if r.verified_version is not None]
+def verifiable_forms(user) -> list[registry.FormDef]:
+    """The registered forms the user may see whose records carry a version."""
+    return [d for d in registry.visible_forms(user) if hasattr(d.model, "version")]
 
 
-def backlog(user) -> list[ToReverify]:
-    """Complete records at the user's sites not verified at their current version: never
-    verified (verified_version None), or changed since (one query per form)."""
-    found = []
-    for definition in registry.visible_forms(user):
-        if not hasattr(definition.model, "version"):
-            continue
-        latest = SourceVerification.objects.filter(
-            table_name=definition.table,
-            row_pk=Cast(OuterRef("pk"), output_field=CharField()),
-        ).order_by("-verified_at")
-        rows = definition.records_visible_to(user).annotate(
-            verified_version=Subquery(latest.values("version")[:1])
+def unverified(definition, user) -> QuerySet:
+    """Complete records of `definition` at the user's sites not verified at their current
+    version, annotated with `verified_version`, the last version verified (None: never),
+    filtered in the database, oldest first."""
+    verifications = SourceVerification.objects.filter(
+        table_name=definition.table, row_pk=Cast(OuterRef("pk"), output_field=CharField())
+    )
+    rows = (
+        definition.records_visible_to(user)
+        .exclude(Exists(verifications.filter(version=OuterRef("version"))))
+        .annotate(
+            verified_version=Subquery(verifications.order_by("-verified_at").values("version")[:1])
         )
-        if hasattr(definition.model, "status"):
-            rows = rows.filter(status=CrfStatus.COMPLETE)
-        found += [
-            ToReverify(definition, record, record_url(definition, record), record.verified_version)
-            for record in rows
-            if record.version != record.verified_version
-        ]
-    return found
+        .order_by("pk")
+    )
+    if hasattr(definition.model, "status"):
+        rows = rows.filter(status=CrfStatus.COMPLETE)
+    return rows
+
+
+def to_reverify(definition, user) -> QuerySet:
+    """Records of `definition` at the user's sites changed since they were verified."""
+    return unverified(definition, user).filter(verified_version__isnull=False)
+
+
+def as_rows(definition, records) -> list[ToReverify]:
+    return [
+        ToReverify(definition, r, record_url(definition, r), r.verified_version) for r in records
+    ]
+
+
+def backlog(user, limit: int) -> tuple[list[ToReverify], int]:
+    """The first `limit` records at the user's sites not verified at their current version
+    (never verified, or changed since), form by form, and how many there are in all (two
+    queries per form at most)."""
+    found, total = [], 0
+    for definition in verifiable_forms(user):
+        rows = unverified(definition, user)
+        count = rows.count()
+        total += count
+        if count and len(found) < limit:
+            found += as_rows(definition, rows[: limit - len(found)])
+    return found, total

@@ -13,6 +13,7 @@ Each list shows its first LIMIT lines and how many there are in all.
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -50,8 +51,11 @@ class WorkList:
         return self.total - len(self.lines)
 
 
-def _list(key: str, title: str, lines: list[Line], more_url: str | None = None) -> WorkList:
-    return WorkList(key, title, lines[:LIMIT], more_url, len(lines))
+def _list(
+    key: str, title: str, lines: list[Line], more_url: str | None = None, total: int | None = None
+) -> WorkList:
+    """The first LIMIT of `lines`; `total` when the lines were read only LIMIT at a time."""
+    return WorkList(key, title, lines[:LIMIT], more_url, len(lines) if total is None else total)
 
 
 def work_lists(user) -> list[WorkList]:
@@ -69,7 +73,8 @@ def work_lists(user) -> list[WorkList]:
 
 # --- Coordinators -------------------------------------------------------------------------------
 def _coordinator(user) -> list[WorkList]:
-    overdue, upcoming, today = visit_selectors.due_visits(user)
+    overdue, upcoming, _ = visit_selectors.due_visits(user)
+    overdue_count = overdue.count()
     visits = [
         Line(
             f"{v.participant.participant_id} {v.code} · {v.label}",
@@ -77,14 +82,15 @@ def _coordinator(user) -> list[WorkList]:
             f"window closed {v.window_closes:%Y-%m-%d}",
             urgent=True,
         )
-        for v in overdue
-    ] + [
+        for v in overdue[:LIMIT]
+    ]
+    visits += [
         Line(
             f"{v.participant.participant_id} {v.code} · {v.label}",
             reverse("visit_detail", args=[v.participant_id, v.pk]),
             f"window {v.window_opens:%Y-%m-%d} to {v.window_closes:%Y-%m-%d}",
         )
-        for v in upcoming
+        for v in upcoming[: max(0, LIMIT - len(visits))]
     ]
     open_queries = query_rules.query_rows(
         query_rules.visible_queries(user)
@@ -99,6 +105,7 @@ def _coordinator(user) -> list[WorkList]:
             f"Visits overdue or due in the next {protocol.UPCOMING_VISIT_DAYS} days",
             visits,
             reverse("visit_calendar"),
+            total=overdue_count + upcoming.count(),
         ),
         _list("forms", "Forms due or incomplete at visits held", _forms_due(user)),
         _list(
@@ -139,28 +146,48 @@ def _forms_due(user) -> list[Line]:
 # --- Investigators ------------------------------------------------------------------------------
 def _investigator(user) -> list[WorkList]:
     now = timezone.now()
-    events = (
+    unsigned = (
         AdverseEvent.objects.visible_to(user)
         .filter(signed_at__isnull=True)
         .select_related("participant", "participant__site")
         .order_by("awareness_at", "pk")
     )
-    saes, others = [], []
-    for ae in events:
-        text = f"{ae.participant.participant_id} AE {ae.number}: {ae.verbatim_term}"
-        url = reverse("ae_detail", args=[ae.pk])
-        if ae.serious and ae.awareness_at:
-            due = timezone.localtime(ae.clocks(susar=False)[0].due, ae.participant.site.zone)
-            overdue = ae.sae_overdue(now)
-            note = f"report due {due:%Y-%m-%d %H:%M %Z}" + (" · OVERDUE" if overdue else "")
-            saes.append(Line(text, url, note, urgent=True))
-        else:
-            others.append(Line(text, url, f"grade {ae.grade}" if ae.grade else ""))
+    with_clock = Q(serious=True, awareness_at__isnull=False)
+    saes = []
+    for ae in unsigned.filter(with_clock)[:LIMIT]:
+        due = timezone.localtime(ae.clocks(susar=False)[0].due, ae.participant.site.zone)
+        overdue = ae.sae_overdue(now)
+        note = f"report due {due:%Y-%m-%d %H:%M %Z}" + (" · OVERDUE" if overdue else "")
+        saes.append(Line(_ae_text(ae), reverse("ae_detail", args=[ae.pk]), note, urgent=True))
+    others = [
+        Line(
+            _ae_text(ae),
+            reverse("ae_detail", args=[ae.pk]),
+            f"grade {ae.grade}" if ae.grade else "",
+        )
+        for ae in unsigned.exclude(with_clock)[:LIMIT]
+    ]
     return [
-        _list("saes", "Serious adverse events: assess and sign", saes, reverse("ae_listing")),
-        _list("aes", "Adverse events to sign", others, reverse("ae_listing")),
+        _list(
+            "saes",
+            "Serious adverse events: assess and sign",
+            saes,
+            reverse("ae_listing"),
+            total=unsigned.filter(with_clock).count(),
+        ),
+        _list(
+            "aes",
+            "Adverse events to sign",
+            others,
+            reverse("ae_listing"),
+            total=unsigned.exclude(with_clock).count(),
+        ),
         _list("visits_to_sign", "Visits ready to sign", _visits_to_sign(user)),
     ]
+
+
+def _ae_text(ae) -> str:
+    return f"{ae.participant.participant_id} AE {ae.number}: {ae.verbatim_term}"
 
 
 def _visits_to_sign(user) -> list[Line]:
@@ -178,6 +205,7 @@ def _visits_to_sign(user) -> list[Line]:
 
 # --- Monitors -----------------------------------------------------------------------------------
 def _monitor(user) -> list[WorkList]:
+    items, backlog_count = verification.backlog(user, LIMIT)
     backlog = [
         Line(
             " ".join(filter(None, (_whose(item), item.where, item.definition.title))),
@@ -186,7 +214,7 @@ def _monitor(user) -> list[WorkList]:
             if item.verified_version is None
             else f"changed since version {item.verified_version} was verified",
         )
-        for item in verification.backlog(user)
+        for item in items
     ]
     mine = query_rules.query_rows(
         query_rules.visible_queries(user)
@@ -196,7 +224,13 @@ def _monitor(user) -> list[WorkList]:
         timezone.now(),
     )
     return [
-        _list("sdv", "Source data verification backlog", backlog, reverse("reverify_list")),
+        _list(
+            "sdv",
+            "Source data verification backlog",
+            backlog,
+            reverse("reverify_list"),
+            total=backlog_count,
+        ),
         _list(
             "my_queries",
             "Your queries still open",

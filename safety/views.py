@@ -1,5 +1,9 @@
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
@@ -11,6 +15,9 @@ from trialsite.accounts import reauth
 from trialsite.crf.services import CrfConflict
 from trialsite.crf.views import add_service_errors
 from trialsite.csv_cells import csv_response
+from trialsite.paging import keyset_page
+
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # sorts after every time an AE became known
 
 
 def _visible_ae(request, pk: int) -> AdverseEvent:
@@ -39,17 +46,19 @@ def ae_detail(request, pk: int):
 
 @requires("accounts.review_adverse_events")
 def review_queue(request):
-    events = list(
+    events = (
         AdverseEvent.objects.visible_to(request.user)
         .awaiting_review()
         .select_related("participant", "site")
-        .order_by("-serious", "awareness_at", "onset_date")
+        # Serious ones first, the longest known first (their reporting clocks run from then).
+        .annotate(known_since=Coalesce("awareness_at", Value(NEVER)))
     )
+    page = keyset_page(request, events, ("-serious", "known_since", "onset_date"))
     now = timezone.now()
     return render(
         request,
         "safety/review_queue.html",
-        {"rows": [(ae, ae.sae_overdue(now)) for ae in events]},
+        {"page": page, "rows": [(ae, ae.sae_overdue(now)) for ae in page.rows]},
     )
 
 
@@ -93,14 +102,16 @@ def ae_listing(request):
         return csv_response(
             "adverse-events.csv",
             [name for name, _ in columns],
-            ([value(ae) for _, value in columns] for ae in events),
+            ([value(ae) for _, value in columns] for ae in events.iterator(chunk_size=500)),
         )
+    page = keyset_page(request, events, events.query.order_by)
     return render(
         request,
         "safety/ae_listing.html",
         {
             "form": form,
-            "rows": [(ae, selectors.related(ae, request.user)) for ae in events],
+            "page": page,
+            "rows": [(ae, selectors.related(ae, request.user)) for ae in page.rows],
             "hidden": selectors.hidden_items(request.user),
             "query": request.GET.urlencode(),
         },

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from trialsite import protocol
 from visits import services
@@ -20,14 +20,14 @@ def in_follow_up(path: str = "") -> Q:
     )
 
 
-def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[list, list, object]:
+def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[QuerySet, QuerySet, object]:
     """(overdue, upcoming, today): visits at the user's sites not yet held nor missed, of
     participants still consenting, whose window closed before today (overdue) or opens within
-    `days` (upcoming), by the day their window closes; today is the day at the user's first
-    site."""
+    `days` (upcoming), by the day their window closes (DUE_ORDER); today is the day at the
+    user's first site."""
     site = user.sites.order_by("pk").first()
     if site is None:
-        return [], [], None
+        return Visit.objects.none(), Visit.objects.none(), None
     today = services.site_today(site)
     visits = (
         Visit.objects.filter(
@@ -37,11 +37,14 @@ def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[list, li
             missed_reason="",
             target_date__isnull=False,
         )
-        .filter(Q(window_closes__lt=today) | Q(window_opens__lte=today + timedelta(days=days)))
         .select_related("participant", "participant__site")
-        .order_by("window_closes", "participant__participant_id")
+        .order_by(*DUE_ORDER)
     )
-    overdue, upcoming = [], []
-    for visit in visits:
-        (overdue if visit.window_closes < today else upcoming).append(visit)
+    overdue = visits.filter(window_closes__lt=today)
+    upcoming = visits.filter(
+        window_closes__gte=today, window_opens__lte=today + timedelta(days=days)
+    )
     return overdue, upcoming, today
+
+
+DUE_ORDER = ("window_closes", "participant__participant_id", "sequence")

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from trialsite import protocol
 from trialsite.access import requires
 from trialsite.crf.views import add_service_errors
+from trialsite.paging import keyset_page
 from visits import selectors, services
 from visits.forms import (
     DestroyForm,
@@ -25,8 +26,8 @@ def calendar(request):
         request,
         "visits/calendar.html",
         {
-            "overdue": overdue,
-            "upcoming": upcoming,
+            "overdue": keyset_page(request, overdue, selectors.DUE_ORDER, param="overdue"),
+            "upcoming": keyset_page(request, upcoming, selectors.DUE_ORDER, param="upcoming"),
             "today": today,
             "days": protocol.UPCOMING_VISIT_DAYS,
         },

@@ -2,11 +2,12 @@
 queries, investigator signatures and the audit trail. Records are named by their registered
 form and primary key; what reveals the arm never reaches a user who may not see it."""
 
+import copy
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,6 +26,7 @@ from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
 from trialsite.crf.views import add_service_errors
 from trialsite.csv_cells import csv_response
+from trialsite.paging import keyset_page
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -51,11 +53,17 @@ def _int(value) -> int:
         raise Http404("Not found.") from None
 
 
-def _without_page(request) -> str:
-    """The request's parameters but its page, urlencoded (includes/pagination.html)."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
+# Participants a dashboard page shows; filtered by status, it reads at most this many pages
+# of participants before showing what it found (and a link to read on).
+DASHBOARD_PAGE = 25
+DASHBOARD_READ_AT_MOST = 8
+
+
+def _at(request, query: str):
+    """The request as if its query string were `query`."""
+    moved = copy.copy(request)
+    moved.GET = QueryDict(query)
+    return moved
 
 
 def _back(request, fallback: str):
@@ -111,13 +119,20 @@ def dashboard(request):
         )
 
     if chosen.get("status"):
-        # The status is known once the grid is read: read it for every participant shown.
-        rows = [r for r in rows_of(participants) if r.shows(chosen["status"], codes)]
-        page = Paginator(rows, 25).get_page(request.GET.get("page"))
-        rows = list(page.object_list)
+        # The status is known once the grid is read: read the grid a page of participants at
+        # a time until a page of rows shows it (or the participants run out).
+        rows, page, read = [], None, 0
+        while len(rows) < DASHBOARD_PAGE and read < DASHBOARD_READ_AT_MOST:
+            if page is not None:
+                if not page.next_query:
+                    break
+                request = _at(request, page.next_query)
+            page = keyset_page(request, participants, ("participant_id",), size=DASHBOARD_PAGE)
+            rows += [r for r in rows_of(page.rows) if r.shows(chosen["status"], codes)]
+            read += 1
     else:
-        page = Paginator(participants, 25).get_page(request.GET.get("page"))
-        rows = rows_of(page.object_list)
+        page = keyset_page(request, participants, ("participant_id",), size=DASHBOARD_PAGE)
+        rows = rows_of(page.rows)
     shown = codes or dashboard_grid.SCHEDULE
     return render(
         request,
@@ -135,7 +150,6 @@ def dashboard(request):
                 if f.at_end
             ],
             "legend": dashboard_grid.LEGEND,
-            "query": _without_page(request),
         },
     )
 
@@ -232,9 +246,27 @@ def verify_record(request, form: str, pk: int):
 
 @requires("accounts.verify_source_data")
 def reverify_list(request):
-    """Records changed since a monitor verified them."""
+    """Records changed since a monitor verified them, form by form, each form's a page at a
+    time (the page's parameter is the form's name)."""
+    pages = [
+        (
+            definition,
+            keyset_page(
+                request,
+                verification.to_reverify(definition, request.user),
+                ("pk",),
+                param=definition.name,
+            ),
+        )
+        for definition in verification.verifiable_forms(request.user)
+    ]
     return render(
-        request, "monitoring/reverify_list.html", {"rows": verification.to_reverify(request.user)}
+        request,
+        "monitoring/reverify_list.html",
+        {
+            "rows": [row for d, page in pages for row in verification.as_rows(d, page.rows)],
+            "pages": [(d, page) for d, page in pages if page.has_other_pages],
+        },
     )
 
 
@@ -320,16 +352,11 @@ def query_list(request):
         rows = rows.filter(table_name=registry.by_slug(chosen["form"]).table)
     if chosen.get("raiser"):
         rows = rows.filter(opened_by_id=int(chosen["raiser"]))
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page = keyset_page(request, rows, ("opened_at", "pk"))
     return render(
         request,
         "monitoring/query_list.html",
-        {
-            "form": form,
-            "page": page,
-            "rows": queries.query_rows(page.object_list, timezone.now()),
-            "query": _without_page(request),
-        },
+        {"form": form, "page": page, "rows": queries.query_rows(page.rows, timezone.now())},
     )
 
 
@@ -423,12 +450,14 @@ def _audit_trail(request, events, context: dict, filename: str):
     events = audit_selectors.visible_events(events, request.user)
     form = AuditFilter(request.GET or None, tables=audit_selectors.tables(events))
     filters = form.cleaned_data if form.is_valid() else {}
-    lines = audit_selectors.changes(
-        audit_selectors.filtered(events, filters),
-        field=filters.get("field", ""),
-        user=request.user,
-    )
+    events = audit_selectors.filtered(events, filters)
+    field = filters.get("field", "")
     if request.GET.get("format") == "csv":
+        lines = (
+            line
+            for chunk in _chunks(events.iterator(chunk_size=AUDIT_PAGE), AUDIT_PAGE)
+            for line in audit_selectors.changes(chunk, field=field, user=request.user)
+        )
         return csv_response(
             filename,
             ["When (UTC)", "User", "Action", "Record", "Field", "Old", "New", "Reason"],
@@ -446,11 +475,32 @@ def _audit_trail(request, events, context: dict, filename: str):
                 for line in lines
             ),
         )
+    page = keyset_page(request, events, ("-id",), size=AUDIT_PAGE)
     return render(
         request,
         "audit/audit_trail.html",
-        {**context, "form": form, "lines": lines, "query": request.GET.urlencode()},
+        {
+            **context,
+            "form": form,
+            "page": page,
+            "lines": audit_selectors.changes(page.rows, field=field, user=request.user),
+            "query": request.GET.urlencode(),
+        },
     )
+
+
+AUDIT_PAGE = 100  # audit rows a page of the audit trail shows (each one line per change)
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @requires("accounts.view_audit_trail", objects={"pk": "enrollment.Participant"})

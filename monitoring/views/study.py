@@ -2,16 +2,15 @@
 diagram."""
 
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from monitoring import consort as consort_flow
 from monitoring import exports
 from monitoring.overview import record_url
-from monitoring.views.review import _without_page
 from trialsite.access import requires
 from trialsite.crf import registry
 from trialsite.csv_cells import csv_response
+from trialsite.paging import keyset_page
 from visits.forms import DeviationFilter
 
 
@@ -32,20 +31,18 @@ def deviation_listing(request):
         return csv_response(
             "protocol-deviations.csv", exports.header(dataset), exports.rows(dataset)
         )
-    rows = (
-        definition.records_visible_to(user)
-        .filter(matching)
-        .order_by("-occurred_on", "participant__participant_id", "number")
+    page = keyset_page(
+        request,
+        definition.records_visible_to(user).filter(matching),
+        ("-occurred_on", "participant__participant_id", "number"),
     )
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "monitoring/deviation_listing.html",
         {
             "form": form,
             "page": page,
-            "rows": [(d, record_url(definition, d)) for d in page.object_list],
-            "query": _without_page(request),
+            "rows": [(d, record_url(definition, d)) for d in page.rows],
             "csv_query": request.GET.urlencode(),
         },
     )

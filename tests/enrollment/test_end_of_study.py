@@ -108,7 +108,7 @@ def test_no_visits_or_reminders_follow_it(coordinator, arm_a, arm_b):
     reminders.send_site_reminders(arm_a.site)
     assert not any(arm_a.participant_id in m.body for m in mail.outbox)
     overdue, upcoming, _ = selectors.due_visits(coordinator)
-    assert all(v.participant_id != arm_a.pk for v in overdue + upcoming)
+    assert all(v.participant_id != arm_a.pk for v in [*overdue, *upcoming])
     with pytest.raises(ValidationError, match="ended"):
         visit_services.add_unscheduled_visit(
             participant=arm_a, visit_date=today, reason="flare", by=coordinator

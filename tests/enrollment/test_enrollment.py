@@ -212,7 +212,7 @@ def test_another_sites_screenings_are_invisible(client, coordinator, outsider, l
     client.force_login(outsider)
     assert client.get(reverse("screening_detail", args=[screening.pk])).status_code == 404
     assert client.post(reverse("randomize", args=[screening.pk])).status_code == 404
-    assert list(client.get(reverse("screening_log")).context["screenings"]) == []
+    assert list(client.get(reverse("screening_log")).context["page"].rows) == []
 
 
 def test_withdrawal_is_recorded_and_stops_new_visits(client, coordinator, lahore):

@@ -21,10 +21,10 @@ def test_the_participant_list_shows_only_the_users_sites(
 ):
     other = factories.ParticipantFactory(site=islamabad, participant_id="ISB-001")
     client.force_login(coordinator)
-    listed = list(client.get(reverse("participant_list")).context["participants"])
+    listed = list(client.get(reverse("participant_list")).context["page"].rows)
     assert listed == [participant]
     client.force_login(outsider)
-    listed = list(client.get(reverse("participant_list")).context["participants"])
+    listed = list(client.get(reverse("participant_list")).context["page"].rows)
     assert listed == [other]
 
 
@@ -40,7 +40,7 @@ def test_a_user_at_two_sites_sees_both(client, monitor, islamabad, participant):
     other = factories.ParticipantFactory(site=islamabad, participant_id="ISB-002")
     monitor.sites.add(islamabad)
     client.force_login(monitor)
-    listed = set(client.get(reverse("participant_list")).context["participants"])
+    listed = set(client.get(reverse("participant_list")).context["page"].rows)
     assert listed == {participant, other}
 
 

@@ -151,14 +151,15 @@ def test_the_calendar_lists_the_next_14_days_and_overdue_visits(
     factories.participant_with_visits(site=islamabad, by=outsider)  # another site
     client.force_login(coordinator)
     context = client.get(reverse("visit_calendar")).context
-    upcoming = {(v.participant, v.code) for v in context["upcoming"]}
-    overdue = {(v.participant, v.code) for v in context["overdue"]}
+    upcoming = {(v.participant, v.code) for v in context["upcoming"].rows}
+    overdue = {(v.participant, v.code) for v in context["overdue"].rows}
     assert (due, "M1") in upcoming
     assert (late, "W1") in overdue
     assert (late, "M1") in upcoming
-    assert all(v.participant.site == lahore for v in context["upcoming"] + context["overdue"])
+    shown = context["upcoming"].rows + context["overdue"].rows
+    assert all(v.participant.site == lahore for v in shown)
     horizon = today + timedelta(days=14)
-    assert all(v.window_opens <= horizon for v in context["upcoming"])
+    assert all(v.window_opens <= horizon for v in context["upcoming"].rows)
 
 
 def test_the_timeline_shows_windows_status_and_crfs_due(client, coordinator, participant, lot):
