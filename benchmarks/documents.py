@@ -41,14 +41,10 @@ from django.test import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from monitoring import documents, exports, odm  # noqa: E402
-from outcomes.models import VasPain, Womac  # noqa: E402
-from outcomes.services import record_womac  # noqa: E402
 from safety import services as safety_services  # noqa: E402
 from tests import factories, helpers  # noqa: E402
 from trialsite import roles  # noqa: E402
 from trialsite.celery import app  # noqa: E402
-from trialsite.crf import registry  # noqa: E402
-from trialsite.crf.services import save_crf  # noqa: E402
 from trialsite.pdf import render_pdf  # noqa: E402
 from visits.models import Visit  # noqa: E402
 
@@ -95,44 +91,9 @@ def staff(code: str = "BEN"):
     return site, coordinator, monitor
 
 
-def enter_forms(participant, by, *, changes: int = 0) -> None:
-    """VAS and WOMAC at every visit that collects them; `changes` corrections of each VAS."""
-    for visit in Visit.objects.filter(participant=participant):
-        if registry.get("vas_pain").due_at(visit):
-            vas = save_crf(
-                crf_class=VasPain,
-                visit=visit,
-                data=helpers.vas_answers(),
-                version=0,
-                complete=True,
-                by=by,
-            )
-            for n in range(changes):
-                vas = save_crf(
-                    crf_class=VasPain,
-                    visit=visit,
-                    data=helpers.vas_answers(score_mm=30 + n % 40),
-                    version=vas.version,
-                    complete=True,
-                    reason=f"correction {n + 1}",
-                    by=by,
-                )
-        if registry.get("womac").due_at(visit):
-            answers = {
-                f"{c}{i}": 1 for c, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)
-            }
-            record_womac(
-                visit=visit,
-                data={"knee": "R", **answers},
-                version=0,
-                complete=True,
-                by=by,
-            )
-
-
 def casebook_participant(site, by, *, adverse_events: int, changes: int):
     participant = factories.participant_with_visits(site=site, arm="A", by=by)
-    enter_forms(participant, by, changes=changes)
+    helpers.enter_forms(participant, by, changes=changes)
     for n in range(adverse_events):
         safety_services.report_adverse_event(
             participant=participant,
@@ -142,63 +103,6 @@ def casebook_participant(site, by, *, adverse_events: int, changes: int):
             by=by,
         )
     return participant
-
-
-def clone(template, rows: list[dict]) -> list:
-    """Copies of a saved row with some fields changed, inserted in one statement."""
-    model = type(template)
-    values = {
-        f.attname: getattr(template, f.attname)
-        for f in model._meta.concrete_fields
-        if f.attname != "id"
-    }
-    return model.objects.bulk_create([model(**{**values, **row}) for row in rows], batch_size=500)
-
-
-def synthetic_study(site, by, count: int) -> None:
-    """`count` participants with the visit schedule and VAS and WOMAC at each visit, copied
-    in bulk from one participant entered through the services."""
-    template = casebook_participant(site, by, adverse_events=0, changes=0)
-    screenings = clone(
-        template.screening,
-        [{"screening_number": f"{site.code}-S{n:05d}"} for n in range(count - 1)],
-    )
-    clone(
-        template.screening.consent,
-        [{"screening_id": s.pk} for s in screenings],
-    )
-    participants = clone(
-        template,
-        [
-            {"participant_id": f"{site.code}-{n:05d}", "screening_id": s.pk}
-            for n, s in enumerate(screenings)
-        ],
-    )
-    visits = list(Visit.objects.filter(participant=template))
-    new_visits = clone(
-        visits[0],
-        [
-            {
-                **{
-                    f: getattr(v, f)
-                    for f in ("code", "sequence", "target_date", "window_opens", "window_closes")
-                },
-                "participant_id": p.pk,
-            }
-            for p in participants
-            for v in visits
-        ],
-    )
-    by_key = {(v.participant_id, v.code): v.pk for v in new_visits}
-    for model in (VasPain, Womac):
-        for crf in model.objects.filter(participant=template):
-            clone(
-                crf,
-                [
-                    {"participant_id": p.pk, "visit_id": by_key[(p.pk, crf.visit.code)]}
-                    for p in participants
-                ],
-            )
 
 
 # --- Measurements --------------------------------------------------------------------------------
@@ -364,8 +268,8 @@ def main() -> int:
         site, coordinator, monitor = staff()
         small_site, small_coordinator, small_monitor = staff("B10")
         start = time.perf_counter()
-        synthetic_study(site, coordinator, count)
-        synthetic_study(small_site, small_coordinator, 10)
+        helpers.synthetic_study(site, coordinator, count)
+        helpers.synthetic_study(small_site, small_coordinator, 10)
         print(f"(made {count} + 10 synthetic participants in {time.perf_counter() - start:.1f} s)")
         passed = measure_exports(monitor, small_monitor, count)
         passed += measure_pdfs(site, coordinator, monitor)

@@ -10,9 +10,12 @@ from enrollment.models import Arm, Participant, Screening
 from trialsite import protocol
 
 
-def visible_participant_or_404(user, pk: int) -> Participant:
-    """The participant, if the user's sites include theirs; otherwise 404 (no hint it exists)."""
-    return get_object_or_404(Participant.objects.visible_to(user), pk=pk)
+def visible_participant_or_404(user, pk: int, related: tuple[str, ...] = ()) -> Participant:
+    """The participant, if the user's sites include theirs; otherwise 404 (no hint it exists);
+    read with the `related` (select_related) and their site."""
+    return get_object_or_404(
+        Participant.objects.visible_to(user).select_related("site", *related), pk=pk
+    )
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,8 @@ Filtered by a form, each visit shows that form's status instead of the visit's."
 
 from dataclasses import dataclass
 
-from django.db.models import Count
 from django.urls import reverse
 
-from enrollment.models import EndOfStudy
 from monitoring.overview import (
     ICONS,
     LABELS,
@@ -18,7 +16,10 @@ from monitoring.overview import (
     Statuses,
     form_url,
     forms_done,
+    log_counts,
     log_url,
+    own_records,
+    record_heads,
     visit_state,
     visit_summary,
 )
@@ -103,28 +104,18 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
     own_forms = registry.visible_forms(user, Kind.PER_PARTICIPANT)
     per_participant = [f for f in own_forms if not f.at_end]
     at_end = [f for f in own_forms if f.at_end]
-    ends = dict(
-        EndOfStudy.objects.filter(participant_id__in=ids).values_list("participant_id", "ended_on")
-    )
+    ends = {
+        p.pk: p.end_of_study.ended_on
+        for p in participants
+        if getattr(p, "end_of_study", None) is not None
+    }
     per_visit = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
     if form:
         per_visit = [f for f in per_visit if f.name == form]
     logs = registry.visible_forms(user, Kind.LOG)
-    own = {(f.name, f.participant_of(r).pk): r for f in own_forms for r in f.records_of(ids)}
-    at_visit = {
-        (f.name, r.visit_id): r
-        for f in per_visit
-        for r in f.model.objects.filter(participant_id__in=ids).only(
-            "id", "participant_id", "visit_id", "status", "version", "modified_at"
-        )
-    }
-    entries = {
-        (f.name, row["participant"]): row["n"]
-        for f in logs
-        for row in f.model.objects.filter(participant_id__in=ids)
-        .values("participant")
-        .annotate(n=Count("id"))
-    }
+    own = own_records(own_forms, participants)
+    at_visit = {(head.form, head.visit_id): head for head in record_heads(per_visit, ids)}
+    entries = log_counts(logs, ids)
     rows = []
     for participant in participants:
         found = [(f, own.get((f.name, participant.pk))) for f in per_participant]

@@ -158,7 +158,36 @@ def _casebook_params(data, user) -> dict:
 
 
 def _participant(params) -> Participant:
+    if (read := params.get(_READ)) is not None:  # read with others (recent_documents)
+        return read
     return Participant.objects.select_related("site", "screening").get(pk=params["participant"])
+
+
+def _participant_of_visit(params) -> Participant:
+    if (read := params.get(_READ)) is not None:
+        return read
+    return Visit.objects.select_related("participant").get(pk=params["visit"]).participant
+
+
+_READ = "_participant_read"  # set on a copy of the params, never stored
+
+
+def _with_participant_or_none(params: dict) -> dict | None:
+    """_with_participant, or None when the participant or visit is no longer there."""
+    try:
+        return _with_participant(params)
+    except (Participant.DoesNotExist, Visit.DoesNotExist):
+        return None
+
+
+def _with_participant(params: dict) -> dict:
+    """A copy of the params with the participant they are of (by participant or by visit),
+    read once for all that needs it."""
+    if "participant" in params:
+        return {**params, _READ: _participant(params)}
+    if "visit" in params:
+        return {**params, _READ: _participant_of_visit(params)}
+    return params
 
 
 def _casebook_build(params, user, progress, path) -> Built:
@@ -295,9 +324,7 @@ KINDS: dict[str, Kind] = {
         permission="accounts.export_data",
         params=_visit_params,
         title=_visit_title,
-        fingerprint=lambda p, user: _participant_state(
-            Visit.objects.get(pk=p["visit"]).participant
-        ),
+        fingerprint=lambda p, user: _participant_state(_participant_of_visit(p)),
         build=_visit_build,
     ),
     Document.Kind.CASEBOOK: Kind(
@@ -386,10 +413,13 @@ def request_document(*, kind: str, data: QueryDict | dict, by) -> Document:
     return _queue(kind, spec.params(data, by), by)
 
 
-def _queue(kind: str, params: dict, by) -> Document:
+def _queue(kind: str, params: dict, by, *, version=None, read=None) -> Document:
+    """`version` and `read` (_with_participant): the data's fingerprint and the params with
+    their participant, when the caller has just read them."""
     spec = KINDS[kind]
     key = _key(kind, params, by)
-    version = spec.fingerprint(params, by)
+    read = read or _with_participant(params)  # for the fingerprint and the title, read once
+    version = version or spec.fingerprint(read, by)
 
     with transaction.atomic():
         _lock_key(key)
@@ -401,7 +431,7 @@ def _queue(kind: str, params: dict, by) -> Document:
         if existing is not None:
             return existing
         document = Document.objects.create(
-            kind=kind, params=params, key=key, title=spec.title(params), requested_by=by
+            kind=kind, params=params, key=key, title=spec.title(read), requested_by=by
         )
         outbox.enqueue("monitoring.tasks.render_document_task", document.pk)
     return document
@@ -510,9 +540,9 @@ def _render(document_id: int) -> Document:
     return document
 
 
-def _current_version(document: Document) -> str | None:
+def _current_version(document: Document, params: dict | None = None) -> str | None:
     try:
-        return KINDS[document.kind].fingerprint(document.params, document.requested_by)
+        return KINDS[document.kind].fingerprint(params or document.params, document.requested_by)
     except (Participant.DoesNotExist, Visit.DoesNotExist):
         return None
 
@@ -521,16 +551,32 @@ def is_stale(document: Document) -> bool:
     """Whether the data changed after the document was made."""
     if document.status != Document.Status.READY:
         return False
-    return _current_version(document) != document.data_version
+    document.read_params = _with_participant_or_none(document.params)  # for regenerate_document
+    document.current_version = _current_version(document, document.read_params)
+    return document.current_version != document.data_version
 
 
 def recent_documents(user, limit: int = 30) -> list[tuple[Document, bool]]:
     """The user's latest documents, each with whether it is stale (one fingerprint per key)."""
     recent = list(Document.objects.filter(requested_by=user).select_related("requested_by")[:limit])
+    ready = [d for d in recent if d.status == Document.Status.READY]
+    # The participants they are of, read at once (not one query per document).
+    participants = Participant.objects.in_bulk(
+        [d.params["participant"] for d in ready if "participant" in d.params]
+    )
+    visits = Visit.objects.select_related("participant").in_bulk(
+        [d.params["visit"] for d in ready if "visit" in d.params]
+    )
     versions: dict[str, str | None] = {}
-    for document in recent:
-        if document.status == Document.Status.READY and document.key not in versions:
-            versions[document.key] = _current_version(document)
+    for document in ready:
+        if document.key in versions:
+            continue
+        params = document.params
+        if (found := participants.get(params.get("participant"))) is not None:
+            params = {**params, _READ: found}
+        elif (visit := visits.get(params.get("visit"))) is not None:
+            params = {**params, _READ: visit.participant}
+        versions[document.key] = _current_version(document, params)
     return [
         (d, d.status == Document.Status.READY and versions[d.key] != d.data_version) for d in recent
     ]
@@ -540,7 +586,9 @@ def regenerate_document(*, document: Document, by) -> Document:
     """The same document made again from the current data."""
     if not by.has_perm(KINDS[document.kind].permission):
         raise PermissionDenied("Your role cannot make this document.")
-    return _queue(document.kind, document.params, by)
+    known = getattr(document, "current_version", None) if by == document.requested_by else None
+    read = getattr(document, "read_params", None)
+    return _queue(document.kind, document.params, by, version=known, read=read)
 
 
 TRAY_MINUTES = 30

@@ -5,7 +5,7 @@ source-verified, signed, locked)."""
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import CharField, Count, DateTimeField, F, IntegerField, Q, Value
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
@@ -136,24 +136,42 @@ class Statuses:
     once, to tell the status of any of their records."""
 
     def __init__(self, participant_ids: list[int]):
-        self.verified = {
-            (s.table_name, s.row_pk): s.version
-            for s in SourceVerification.objects.filter(participant_id__in=participant_ids)
-            .only("table_name", "row_pk", "version")
-            .order_by("verified_at")
-        }
-        self.queries = Counter(
-            DataQuery.objects.filter(
-                participant_id__in=participant_ids, state=DataQuery.State.OPEN
-            ).values_list("table_name", "row_pk")
+        # Verifications and open queries in one query: (table, row, version verified or
+        # None for a query, when verified).
+        verifications = (
+            SourceVerification.objects.filter(participant_id__in=participant_ids)
+            .order_by()
+            .annotate(at=F("verified_at"), verified=F("version"))
+            .values_list("table_name", "row_pk", "verified", "at")
         )
+        open_queries = (
+            DataQuery.objects.filter(participant_id__in=participant_ids, state=DataQuery.State.OPEN)
+            .order_by()
+            .annotate(
+                verified=Value(None, output_field=IntegerField()),
+                at=Value(None, output_field=DateTimeField()),
+            )
+            .values_list("table_name", "row_pk", "verified", "at")
+        )
+        rows = list(verifications.union(open_queries, all=True))
+        self.verified = {
+            (table, row): version
+            for table, row, version, at in sorted(
+                (r for r in rows if r[3] is not None), key=lambda r: r[3]
+            )
+        }
+        self.queries = Counter((table, row) for table, row, _, at in rows if at is None)
         locks = list(
-            Lock.objects.active().filter(
+            Lock.objects.active()
+            .filter(
                 Q(scope=Lock.Scope.STUDY)
                 | Q(participant_id__in=participant_ids)
                 | Q(visit__participant_id__in=participant_ids)
             )
+            .select_related("locked_by")
+            .order_by("locked_at")
         )
+        self.locks = locks
         self.study_locked = any(lock.scope == Lock.Scope.STUDY for lock in locks)
         self.locked_participants = {
             lock.participant_id for lock in locks if lock.scope == "participant"
@@ -165,8 +183,32 @@ class Statuses:
         # Latest signature time per visit, and per casebook (visit None). The visit's page
         # checks the hash; here a record saved after the signature is simply not "signed".
         self.signed_at = {}
-        for s in Signature.objects.filter(participant_id__in=participant_ids).order_by("signed_at"):
+        self.signatures = list(
+            Signature.objects.filter(participant_id__in=participant_ids).order_by("signed_at")
+        )
+        for s in self.signatures:
             self.signed_at[(s.participant_id, s.visit_id)] = s.signed_at
+
+    def covering_lock(self, participant_id: int) -> Lock | None:
+        """As locking.covering_lock(participant=...): the earliest active lock of the study or
+        of the participant."""
+        return next(
+            (
+                lock
+                for lock in self.locks
+                if lock.scope == Lock.Scope.STUDY
+                or (lock.scope == Lock.Scope.PARTICIPANT and lock.participant_id == participant_id)
+            ),
+            None,
+        )
+
+    def casebook_signatures(self, participant_id: int) -> list:
+        """The participant's casebook signatures (of no one visit), the latest first."""
+        return [
+            s
+            for s in reversed(self.signatures)
+            if s.participant_id == participant_id and s.visit_id is None
+        ]
 
     def of(self, definition, record, participant_id: int, visit_id: int | None) -> str:
         if record is None:
@@ -278,16 +320,98 @@ def log_url(definition: FormDef, participant) -> str:
 
 
 def participant_records(participant, user) -> dict:
-    """The participant's records the user may see: of per-visit forms by (form name, visit id),
-    of their own forms by (form name, None). One query per form."""
-    found = {}
-    for definition in registry.visible_forms(user, Kind.PER_VISIT, Kind.PER_PARTICIPANT):
-        if definition.visit_record:
-            continue
-        for record in definition.records_of([participant]):
-            visit_id = definition.visit_id_of(record) if definition.kind == Kind.PER_VISIT else None
-            found[(definition.name, visit_id)] = record
+    """The participant's records the user may see: of per-visit forms by (form name, visit id)
+    as RecordHeads (one query for every form), of their own forms by (form name, None), from
+    the participant when read with participant_related() (else one query per form)."""
+    own = [d for d in registry.visible_forms(user, Kind.PER_PARTICIPANT) if not d.visit_record]
+    found = {(name, None): record for (name, _), record in own_records(own, [participant]).items()}
+    per_visit = [d for d in registry.visible_forms(user, Kind.PER_VISIT) if not d.visit_record]
+    for head in record_heads(per_visit, [participant.pk]):
+        found[(head.form, head.visit_id)] = head
     return found
+
+
+def own_records(definitions: list[FormDef], participants: list) -> dict:
+    """Records of per-participant forms by (form name, participant id): taken from the
+    participants where they were read with them (participant_related), else one query per
+    form."""
+    found = {}
+    for definition in definitions:
+        path = definition.from_participant
+        if path is None:
+            for record in definition.records_of(participants):
+                found[(definition.name, definition.participant_of(record).pk)] = record
+            continue
+        for participant in participants:
+            record = definition.follow(participant, path or "pk")
+            if record is not None:
+                found[(definition.name, participant.pk)] = record
+    return found
+
+
+def log_counts(definitions: list[FormDef], participant_ids: list[int]) -> dict:
+    """How many entries each participant has in each log, by (form name, participant id):
+    every log in one query."""
+    parts = [
+        definition.model.objects.filter(participant_id__in=participant_ids)
+        .order_by()
+        .values("participant_id")
+        .annotate(n=Count("id"), form=Value(definition.name, output_field=CharField()))
+        .values_list("participant_id", "n", "form")
+        for definition in definitions
+    ]
+    if not parts:
+        return {}
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return {(form, participant_id): n for participant_id, n, form in query}
+
+
+def participant_related(user) -> list[str]:
+    """What to read with a participant (select_related) for participant_records to find their
+    own forms without a query each."""
+    return sorted(
+        {
+            definition.from_participant
+            for definition in registry.visible_forms(user, Kind.PER_PARTICIPANT)
+            if definition.from_participant
+        }
+    )
+
+
+@dataclass(frozen=True)
+class RecordHead:
+    """What the status of a per-visit record is told from (Statuses.of), without its answers."""
+
+    form: str
+    pk: int
+    participant_id: int
+    visit_id: int
+    status: str
+    version: int
+    modified_at: object
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == CrfStatus.COMPLETE
+
+
+def record_heads(definitions: list[FormDef], participant_ids: list[int]) -> list[RecordHead]:
+    """The records of these per-visit forms of these participants, every form in one query."""
+    columns = ("id", "participant_id", "visit_id", "status", "version", "modified_at")
+    parts = [
+        definition.model.objects.filter(participant_id__in=participant_ids)
+        .order_by()
+        .annotate(form=Value(definition.name, output_field=CharField()))
+        .values_list(*columns, "form")
+        for definition in definitions
+    ]
+    if not parts:
+        return []
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return [
+        RecordHead(form, pk, participant_id, visit_id, status, version, modified_at)
+        for pk, participant_id, visit_id, status, version, modified_at, form in query
+    ]
 
 
 def own_form(definition: FormDef, participant, records: dict, statuses) -> FormLink:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, Count, Exists, OuterRef, QuerySet, Subquery, Window
 from django.db.models.functions import Cast
 
 from monitoring.models import SourceVerification
@@ -99,13 +99,13 @@ def as_rows(definition, records) -> list[ToReverify]:
 
 def backlog(user, limit: int) -> tuple[list[ToReverify], int]:
     """The first `limit` records at the user's sites not verified at their current version
-    (never verified, or changed since), form by form, and how many there are in all (two
-    queries per form at most)."""
+    (never verified, or changed since), form by form, and how many there are in all (one
+    query per form)."""
     found, total = [], 0
     for definition in verifiable_forms(user):
-        rows = unverified(definition, user)
-        count = rows.count()
-        total += count
-        if count and len(found) < limit:
-            found += as_rows(definition, rows[: limit - len(found)])
+        rows = list(
+            unverified(definition, user).annotate(backlog_total=Window(Count("pk")))[:limit]
+        )
+        total += rows[0].backlog_total if rows else 0
+        found += as_rows(definition, rows[: max(0, limit - len(found))])
     return found, total

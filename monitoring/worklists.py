@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Participant
-from monitoring import dashboard, quality, verification
+from monitoring import dashboard, overview, quality, verification
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery
 from monitoring.overview import COMPLETE, VERIFIED, form_url, forms_not_entered
@@ -193,7 +193,11 @@ def _ae_text(ae) -> str:
 def _visits_to_sign(user) -> list[Line]:
     """Visits whose forms are all complete or verified, and not signed since (the dashboard's
     statuses, read in its fixed number of queries)."""
-    participants = list(Participant.objects.visible_to(user).select_related("site"))
+    participants = list(
+        Participant.objects.visible_to(user).select_related(
+            "site", *overview.participant_related(user)
+        )
+    )
     rows = dashboard.grid(participants, user, today_of=lambda site: site.today())
     return [
         Line(f"{row.participant.participant_id} {cell.title}", cell.url, urgent=False)

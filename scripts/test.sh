@@ -19,6 +19,7 @@ export DEBUG=false SECRET_KEY=test-only-secret-key-not-for-production HTTPS=fals
 export DJANGO_ALLOW_ASYNC_UNSAFE=true   # Playwright's sync API and the ORM share a thread
 export CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
 export STATICFILES_STORAGE=django.contrib.staticfiles.storage.StaticFilesStorage
+export ZEAL=true   # an N+1 query in a page raises (trialsite/settings.py)
 
 echo "== ruff check"; "$VENV/bin/ruff" check .
 echo "== ruff format --check"; "$VENV/bin/ruff" format --check .

@@ -28,12 +28,13 @@ from monitoring import documents
 from monitoring.demo import injection_answers, prgf_answers
 from monitoring.demo import medication_answers as demo_medication_answers
 from outcomes import biomarkers, imaging
-from outcomes.models import Mri, VasPain, Xray
+from outcomes.models import Mri, VasPain, Womac, Xray
 from outcomes.services import record_biomarkers, record_womac
 from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
 from safety import services as safety_services
 from safety.models import RescueAnalgesia
+from tests import factories
 from tests.factories import PASSWORD
 from trialsite.accounts.models import User
 from trialsite.crf import registry
@@ -542,3 +543,97 @@ def enter_every_form(
         participant=participant, data=ae_answers(**prgf, **(ae or {})), by=by
     )
     add_medication(participant, by)
+
+
+# --- Synthetic studies (query-count tests, benchmarks) -----------------------------------------
+def enter_forms(participant, by, *, changes: int = 0) -> None:
+    """VAS and WOMAC at every visit that collects them; `changes` corrections of each VAS."""
+    for visit in Visit.objects.filter(participant=participant):
+        if registry.get("vas_pain").due_at(visit):
+            vas = save_crf(
+                crf_class=VasPain,
+                visit=visit,
+                data=vas_answers(),
+                version=0,
+                complete=True,
+                by=by,
+            )
+            for n in range(changes):
+                vas = save_crf(
+                    crf_class=VasPain,
+                    visit=visit,
+                    data=vas_answers(score_mm=30 + n % 40),
+                    version=vas.version,
+                    complete=True,
+                    reason=f"correction {n + 1}",
+                    by=by,
+                )
+        if registry.get("womac").due_at(visit):
+            answers = {
+                f"{c}{i}": 1 for c, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)
+            }
+            record_womac(
+                visit=visit,
+                data={"knee": "R", **answers},
+                version=0,
+                complete=True,
+                by=by,
+            )
+
+
+def clone(template, rows: list[dict]) -> list:
+    """Copies of a saved row with some fields changed, inserted in one statement."""
+    model = type(template)
+    values = {
+        f.attname: getattr(template, f.attname)
+        for f in model._meta.concrete_fields
+        if f.attname != "id"
+    }
+    return model.objects.bulk_create([model(**{**values, **row}) for row in rows], batch_size=500)
+
+
+def synthetic_study(site, by, count: int) -> None:
+    """`count` participants with the visit schedule and VAS and WOMAC at each visit, copied
+    in bulk from one participant entered through the services."""
+    template = factories.participant_with_visits(site=site, arm="A", by=by)
+    enter_forms(template, by)
+    screenings = clone(
+        template.screening,
+        [{"screening_number": f"{site.code}-S{n:05d}"} for n in range(count - 1)],
+    )
+    clone(
+        template.screening.consent,
+        [{"screening_id": s.pk} for s in screenings],
+    )
+    participants = clone(
+        template,
+        [
+            {"participant_id": f"{site.code}-{n:05d}", "screening_id": s.pk}
+            for n, s in enumerate(screenings)
+        ],
+    )
+    visits = list(Visit.objects.filter(participant=template))
+    new_visits = clone(
+        visits[0],
+        [
+            {
+                **{
+                    f: getattr(v, f)
+                    for f in ("code", "sequence", "target_date", "window_opens", "window_closes")
+                },
+                "participant_id": p.pk,
+            }
+            for p in participants
+            for v in visits
+        ],
+    )
+    by_key = {(v.participant_id, v.code): v.pk for v in new_visits}
+    for model in (VasPain, Womac):
+        for crf in model.objects.filter(participant=template):
+            clone(
+                crf,
+                [
+                    {"participant_id": p.pk, "visit_id": by_key[(p.pk, crf.visit.code)]}
+                    for p in participants
+                ],
+            )

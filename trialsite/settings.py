@@ -110,6 +110,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# N+1 queries (a query per row of a list, from a related object not read with the list)
+# raise in the tests: `make test` sets ZEAL=true (django-zeal, a development dependency).
+if env.bool("ZEAL", default=False):
+    INSTALLED_APPS.append("zeal")
+    MIDDLEWARE.insert(0, "zeal.middleware.zeal_middleware")
+    ZEAL_RAISE = True
+    # A session is read again when its key is cycled (after a secret-key rotation): never a
+    # list.
+    ZEAL_ALLOWLIST = [{"model": "sessions.Session"}]
+
 ROOT_URLCONF = "trialsite.urls"
 WSGI_APPLICATION = "trialsite.wsgi.application"
 

@@ -103,6 +103,29 @@ class InjectionForm(CrfForm):
         return {"prgf_volume_ml": None, **super().data_values()}
 
 
+class StaffField(forms.ModelChoiceField):
+    """One of the site's staff. The fields of a form that share a `read` dict read the staff
+    once between them, not a query each."""
+
+    read: dict | None = None
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if self.read is None:
+            return super().to_python(value)
+        if not self.read:
+            self.read.update({str(user.pk): user for user in self.queryset})
+        try:
+            return self.read[str(getattr(value, "pk", value))]
+        except KeyError:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            ) from None
+
+
 class PrgfPreparationForm(CrfForm):
     class Meta(CrfMeta):
         model = PrgfPreparation
@@ -122,6 +145,7 @@ class PrgfPreparationForm(CrfForm):
             "operator",
             "identity_checked_by",
         ]
+        field_classes = {"operator": StaffField, "identity_checked_by": StaffField}
         widgets = {
             "blood_drawn_at": DATETIME,
             "activated_at": DATETIME,
@@ -134,12 +158,13 @@ class PrgfPreparationForm(CrfForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        staff = self.fields["operator"].queryset
         if self.visit is not None:
-            staff = self.fields["operator"].queryset.filter(
-                sites=self.visit.participant.site, is_active=True
-            )
-            self.fields["operator"].queryset = staff
-            self.fields["identity_checked_by"].queryset = staff
+            staff = staff.filter(sites=self.visit.participant.site, is_active=True)
+        read: dict = {}  # the staff, read once for both fields
+        for name in ("operator", "identity_checked_by"):
+            self.fields[name].queryset = staff
+            self.fields[name].read = read
 
     def clean_blood_drawn_at(self):
         return _not_in_future(self.cleaned_data["blood_drawn_at"])

@@ -58,14 +58,14 @@ def participant_detail(request, pk: int):
     """The participant's record: their own forms, every visit with its window, status and
     forms, the entries of each log, and the casebook's signatures."""
     user = request.user
-    participant = visible_participant_or_404(user, pk)
+    participant = visible_participant_or_404(user, pk, overview.participant_related(user))
     statuses = overview.Statuses([participant.pk])
     records = overview.participant_records(participant, user)
     own = [
         overview.own_form(definition, participant, records, statuses)
         for definition in registry.visible_forms(user, Kind.PER_PARTICIPANT)
     ]
-    ended = EndOfStudy.objects.filter(participant=participant).first()
+    ended = getattr(participant, "end_of_study", None)
     ended_on = ended.ended_on if ended is not None else None
     today = visit_services.site_today(participant.site)
     timeline = []
@@ -90,11 +90,8 @@ def participant_detail(request, pk: int):
             "ended": ended,
             "timeline": timeline,
             "logs": logs,
-            "lock": covering_lock(participant=participant),
-            "signatures": [
-                (s, is_valid(s))
-                for s in Signature.objects.filter(participant=participant, visit__isnull=True)
-            ],
+            "lock": statuses.covering_lock(participant.pk),
+            "signatures": [(s, is_valid(s)) for s in statuses.casebook_signatures(participant.pk)],
             "today": today,
         },
     )
@@ -130,7 +127,8 @@ def _log(definition, participant, user) -> tuple:
 
 
 def _visit_of(user, participant_pk: int, visit_pk: int):
-    participant = visible_participant_or_404(user, participant_pk)
+    # With what the forms' rules read of the participant (nothing dated before consent).
+    participant = visible_participant_or_404(user, participant_pk, ("screening__consent",))
     visit = get_object_or_404(Visit, pk=visit_pk, participant=participant)
     visit.participant = participant
     return participant, visit
@@ -289,23 +287,27 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         "crf": record,
         "can_edit": can_edit,
         "lock": lock,
-        "sdv": last_verification(record) if record else None,
-        "queries": list(queries_for(record, user)) if record else [],
     }
 
-    def with_queries(form_):
-        """Each item's open queries, for a badge next to it that leads to the thread."""
-        for name, open_queries in open_by_field(context["queries"]).items():
+    def page(form_, status=200):
+        """The form's page, with its verification and each item's open queries (a badge
+        next to the item leads to the thread): read only when the page is shown."""
+        shown = {
+            **context,
+            "sdv": last_verification(record) if record else None,
+            "queries": list(queries_for(record, user)) if record else [],
+        }
+        for name, open_queries in open_by_field(shown["queries"]).items():
             if name in form_.fields:
                 form_.fields[name].open_queries = open_queries
-        return form_
+        return render(request, definition.template, {**shown, "form": form_}, status=status)
 
     if request.method != "POST":
-        form_ = with_queries(make_form())
+        form_ = make_form()
         if not can_edit:
             for field in form_.fields.values():
                 field.disabled = True
-        return render(request, definition.template, {**context, "form": form_})
+        return page(form_)
 
     if not may_edit:
         raise PermissionDenied
@@ -338,12 +340,7 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
                 )
             messages.success(request, _saved_message(definition, saved, record))
             return redirect(_after_save(request, definition, participant, visit, saved))
-    return render(
-        request,
-        definition.template,
-        {**context, "form": with_queries(form_)},
-        status=400 if form_.errors else 200,
-    )
+    return page(form_, status=400 if form_.errors else 200)
 
 
 def _save(definition, form, participant, visit, record, user):

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from enrollment.models import Participant
 from enrollment.selectors import visible_participant_or_404
 from monitoring import dashboard as dashboard_grid
-from monitoring import quality, queries, signatures, verification
+from monitoring import overview, quality, queries, signatures, verification
 from monitoring.models import DataQuery
 from trialsite.access import requires
 from trialsite.accounts import reauth
@@ -106,7 +106,9 @@ def dashboard(request):
     user = request.user
     form = DashboardFilter(request.GET or None, user=user)
     chosen = form.cleaned_data if form.is_valid() else {}
-    participants = Participant.objects.visible_to(user).select_related("site")
+    participants = Participant.objects.visible_to(user).select_related(
+        "site", *overview.participant_related(user)
+    )
     if chosen.get("site"):
         participants = participants.filter(site_id=int(chosen["site"]))
     if chosen.get("q"):

@@ -27,6 +27,9 @@ class TrialUserAdmin(UserAdmin):
     list_display = ("username", "first_name", "last_name", "email", "is_active", "role_list")
     list_filter = ("groups", "sites", "is_active", "is_staff")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
     @admin.display(description="Roles")
     def role_list(self, user: User) -> str:
         return ", ".join(sorted(user.role_names))

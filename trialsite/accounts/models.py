@@ -44,7 +44,7 @@ class User(AbstractUser):
 
     @cached_property
     def role_names(self) -> frozenset[str]:
-        return frozenset(self.groups.values_list("name", flat=True))
+        return frozenset(group.name for group in self.groups.all())  # prefetch_related("groups")
 
 
 def with_request_data(users):

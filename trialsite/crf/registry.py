@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from django.apps import apps
@@ -262,6 +262,28 @@ class FormDef:
 
     def participant_of(self, record):
         return self.follow(record, self.participant_path)
+
+    @cached_property
+    def from_participant(self) -> str | None:
+        """The path from a participant to their record of a per-participant form, through
+        one-to-one relations only ("" for the participant itself; e.g. "screening__consent"),
+        so that a participant read with select_related() carries their own forms; None if
+        there is no such path."""
+        if self.kind != Kind.PER_PARTICIPANT:
+            return None
+        if self.participant_path == "pk":
+            return ""
+        model, back = self.model, []
+        for step in self.participant_path.split("__"):
+            field = model._meta.get_field(step)
+            if isinstance(field, models.OneToOneRel):  # reached from the other side
+                back.append(field.field.name)
+            elif isinstance(field, models.OneToOneField):
+                back.append(field.remote_field.get_accessor_name())
+            else:
+                return None
+            model = field.related_model
+        return "__".join(reversed(back))
 
     def visit_id_of(self, record) -> int | None:
         if self.visit_path == "pk":

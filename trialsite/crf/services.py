@@ -34,6 +34,11 @@ class ReasonRequired(ValidationError):
     pass
 
 
+# Foreign keys a service sets from rows it has just read (or the acting user): full_clean()
+# need not look each of them up again.
+SET_HERE = ("created_by", "modified_by", "participant", "visit", "site")
+
+
 def save_crf(
     *,
     crf_class: type[Crf],
@@ -60,20 +65,49 @@ def save_crf(
         if current is not None and current.is_complete and not reason.strip():
             raise ReasonRequired(REASON_REQUIRED)
         crf = current or crf_class(
-            participant=visit.participant, visit=visit, site_id=visit.participant.site_id
+            participant=visit.participant, visit=visit, site=visit.participant.site
         )
         for name, value in data.items():
             setattr(crf, name, value)
         crf.status = CrfStatus.COMPLETE if complete else CrfStatus.IN_PROGRESS
         crf.stamp_change(by)
-        crf.full_clean()
+        # The database enforces one form per visit and the CHECK constraints as it saves
+        # (a round trip each fewer than asking it first): see _refused.
+        crf.full_clean(exclude=SET_HERE, validate_unique=False, validate_constraints=False)
         try:
             with transaction.atomic():
                 crf.save()
-        except IntegrityError:
-            # Someone created the same form for this visit between our read and our insert.
-            raise CrfConflict(crf_class.objects.get(visit=visit)) from None
+        except IntegrityError as error:
+            if _constraint_of(crf, error) is None:
+                # Someone created the same form for this visit between our read and our insert.
+                raise CrfConflict(crf_class.objects.get(visit=visit)) from None
+            raise _refused(crf, error) from None
         return crf
+
+
+def _constraint_of(record, error: IntegrityError):
+    """The CHECK constraint of the record's model that the database refused, if it was one."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    return next(
+        (
+            c
+            for c in record._meta.constraints
+            if c.name == name and isinstance(c, models.CheckConstraint)
+        ),
+        None,
+    )
+
+
+def _refused(record, error: IntegrityError) -> ValidationError:
+    """The refused CHECK constraint as the ValidationError full_clean() would have raised."""
+    constraint = _constraint_of(record, error)
+    return ValidationError(
+        {
+            "__all__": ValidationError(
+                constraint.get_violation_error_message(), code=constraint.violation_error_code
+            )
+        }
+    )
 
 
 def save_log_record(
@@ -109,6 +143,6 @@ def save_log_record(
         for name, value in data.items():
             setattr(entry, name, value)
         entry.stamp_change(by)
-        entry.full_clean()
+        entry.full_clean(exclude=SET_HERE)
         entry.save()
         return entry

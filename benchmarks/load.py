@@ -1,0 +1,248 @@
+"""Load benchmark (issue 18, points 1, 4 and 5): gunicorn with 3 workers serving a small study
+(25 participants) and then a large one (BENCH_LOAD_SITES sites × BENCH_LOAD_PER_SITE
+participants, 20 × 1,000 by default, made in bulk with the audit triggers firing), in the same
+run; Locust headless with 25 simulated coordinators thinking 1-3 s between pages, on a mix of
+dashboard, participant page, CRF GET and save, AE listing and query list
+(benchmarks/load/locustfile.py), for BENCH_LOAD_SECONDS (60) each.
+
+Printed for each study: p50/p95 per page, errors, the largest page, and each page's median
+over the baseline page's median (a signed-in page of fixed content: the password page); the
+large study's medians over the small one's; and the requests per second of the dashboard and
+of the participant page as a share of the baseline's, each page asked for alone by 8 users
+without thinking. Exits 1 if a target is missed:
+
+- p95 ≤ 150 ms for CRF GET and save, ≤ 250 ms for the dashboard; no errors; no page over 200 KB;
+- median over the baseline's ≤ 3 for the participant page and CRF GET/save, ≤ 5 for the
+  dashboard;
+- throughput ≥ 15 % of the baseline's for the dashboard, ≥ 30 % for the participant page;
+- each page's median at the large study ≤ 1.3 × its median at the small one.
+
+Run with `make bench` (throwaway PostgreSQL and Redis; the data is committed there).
+"""
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
+
+from enrollment.models import Participant  # noqa: E402
+from monitoring.queries import raise_query  # noqa: E402
+from outcomes.models import VasPain  # noqa: E402
+from safety import services as safety_services  # noqa: E402
+from tests import factories, helpers  # noqa: E402
+from trialsite import roles  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = 25
+SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "60"))
+SITES = int(os.environ.get("BENCH_LOAD_SITES", "20"))
+PER_SITE = int(os.environ.get("BENCH_LOAD_PER_SITE", "1000"))
+P95_MS = {"CRF GET": 150, "CRF save": 150, "dashboard": 250}
+OVER_BASELINE = {"participant page": 3, "CRF GET": 3, "CRF save": 3, "dashboard": 5}
+THROUGHPUT = {"dashboard": 0.15, "participant": 0.30}
+LARGE_OVER_SMALL = 1.3
+MAX_PAGE_KB = 200
+
+
+# --- The studies ---------------------------------------------------------------------------------
+def make_site(code: str, count: int):
+    """A site with `count` participants (VAS and WOMAC at their visits), an adverse event, an
+    open query and a coordinator."""
+    site = factories.SiteFactory(code=code, name=f"Benchmark site {code}")
+    coordinator = factories.UserFactory(
+        username=f"{code.lower()}-coordinator", role=roles.COORDINATOR, sites=[site]
+    )
+    monitor = factories.UserFactory(
+        username=f"{code.lower()}-monitor", role=roles.MONITOR, sites=[site]
+    )
+    helpers.synthetic_study(site, coordinator, count)
+    participant = Participant.objects.filter(site=site).first()
+    safety_services.report_adverse_event(
+        participant=participant, data=helpers.ae_answers(), by=coordinator
+    )
+    vas = VasPain.objects.filter(participant=participant).first()
+    raise_query(crf=vas, field="score_mm", question="Check the ruler", by=monitor)
+    return site, coordinator
+
+
+def session_of(user) -> str:
+    """A signed-in session with the second factor, as after a real log-in."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = user.otp_device.persistent_id
+    session.save()
+    return session.session_key
+
+
+def write_plan(sites: list, path: Path) -> None:
+    """For each simulated coordinator: a session, pages of their site to read, and a VAS
+    form of their own to save."""
+    users = []
+    for n in range(USERS):
+        site, coordinator = sites[n % len(sites)]
+        fresh = factories.participant_with_visits(
+            site=site, by=coordinator, randomized_at=timezone.now() - timedelta(days=30)
+        )  # M1 (day 30 ± 7) is in its window today
+        ids = list(Participant.objects.filter(site=site).values_list("pk", flat=True)[:500])
+        forms = VasPain.objects.filter(participant__site=site).select_related("visit")[:500]
+        now = timezone.localtime(timezone.now(), site.zone) - timedelta(hours=1)
+        users.append(
+            {
+                "session": session_of(coordinator),
+                "participants": [
+                    reverse("participant_detail", args=[pk])
+                    for pk in random.sample(ids, min(50, len(ids)))
+                ],
+                "forms": [
+                    helpers.vas_url(vas.visit)
+                    for vas in random.sample(list(forms), min(50, len(forms)))
+                ],
+                "save": helpers.vas_url(helpers.visit(fresh, "M1")),
+                "answers": {
+                    "assessed_at": f"{now:%Y-%m-%dT%H:%M}",
+                    "knee": "R",
+                    "method": "paper",
+                    "mark_complete": "on",
+                },
+            }
+        )
+    path.write_text(json.dumps({"baseline": reverse("password_change"), "users": users}))
+
+
+# --- Serving and loading -------------------------------------------------------------------------
+def serve(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "trialsite.wsgi", "--workers", "3",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": os.environ["APP_DATABASE_URL"]},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live/", timeout=2):  # noqa: S310
+                return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def run_locust(port: int, plan: Path, folder: Path, *, users: int, seconds: int, page=""):
+    """Locust's statistics per request name: (requests, failures, p50, p95, largest response
+    in KB, requests per second)."""
+    prefix = folder / f"stats-{page or 'mix'}"
+    subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks/load/locustfile.py"),
+         "--headless", "--users", str(users), "--spawn-rate", str(users),
+         "--run-time", f"{seconds}s", "--host", f"http://127.0.0.1:{port}",
+         "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR"],
+        cwd=ROOT, env={**os.environ, "BENCH_LOAD_PLAN": str(plan), "BENCH_LOAD_PAGE": page},
+        check=True, stdout=subprocess.DEVNULL, stderr=(folder / "locust.log").open("a"),
+    )  # fmt: skip
+    with open(f"{prefix}_stats.csv") as file:
+        return {
+            row["Name"]: (
+                int(row["Request Count"]),
+                int(row["Failure Count"]),
+                float(row["50%"]),
+                float(row["95%"]),
+                float(row["Average Content Size"]) / 1024,
+                float(row["Requests/s"]),
+            )
+            for row in csv.DictReader(file)
+            if row["Name"] != "Aggregated"
+        }
+
+
+def measure(label: str, sites: list, folder: Path) -> dict:
+    plan = folder / f"plan-{label}.json"
+    write_plan(sites, plan)
+    port = helpers.free_port()
+    server = serve(port)
+    try:
+        run_locust(port, plan, folder, users=USERS, seconds=10)  # warm-up: not counted
+        mix = run_locust(port, plan, folder, users=USERS, seconds=SECONDS)
+        rates = {
+            page: run_locust(port, plan, folder, users=8, seconds=10, page=page)
+            for page in ("baseline", *THROUGHPUT)
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"mix": mix, "rates": {page: sum(r[5] for r in s.values()) for page, s in rates.items()}}
+
+
+# --- Report --------------------------------------------------------------------------------------
+def report(label: str, result: dict, checks: list) -> None:
+    mix = result["mix"]
+    base = mix["baseline"][2]
+    print(f"\n{label} study, {USERS} coordinators for {SECONDS} s:")
+    print(f"  {'page':24} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'KB':>6} {'÷ baseline p50':>15}")  # fmt: skip
+    for name, (n, failed, p50, p95, kb, _) in sorted(mix.items()):
+        print(f"  {name:24} {n:8d} {failed:6d} {p50:7.0f} {p95:7.0f} {kb:6.1f} {p50 / base:15.1f}")
+        checks.append((f"{label}: {name} without errors", failed == 0))
+        checks.append((f"{label}: {name} ≤ {MAX_PAGE_KB} KB", kb <= MAX_PAGE_KB))
+        if name in P95_MS:
+            checks.append((f"{label}: {name} p95 ≤ {P95_MS[name]} ms", p95 <= P95_MS[name]))
+        if name in OVER_BASELINE:
+            most = OVER_BASELINE[name]
+            checks.append((f"{label}: {name} p50 ≤ {most} × baseline", p50 / base <= most))
+    rates = result["rates"]
+    for page, share in THROUGHPUT.items():
+        ratio = rates[page] / rates["baseline"]
+        print(f"  throughput, {page} alone: {rates[page]:.1f} requests/s = {ratio:.0%} of the "
+              f"baseline's {rates['baseline']:.1f}")  # fmt: skip
+        checks.append((f"{label}: {page} throughput ≥ {share:.0%} of baseline", ratio >= share))
+
+
+def main() -> int:
+    checks: list[tuple[str, bool]] = []
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        start = time.perf_counter()
+        small = [make_site("SML", 25)]
+        print(f"(small study: 25 participants made in {time.perf_counter() - start:.1f} s)")
+        small_result = measure("small", small, folder)
+        start = time.perf_counter()
+        large = [make_site(f"L{n:02d}", PER_SITE) for n in range(SITES)]
+        print(f"(large study: {SITES} × {PER_SITE} participants made in "
+              f"{time.perf_counter() - start:.0f} s)")  # fmt: skip
+        large_result = measure("large", large, folder)
+    report("small", small_result, checks)
+    report("large", large_result, checks)
+    print("\nlarge study's median ÷ small study's, per page:")
+    for name, row in sorted(large_result["mix"].items()):
+        if name in small_result["mix"]:
+            ratio = row[2] / max(small_result["mix"][name][2], 1)
+            print(f"  {name:24} {ratio:.2f}")
+            checks.append((f"{name} large ÷ small ≤ {LARGE_OVER_SMALL}", ratio <= LARGE_OVER_SMALL))
+    missed = [name for name, ok in checks if not ok]
+    print("\nall targets met" if not missed else "\nMISSED: " + "; ".join(missed))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    sys.exit(main())
