@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
 
 import django  # noqa: E402
+import requests  # noqa: E402
 
 django.setup()
 
@@ -51,6 +53,7 @@ from outcomes.models import VasPain  # noqa: E402
 from safety import services as safety_services  # noqa: E402
 from tests import factories, helpers  # noqa: E402
 from trialsite import roles  # noqa: E402
+from trialsite.accounts.models import User  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 25
@@ -75,6 +78,9 @@ def make_site(code: str, count: int):
     monitor = factories.UserFactory(
         username=f"{code.lower()}-monitor", role=roles.MONITOR, sites=[site]
     )
+    factories.UserFactory(
+        username=f"{code.lower()}-investigator", role=roles.INVESTIGATOR, sites=[site]
+    )
     helpers.synthetic_study(site, coordinator, count)
     participant = Participant.objects.filter(site=site).first()
     safety_services.report_adverse_event(
@@ -90,7 +96,7 @@ def session_of(user) -> str:
     client = Client()
     client.force_login(user)
     session = client.session
-    session[DEVICE_ID_SESSION_KEY] = user.otp_device.persistent_id
+    session[DEVICE_ID_SESSION_KEY] = user.totpdevice_set.get().persistent_id
     session.save()
     return session.session_key
 
@@ -175,6 +181,44 @@ def run_locust(port: int, plan: Path, folder: Path, *, users: int, seconds: int,
         }
 
 
+def every_page(site) -> list[tuple[str, str, str]]:
+    """(page, role, URL): each page type of the site's users, lists and home pages included."""
+    participant = Participant.objects.filter(site=site).order_by("pk").first()
+    return [
+        ("home (coordinator)", "coordinator", reverse("home")),
+        ("home (investigator)", "investigator", reverse("home")),
+        ("home (monitor)", "monitor", reverse("home")),
+        ("screening log", "coordinator", reverse("screening_log")),
+        ("participant list", "coordinator", reverse("participant_list")),
+        ("calendar", "coordinator", reverse("visit_calendar")),
+        ("AE review queue", "investigator", reverse("review_queue")),
+        ("re-verify list", "monitor", reverse("reverify_list")),
+        ("deviation listing", "monitor", reverse("deviation_listing")),
+        ("audit trail", "monitor", reverse("participant_audit", args=[participant.pk])),
+    ]
+
+
+def time_every_page(port: int, site, runs: int = 15) -> dict:
+    """Each page asked for `runs` times, one after another: (median ms, KB)."""
+    sessions = {}
+    for role in ("coordinator", "investigator", "monitor"):
+        user = User.objects.get(username=f"{site.code.lower()}-{role}")
+        sessions[role] = requests.Session()
+        sessions[role].cookies.set("sessionid", session_of(user))
+    found = {}
+    for name, role, url in every_page(site):
+        times, size = [], 0
+        for _ in range(runs + 1):  # the first one warms up
+            start = time.perf_counter()
+            response = sessions[role].get(f"http://127.0.0.1:{port}{url}", timeout=60)
+            times.append(time.perf_counter() - start)
+            size = len(response.content) / 1024
+            if response.status_code != 200 or "/accounts/login/" in response.url:
+                raise RuntimeError(f"{name}: {response.status_code} at {response.url}")
+        found[name] = (statistics.median(times[1:]) * 1000, size)
+    return found
+
+
 def measure(label: str, sites: list, folder: Path) -> dict:
     plan = folder / f"plan-{label}.json"
     write_plan(sites, plan)
@@ -187,10 +231,15 @@ def measure(label: str, sites: list, folder: Path) -> dict:
             page: run_locust(port, plan, folder, users=8, seconds=10, page=page)
             for page in ("baseline", *THROUGHPUT)
         }
+        pages = time_every_page(port, sites[0][0])
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"mix": mix, "rates": {page: sum(r[5] for r in s.values()) for page, s in rates.items()}}
+    return {
+        "mix": mix,
+        "rates": {page: sum(r[5] for r in s.values()) for page, s in rates.items()},
+        "pages": pages,
+    }
 
 
 # --- Report --------------------------------------------------------------------------------------
@@ -238,6 +287,13 @@ def main() -> int:
             ratio = row[2] / max(small_result["mix"][name][2], 1)
             print(f"  {name:24} {ratio:.2f}")
             checks.append((f"{name} large ÷ small ≤ {LARGE_OVER_SMALL}", ratio <= LARGE_OVER_SMALL))
+    print("\nevery page type, one request at a time (median of 15; large ÷ small; KB):")
+    for name, (large_ms, kb) in large_result["pages"].items():
+        small_ms = small_result["pages"][name][0]
+        ratio = large_ms / small_ms
+        print(f"  {name:24} {small_ms:6.0f} ms {large_ms:6.0f} ms {ratio:5.2f} {kb:6.1f} KB")
+        checks.append((f"{name} large ÷ small ≤ {LARGE_OVER_SMALL}", ratio <= LARGE_OVER_SMALL))
+        checks.append((f"{name} ≤ {MAX_PAGE_KB} KB", kb <= MAX_PAGE_KB))
     missed = [name for name, ok in checks if not ok]
     print("\nall targets met" if not missed else "\nMISSED: " + "; ".join(missed))
     return 1 if missed else 0
