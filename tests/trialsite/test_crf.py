@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from outcomes.models import VasPain
@@ -63,6 +65,37 @@ def test_creating_a_form_someone_else_just_created_is_a_conflict(coordinator, vi
             crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator
         )
     assert VasPain.objects.filter(visit=visit).count() == 1
+
+
+def test_an_insert_racing_another_is_a_conflict(coordinator, investigator, visit, monkeypatch):
+    """The other save lands between this one's read and its insert: the database's
+    one-form-per-visit refuses the insert, and the user sees the stored form."""
+    save_crf(crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator)
+    monkeypatch.setattr(QuerySet, "first", lambda self: None)  # this save read before it
+    with pytest.raises(CrfConflict) as conflict:
+        save_crf(
+            crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=investigator
+        )
+    assert conflict.value.current.created_by == coordinator
+    assert VasPain.objects.filter(visit=visit).count() == 1
+
+
+def test_a_value_the_database_refuses_is_a_validation_error(coordinator, visit, monkeypatch):
+    """The CHECK constraints are left to the database when saving (the form page checks them
+    first): a refusal comes back as the error full_clean() would have given, nothing saved."""
+    monkeypatch.setattr(VasPain, "clean_fields", lambda self, exclude=None: None)
+    with pytest.raises(ValidationError) as refused:
+        save_crf(
+            crf_class=VasPain,
+            visit=visit,
+            data={**DATA, "score_mm": 150},
+            version=0,
+            complete=False,
+            by=coordinator,
+        )
+    constraint = next(c for c in VasPain._meta.constraints if c.name.endswith("score_range"))
+    assert refused.value.message_dict == {"__all__": [constraint.get_violation_error_message()]}
+    assert not VasPain.objects.filter(visit=visit).exists()
 
 
 def test_changing_a_complete_form_needs_a_reason(coordinator, visit):

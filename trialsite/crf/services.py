@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from psycopg.errors import UniqueViolation
 
 from trialsite.audit import context as audit
 from trialsite.crf.locking import ensure_unlocked
@@ -78,10 +79,12 @@ def save_crf(
             with transaction.atomic():
                 crf.save()
         except IntegrityError as error:
-            if _constraint_of(crf, error) is None:
+            if (constraint := _constraint_of(crf, error)) is not None:
+                raise _refused(constraint) from None
+            if isinstance(error.__cause__, UniqueViolation):
                 # Someone created the same form for this visit between our read and our insert.
                 raise CrfConflict(crf_class.objects.get(visit=visit)) from None
-            raise _refused(crf, error) from None
+            raise
         return crf
 
 
@@ -98,9 +101,8 @@ def _constraint_of(record, error: IntegrityError):
     )
 
 
-def _refused(record, error: IntegrityError) -> ValidationError:
-    """The refused CHECK constraint as the ValidationError full_clean() would have raised."""
-    constraint = _constraint_of(record, error)
+def _refused(constraint: models.CheckConstraint) -> ValidationError:
+    """A refused CHECK constraint as the ValidationError full_clean() would have raised."""
     return ValidationError(
         {
             "__all__": ValidationError(
