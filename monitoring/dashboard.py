@@ -41,6 +41,7 @@ class Cell:
     title: str  # what the icon says to screen readers and in its tooltip
     url: str | None
     open_queries: int = 0
+    visit_id: int | None = None  # of a visit's cell
 
     @property
     def icon(self) -> str:
@@ -179,4 +180,5 @@ def _visit_cell(visit, participant, per_visit, at_visit, statuses, days, form) -
         f"{visit.code}: {label}",
         reverse("visit_detail", args=[participant.pk, visit.pk]),
         sum(statuses.open_queries(f, r) for f, r in records),
+        visit.pk,
     )

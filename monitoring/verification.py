@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import CharField, Count, Exists, OuterRef, QuerySet, Subquery, Window
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Cast
 
 from monitoring.models import SourceVerification
@@ -66,13 +66,18 @@ def verifiable_forms(user) -> list[registry.FormDef]:
     return [d for d in registry.visible_forms(user) if hasattr(d.model, "version")]
 
 
+def _verifications(definition) -> QuerySet:
+    """The verifications of the record of `definition` in the outer query."""
+    return SourceVerification.objects.filter(
+        table_name=definition.table, row_pk=Cast(OuterRef("pk"), output_field=CharField())
+    )
+
+
 def unverified(definition, user) -> QuerySet:
     """Complete records of `definition` at the user's sites not verified at their current
     version, annotated with `verified_version`, the last version verified (None: never),
     filtered in the database, oldest first."""
-    verifications = SourceVerification.objects.filter(
-        table_name=definition.table, row_pk=Cast(OuterRef("pk"), output_field=CharField())
-    )
+    verifications = _verifications(definition)
     rows = (
         definition.records_visible_to(user)
         .exclude(Exists(verifications.filter(version=OuterRef("version"))))
@@ -88,7 +93,7 @@ def unverified(definition, user) -> QuerySet:
 
 def to_reverify(definition, user) -> QuerySet:
     """Records of `definition` at the user's sites changed since they were verified."""
-    return unverified(definition, user).filter(verified_version__isnull=False)
+    return unverified(definition, user).filter(Exists(_verifications(definition)))
 
 
 def as_rows(definition, records) -> list[ToReverify]:
@@ -99,13 +104,13 @@ def as_rows(definition, records) -> list[ToReverify]:
 
 def backlog(user, limit: int) -> tuple[list[ToReverify], int]:
     """The first `limit` records at the user's sites not verified at their current version
-    (never verified, or changed since), form by form, and how many there are in all (one
-    query per form)."""
-    found, total = [], 0
+    (never verified, or changed since), form by form, and how many there are in all: one
+    query per form, and one to count them all."""
+    found, counts = [], []
     for definition in verifiable_forms(user):
-        rows = list(
-            unverified(definition, user).annotate(backlog_total=Window(Count("pk")))[:limit]
-        )
-        total += rows[0].backlog_total if rows else 0
-        found += as_rows(definition, rows[: max(0, limit - len(found))])
-    return found, total
+        rows = unverified(definition, user)
+        found += as_rows(definition, list(rows[:limit])[: limit - len(found)])
+        counts.append(rows.order_by().values("pk"))
+    if not counts:
+        return found, 0
+    return found, counts[0].union(*counts[1:], all=True).count()

@@ -12,22 +12,40 @@ Each list shows its first LIMIT lines and how many there are in all.
 """
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Participant
 from monitoring import dashboard, overview, quality, verification
 from monitoring import queries as query_rules
-from monitoring.models import DataQuery
-from monitoring.overview import COMPLETE, VERIFIED, form_url, forms_not_entered
+from monitoring.models import DataQuery, Signature, SourceVerification
+from monitoring.overview import form_url
 from safety.models import AdverseEvent
 from trialsite import protocol
+from trialsite.crf import registry
+from trialsite.crf.models import CrfStatus, Lock
+from trialsite.crf.registry import Kind
+from trialsite.paging import first_and_count
 from visits import selectors as visit_selectors
 from visits.models import Visit
 
 LIMIT = 10
+NEVER = datetime(1, 1, 1, tzinfo=UTC)  # before any signature
 
 
 @dataclass(frozen=True)
@@ -92,12 +110,12 @@ def _coordinator(user) -> list[WorkList]:
         )
         for v in upcoming[: max(0, LIMIT - len(visits))]
     ]
-    open_queries = query_rules.query_rows(
+    forms_due, forms_total = _forms_due(user)
+    open_queries = (
         query_rules.visible_queries(user)
         .filter(state=DataQuery.State.OPEN)
         .select_related("participant")
-        .order_by("opened_at", "pk"),
-        timezone.now(),
+        .order_by("opened_at", "pk")
     )
     return [
         _list(
@@ -107,7 +125,7 @@ def _coordinator(user) -> list[WorkList]:
             reverse("visit_calendar"),
             total=overdue_count + upcoming.count(),
         ),
-        _list("forms", "Forms due or incomplete at visits held", _forms_due(user)),
+        _list("forms", "Forms due or incomplete at visits held", forms_due, total=forms_total),
         _list(
             "queries",
             "Open queries to answer",
@@ -119,28 +137,52 @@ def _coordinator(user) -> list[WorkList]:
                     f"{r.question} · {r.age_days} d",
                     urgent=r.age_days > protocol.OPEN_QUERY_DAYS,
                 )
-                for r in open_queries
+                for r in query_rules.query_rows(open_queries[:LIMIT], timezone.now())
             ],
             reverse("query_list"),
+            total=open_queries.count(),
         ),
     ]
 
 
-def _forms_due(user) -> list[Line]:
-    """Per-visit forms of visits held (a visit date entered) not entered, or not complete."""
-    visits = list(
-        Visit.objects.filter(participant__site_id__in=user.site_ids, visit_date__isnull=False)
-        .select_related("participant")
-        .order_by("visit_date", "participant__participant_id")
-    )
-    return [
-        Line(
-            f"{v.participant.participant_id} {v.code} · {f.title}",
-            form_url(f, v.participant, visit=v),
-            f"visit held {v.visit_date:%Y-%m-%d}",
-        )
-        for v, f in forms_not_entered(visits, user, complete=True)
+def _forms_due(user) -> tuple[list[Line], int]:
+    """Per-visit forms due at visits held (a visit date entered) with no complete record, by
+    visit date, participant and form: the first LIMIT and how many in all, found in the
+    database (two queries)."""
+    held = Visit.objects.filter(participant__site_id__in=user.site_ids, visit_date__isnull=False)
+    forms = [
+        f
+        for f in registry.visible_forms(user, Kind.PER_VISIT)
+        if not f.visit_record and f.entered_here
     ]
+    parts = [
+        held.filter(definition.due_where())
+        .exclude(
+            Exists(definition.model.objects.filter(visit=OuterRef("pk"), status=CrfStatus.COMPLETE))
+        )
+        .order_by()
+        .annotate(
+            participant_code=F("participant__participant_id"),
+            form=Value(index),
+        )
+        .values_list("visit_date", "participant_code", "form", "pk")
+        for index, definition in enumerate(forms)
+    ]
+    if not parts:
+        return [], 0
+    first, total = first_and_count(
+        parts[0].union(*parts[1:], all=True), ("visit_date", "participant_code", "form"), LIMIT
+    )
+    visits = Visit.objects.select_related("participant").in_bulk([pk for *_, pk in first])
+    lines = [
+        Line(
+            f"{visits[pk].participant.participant_id} {visits[pk].code} · {forms[index].title}",
+            form_url(forms[index], visits[pk].participant, visit=visits[pk]),
+            f"visit held {held_on:%Y-%m-%d}",
+        )
+        for held_on, _, index, pk in first
+    ]
+    return lines, total
 
 
 # --- Investigators ------------------------------------------------------------------------------
@@ -153,6 +195,7 @@ def _investigator(user) -> list[WorkList]:
         .order_by("awareness_at", "pk")
     )
     with_clock = Q(serious=True, awareness_at__isnull=False)
+    to_sign, to_sign_total = _visits_to_sign(user)
     saes = []
     for ae in unsigned.filter(with_clock)[:LIMIT]:
         due = timezone.localtime(ae.clocks(susar=False)[0].due, ae.participant.site.zone)
@@ -182,7 +225,7 @@ def _investigator(user) -> list[WorkList]:
             reverse("ae_listing"),
             total=unsigned.exclude(with_clock).count(),
         ),
-        _list("visits_to_sign", "Visits ready to sign", _visits_to_sign(user)),
+        _list("visits_to_sign", "Visits ready to sign", to_sign, total=to_sign_total),
     ]
 
 
@@ -190,21 +233,96 @@ def _ae_text(ae) -> str:
     return f"{ae.participant.participant_id} AE {ae.number}: {ae.verbatim_term}"
 
 
-def _visits_to_sign(user) -> list[Line]:
-    """Visits whose forms are all complete or verified, and not signed since (the dashboard's
-    statuses, read in its fixed number of queries)."""
+def _visits_to_sign(user) -> tuple[list[Line], int]:
+    """Scheduled visits whose forms are all complete or verified, one of them at least not
+    signed since (or held visits that collect no form): the dashboard's "complete" and
+    "source-verified" visits, found in the database (ready_to_sign) and shown as the dashboard
+    shows them (its grid of the participants of the first LIMIT)."""
+    ready = _ready_to_sign(user).annotate(
+        participant_code=F("participant__participant_id"),
+        position=Case(
+            *(When(code=code, then=Value(i)) for i, code in enumerate(dashboard.SCHEDULE)),
+            output_field=IntegerField(),
+        ),
+    )
+    first, total = first_and_count(
+        ready.values_list("participant_code", "position", "pk"),
+        ("participant_code", "position"),
+        LIMIT,
+    )
+    wanted = {pk for *_, pk in first}
     participants = list(
-        Participant.objects.visible_to(user).select_related(
-            "site", *overview.participant_related(user)
-        )
+        Participant.objects.filter(visits__pk__in=wanted)
+        .distinct()
+        .select_related("site", *overview.participant_related(user))
     )
     rows = dashboard.grid(participants, user, today_of=lambda site: site.today())
-    return [
+    lines = [
         Line(f"{row.participant.participant_id} {cell.title}", cell.url, urgent=False)
         for row in rows
         for cell in row.visits
-        if cell is not None and cell.status in (COMPLETE, VERIFIED)
+        if cell is not None and cell.visit_id in wanted
     ]
+    return lines, total
+
+
+def _ready_to_sign(user):
+    """Visits at the user's sites the dashboard shows as complete or source-verified: every form
+    due (that the user may see) has a record that is complete, verified at its version, signed
+    since its last change or locked, and at least one is neither signed nor locked; a held
+    visit that collects no form counts as complete. Locked participants and visits are not
+    listed, and nothing while the study is locked."""
+    if Lock.objects.active().filter(scope=Lock.Scope.STUDY).exists():
+        return Visit.objects.none()
+    forms = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
+    visits = (
+        Visit.objects.filter(participant__site_id__in=user.site_ids, code__in=dashboard.SCHEDULE)
+        .exclude(Exists(Lock.objects.active().filter(visit=OuterRef("pk"))))
+        .exclude(
+            Exists(
+                Lock.objects.active().filter(
+                    scope=Lock.Scope.PARTICIPANT, participant=OuterRef("participant")
+                )
+            )
+        )
+        .annotate(
+            last_signed=Coalesce(
+                Subquery(
+                    Signature.objects.filter(participant=OuterRef("participant"))
+                    .filter(Q(visit=OuterRef("pk")) | Q(visit__isnull=True))
+                    .order_by("-signed_at")
+                    .values("signed_at")[:1]
+                ),
+                Value(NEVER),
+            )
+        )
+    )
+    collects_none = Q(visit_date__isnull=False)
+    unsettled = Q(pk__in=[])
+    for definition in forms:
+        due = definition.due_where()
+        records = definition.model.objects.filter(visit=OuterRef("pk"))
+        signed = Q(modified_at__lte=OuterRef("last_signed"))
+        locked = Exists(
+            Lock.objects.active().filter(
+                scope=Lock.Scope.RECORD,
+                table_name=definition.table,
+                row_pk=Cast(OuterRef("pk"), output_field=CharField()),
+            )
+        )
+        verified = Exists(
+            SourceVerification.objects.filter(
+                table_name=definition.table,
+                row_pk=Cast(OuterRef("pk"), output_field=CharField()),
+                version=OuterRef("version"),
+            )
+        )
+        settled = signed | Q(locked)
+        done = Q(status=CrfStatus.COMPLETE) | settled | Q(verified)
+        visits = visits.filter(~due | Exists(records.filter(done)))
+        unsettled |= due & Exists(records.exclude(settled))
+        collects_none &= ~due
+    return visits.filter(collects_none | unsettled)
 
 
 # --- Monitors -----------------------------------------------------------------------------------
@@ -220,12 +338,11 @@ def _monitor(user) -> list[WorkList]:
         )
         for item in items
     ]
-    mine = query_rules.query_rows(
+    mine = (
         query_rules.visible_queries(user)
         .filter(opened_by=user, state__in=[DataQuery.State.OPEN, DataQuery.State.ANSWERED])
         .select_related("participant")
-        .order_by("opened_at", "pk"),
-        timezone.now(),
+        .order_by("opened_at", "pk")
     )
     return [
         _list(
@@ -246,9 +363,10 @@ def _monitor(user) -> list[WorkList]:
                     f"{r.query.get_state_display().lower()} · {r.age_days} d",
                     urgent=r.query.state == DataQuery.State.ANSWERED,
                 )
-                for r in mine
+                for r in query_rules.query_rows(mine[:LIMIT], timezone.now())
             ],
             reverse("query_list") + f"?state=all&raiser={user.pk}",
+            total=mine.count(),
         ),
     ]
 

@@ -32,8 +32,11 @@ start() {
   fi
   local durability=""
   [ -n "${THROWAWAY:-}" ] && durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  # random_page_cost: as docker-compose.yml's db (solid-state storage; the planner then reads a
+  # site's rows by index rather than scanning the whole table).
   as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" -l "$RUN/pg/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $RUN/pg $durability" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $pgport -k $RUN/pg -c random_page_cost=1.1 $durability" \
+    start >/dev/null
   if [ -n "$fresh" ]; then
     "$PGBIN/psql" -q -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -v ON_ERROR_STOP=1 <<SQL
 CREATE ROLE $OWNER LOGIN CREATEDB;

@@ -11,7 +11,8 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 PAGE_SIZE = 50
@@ -121,3 +122,19 @@ def _beyond(keys, values, backward: bool) -> Q:
         condition |= equal & Q(**{f"{path}__{lookup}": value})
         equal &= Q(**{path: value})
     return condition
+
+
+def first_and_count(rows: QuerySet, order: tuple[str, ...], limit: int) -> tuple[list, int]:
+    """The first `limit` rows of a values_list query (a union too) by `order` (its column
+    names), and how many rows it has in all: in one query, which reads the rows once."""
+    try:
+        sql, params = rows.order_by().query.sql_with_params()
+    except EmptyResultSet:  # a query known to find nothing (none())
+        return [], 0
+    ordering = ", ".join(connection.ops.quote_name(column) for column in order)
+    # The inner SQL is Django's, with its parameters apart; the columns are quoted names.
+    query = f"SELECT *, COUNT(*) OVER () FROM ({sql}) AS found ORDER BY {ordering} LIMIT %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, limit])
+        found = cursor.fetchall()
+    return [row[:-1] for row in found], found[0][-1] if found else 0

@@ -61,7 +61,7 @@ PRGF_PREPARATION = register(
         template="visits/prgf_preparation.html",
         save=services.record_prgf_preparation,
         reveals_arm=True,
-        applies_to=lambda participant: dosing.ARMS[participant.arm].prgf_ml > 0,
+        arms=tuple(code for code, arm in dosing.ARMS.items() if arm.prgf_ml > 0),
     )
 )
 

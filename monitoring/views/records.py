@@ -17,7 +17,6 @@ from monitoring.signatures import is_valid
 from monitoring.verification import last_verification
 from trialsite.access import requires
 from trialsite.audit import selectors as audit_selectors
-from trialsite.audit.models import AuditEvent
 from trialsite.crf import registry
 from trialsite.crf.locking import covering_lock
 from trialsite.crf.registry import Kind
@@ -35,10 +34,9 @@ def home(request):
     participants = Participant.objects.visible_to(user)
     recent_changes = []
     if user.has_perm("accounts.view_audit_trail"):
-        events = AuditEvent.objects.filter(participant_id__in=participants.values("pk"))
         recent_changes = [
             (event, audit_selectors.changed_items(event, user))
-            for event in audit_selectors.visible_events(events, user).order_by("-id")[:10]
+            for event in audit_selectors.recent_events(participants, user, 10)
         ]
     return render(
         request,

@@ -6,9 +6,13 @@ import io
 import pytest
 from django.urls import reverse
 
+from enrollment.models import Participant
 from outcomes.models import VasPain
+from tests import factories
+from tests.helpers import add_vas, change_vas
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
+from trialsite.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +79,29 @@ def test_roles_without_the_audit_permission_and_other_sites_are_refused(
     client.force_login(monitor)
     assert client.get(reverse("record_audit", args=["lock", 1])).status_code == 404
     assert client.get(reverse("record_audit", args=["nothing", 1])).status_code == 404
+
+
+def test_the_home_page_shows_the_latest_changes_at_the_users_sites_however_old(
+    client, monitor, coordinator, outsider, islamabad
+):
+    """Each participant's latest changes are read by index, then the latest of them: the
+    site's changes show when every change since was made at another site."""
+    ours = [factories.participant_with_visits(site=monitor.sites.get(), by=coordinator)]
+    ours.append(factories.participant_with_visits(site=monitor.sites.get(), by=coordinator))
+    vas = add_vas(ours[0], "M1", 40, coordinator)
+    change_vas(vas, coordinator)
+    theirs = factories.participant_with_visits(site=islamabad, by=outsider)
+    for code in ("M0", "M1", "M3"):
+        add_vas(theirs, code, 50, outsider)  # newer than every change at the monitor's site
+    expected = list(
+        AuditEvent.objects.filter(
+            participant_id__in=Participant.objects.filter(site__in=monitor.sites.all())
+        )
+        .order_by("-id")
+        .values_list("pk", flat=True)[:10]
+    )
+
+    client.force_login(monitor)
+    shown = [event.pk for event, _ in client.get(reverse("home")).context["recent_changes"]]
+    assert shown == expected and len(shown) == 10
+    assert not AuditEvent.objects.filter(pk__in=shown, participant_id=theirs.pk).exists()

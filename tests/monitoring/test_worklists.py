@@ -7,11 +7,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import quality, queries, signatures, verification
+from enrollment.models import Participant
+from monitoring import dashboard, overview, quality, queries, signatures, verification
 from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import add_vas, change_vas, form_url
 from trialsite import protocol
+from trialsite.crf import locking, registry
+from trialsite.crf.models import Lock
 from visits import services as visit_services
 from visits.models import Visit
 
@@ -150,3 +153,81 @@ def test_a_data_manager_sees_the_data_quality_report_check_by_check(
 def test_a_candidate_not_randomized_is_named_by_screening_number(client, monitor, study):
     backlog = texts(lists_of(client, monitor)["sdv"])
     assert f"{study['failed'].screening_number} Screening" in backlog
+
+
+def test_the_visits_to_sign_are_the_dashboards_complete_and_verified_visits(
+    client, coordinator, investigator, monitor, data_manager, study
+):
+    """Found in the database, the list agrees with the dashboard's statuses as records are
+    verified, signed, changed after the signature and locked, in both arms (PRGF preparation
+    is due in arm B only)."""
+    arm_a, arm_b = study["A"], study["B"]
+
+    def dashboard_ready() -> list[str]:
+        participants = list(Participant.objects.visible_to(investigator).order_by("participant_id"))
+        return [
+            f"{row.participant.participant_id} {cell.title}"
+            for row in dashboard.grid(participants, investigator)
+            for cell in row.visits
+            if cell is not None and cell.status in (overview.COMPLETE, overview.VERIFIED)
+        ]
+
+    def listed() -> list[str]:
+        to_sign = lists_of(client, investigator)["visits_to_sign"]
+        assert to_sign.total == len(to_sign.lines)
+        return texts(to_sign)
+
+    first = listed()
+    assert first == dashboard_ready()
+    assert f"{arm_a.participant_id} M0: Complete (6 of 6 forms complete)" in first
+    assert f"{arm_b.participant_id} M0: Complete (7 of 7 forms complete)" in first  # PRGF too
+    assert f"{arm_b.participant_id} M1: Complete (3 of 3 forms complete)" in first
+
+    b_m1 = helpers.visit(arm_b, "M1")
+    for name in ("vas_pain", "womac", "rescue_analgesia"):
+        record = registry.get(name).model.objects.get(visit=b_m1)
+        verification.verify_crf(crf=record, by=monitor)
+    a_m1 = helpers.visit(arm_a, "M1")
+    signatures.sign(participant=arm_a, visit=a_m1, password=factories.PASSWORD, by=investigator)
+    locking.lock(
+        scope=Lock.Scope.VISIT, reason="Reviewed", by=data_manager, visit=helpers.visit(arm_b, "M0")
+    )
+    second = listed()
+    assert second == dashboard_ready()
+    assert f"{arm_b.participant_id} M1: Source-verified (3 of 3 forms complete)" in second
+    assert not any(t.startswith(f"{arm_a.participant_id} M1") for t in second)  # signed
+    assert not any(t.startswith(f"{arm_b.participant_id} M0") for t in second)  # locked
+
+    change_vas(
+        registry.get("vas_pain").model.objects.get(visit=a_m1), coordinator
+    )  # changed after the signature
+    third = listed()
+    assert third == dashboard_ready()
+    assert f"{arm_a.participant_id} M1: Complete (3 of 3 forms complete)" in third
+
+    locking.lock(scope=Lock.Scope.STUDY, reason="Database lock", by=data_manager)
+    assert listed() == dashboard_ready() == []
+
+
+def test_forms_due_are_those_not_complete_at_visits_held_oldest_first_in_the_arms_collecting_them(
+    client, coordinator, lahore, arm_a, arm_b
+):
+    for participant, days_ago in ((arm_a, 3), (arm_b, 1)):
+        visit_services.record_visit(
+            visit=helpers.visit(participant, "M0"),
+            visit_date=lahore.today() - timedelta(days=days_ago),
+            by=coordinator,
+        )
+    add_vas(arm_b, "M0", 40, coordinator)
+    held = Visit.objects.filter(visit_date__isnull=False).select_related("participant")
+    held = sorted(held, key=lambda v: (v.visit_date, v.participant.participant_id))
+    expected = [
+        f"{v.participant.participant_id} {v.code} · {f.title}"
+        for v, f in overview.forms_not_entered(held, coordinator, complete=True)
+    ]
+    assert f"{arm_b.participant_id} M0 · PRGF preparation" in expected  # arm B only
+    assert f"{arm_a.participant_id} M0 · PRGF preparation" not in expected
+    assert f"{arm_b.participant_id} M0 · VAS pain" not in expected  # complete
+
+    forms = lists_of(client, coordinator)["forms"]
+    assert texts(forms) == expected[:10] and forms.total == len(expected) > 10

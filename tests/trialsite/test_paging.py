@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from enrollment.models import Screening
 from tests import factories
-from trialsite.paging import keyset_page
+from trialsite.paging import first_and_count, keyset_page
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +85,14 @@ def test_the_list_pages_are_paginated_by_key(client, request, name, who, arm_a):
     response = client.get(reverse(name), {"page": "not a cursor"})
     assert response.status_code == 200
     assert hasattr(response.context["page"], "next_query")
+
+
+def test_the_first_rows_of_a_union_and_their_count_come_in_one_query(screenings):
+    eligible = Screening.objects.filter(eligible=True).values_list("screening_number", "pk")
+    other = Screening.objects.filter(eligible=False).values_list("screening_number", "pk")
+    every = sorted(Screening.objects.values_list("screening_number", "pk"))
+    with CaptureQueriesContext(connection) as queries:
+        first, total = first_and_count(eligible.union(other, all=True), ("screening_number",), 3)
+    assert len(queries) == 1
+    assert first == every[:3] and total == len(every) > 3
+    assert first_and_count(Screening.objects.none().values_list("pk"), ("pk",), 3) == ([], 0)

@@ -26,6 +26,7 @@ from django.apps import apps
 from django.db import models
 from django.db.models import Q
 
+from trialsite import protocol
 from trialsite.crf.models import data_field_names
 from trialsite.crf.services import save_crf, save_log_record
 
@@ -153,8 +154,9 @@ class FormDef:
     reveals_arm: bool = False
     arm_items: tuple[str, ...] = ()
     arm_tables: tuple[str, ...] = ()
-    # Only for participants for whom this returns True (e.g. PRGF preparation: arm B).
-    applies_to: Callable[[Any], bool] | None = None
+    # Only for participants of these arms, by code (PRGF preparation: the arms given PRGF);
+    # None: every participant.
+    arms: tuple[str, ...] | None = None
     # The visit's own record (its date and status): collected at every visit, shown as the
     # visit itself rather than as one of its forms.
     visit_record: bool = False
@@ -224,12 +226,24 @@ class FormDef:
 
     # --- Where it is collected ----------------------------------------------------------------
     def applies(self, participant) -> bool:
-        return self.applies_to is None or self.applies_to(participant)
+        return self.arms is None or participant.arm in self.arms
 
     def due_at(self, visit) -> bool:
         """Collected at `visit` by the protocol's schedule, and for its participant."""
         named = self.visit_record or self.name in visit.crfs_due
         return named and self.applies(visit.participant)
+
+    def due_where(self, visit: str = "") -> Q:
+        """due_at() as a filter on visits (`visit`: the path to the visit, "" for visits
+        themselves)."""
+        prefix = f"{visit}__" if visit else ""
+        where = Q()
+        if not self.visit_record:
+            codes = [v.code for v in protocol.VISIT_SCHEDULE if self.name in v.crfs]
+            where &= Q(**{f"{prefix}code__in": codes})
+        if self.arms is not None:
+            where &= Q(**{f"{prefix}participant__arm__in": self.arms})
+        return where
 
     # --- Its records ----------------------------------------------------------------------------
     def records(self):
