@@ -5,7 +5,18 @@ source-verified, signed, locked)."""
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import CharField, Count, DateTimeField, F, IntegerField, Q, Value
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
@@ -13,6 +24,8 @@ from monitoring.models import DataQuery, Signature, SourceVerification
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus, Lock
 from trialsite.crf.registry import FormDef, Kind
+from trialsite.paging import first_and_count
+from visits.models import Visit
 
 
 def form_url(definition: FormDef, participant, *, visit=None, record=None) -> str | None:
@@ -291,27 +304,38 @@ def visit_links(visit, participant, user, records: dict, statuses) -> list[FormL
     return links
 
 
-def forms_not_entered(visits: list, user, *, complete: bool = False) -> list[tuple]:
+def forms_not_entered(
+    visits: QuerySet, user, order: tuple[str, ...], limit: int | None, *, complete: bool = False
+) -> tuple[list[tuple], int]:
     """(visit, form) for each per-visit form entered on its page that is due at one of
-    `visits` and has no record there (with `complete`, no complete record): one query per
-    form. The visits' participants should be read with them."""
-    per_visit = [
+    `visits` and has no record there (with `complete`, no complete record), found in the
+    database: the first `limit` (None: all) by `order` (paths from the visit), then the form's
+    order, and how many there are in all; one query, and one for the visits listed."""
+    forms = [
         f
         for f in registry.visible_forms(user, Kind.PER_VISIT)
         if not f.visit_record and f.entered_here
     ]
-    entered = set()
-    for definition in per_visit:
-        records = definition.model.objects.filter(visit__in=visits)
+    keys = {f"sort_{i}": F(path) for i, path in enumerate(order)}
+    parts = []
+    for index, definition in enumerate(forms):
+        records = definition.model.objects.filter(visit=OuterRef("pk"))
         if complete:
             records = records.filter(status=CrfStatus.COMPLETE)
-        entered |= {(definition.name, pk) for pk in records.values_list("visit_id", flat=True)}
-    return [
-        (visit, definition)
-        for visit in visits
-        for definition in per_visit
-        if definition.due_at(visit) and (definition.name, visit.pk) not in entered
-    ]
+        parts.append(
+            visits.filter(definition.due_where())
+            .exclude(Exists(records))
+            .order_by()
+            .annotate(**keys, form=Value(index))
+            .values_list(*keys, "form", "pk")
+        )
+    if not parts:
+        return [], 0
+    rows, total = first_and_count(parts[0].union(*parts[1:], all=True), (*keys, "form"), limit)
+    found = Visit.objects.select_related("participant", "participant__site").in_bulk(
+        [pk for *_, pk in rows]
+    )
+    return [(found[pk], forms[index]) for *_, index, pk in rows], total
 
 
 def log_url(definition: FormDef, participant) -> str:

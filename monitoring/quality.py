@@ -13,10 +13,11 @@ Visits after a participant's end of study are not expected: their forms are not 
 What the user may not see (other sites, forms that reveal the arm) is not read.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet, Value
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,6 +30,8 @@ from trialsite.choices import FATAL_OUTCOME
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus
 from trialsite.crf.registry import Kind
+from trialsite.paging import first_and_count
+from trialsite.sites.models import Site
 from visits.models import Visit
 
 MISSING, WINDOW, UNUSUAL, INCOMPLETE, QUERIES, DEATH = (
@@ -64,42 +67,53 @@ class Finding:
         return CHECKS[self.check]
 
 
-def findings(user) -> list[Finding]:
-    """Every finding at the user's sites, check by check; each check reads a fixed number of
-    queries (one per form at most)."""
+def report(user, limit: int | None, checks=tuple(CHECKS)) -> dict[str, tuple[list[Finding], int]]:
+    """Each check's first `limit` findings at the user's sites (None: all of them; 0: none) and
+    how many it has in all, found in the database: a fixed number of queries per check."""
     now = timezone.now()
-    return [
-        *_missing_forms(user),
-        *_out_of_window(user),
-        *_query_findings(
-            UNUSUAL,
-            query_rules.visible_queries(user).filter(automatic=True, state=DataQuery.State.OPEN),
-            now,
-        ),
-        *_incomplete_forms(user, now),
-        *_query_findings(
-            QUERIES,
-            query_rules.visible_queries(user).filter(
-                state=DataQuery.State.OPEN,
-                opened_at__lt=now - timedelta(days=protocol.OPEN_QUERY_DAYS),
-            ),
-            now,
-        ),
-        *_deaths_not_ended(user),
-    ]
+    queries = query_rules.visible_queries(user).filter(state=DataQuery.State.OPEN)
+    old_queries = queries.filter(opened_at__lt=now - timedelta(days=protocol.OPEN_QUERY_DAYS))
+    run = {
+        MISSING: lambda: _missing_forms(user, limit),
+        WINDOW: lambda: _out_of_window(user, limit),
+        UNUSUAL: lambda: _query_findings(UNUSUAL, queries.filter(automatic=True), now, limit),
+        INCOMPLETE: lambda: _incomplete_forms(user, now, limit),
+        QUERIES: lambda: _query_findings(QUERIES, old_queries, now, limit),
+        DEATH: lambda: _deaths_not_ended(user, limit),
+    }
+    return {check: run[check]() for check in checks}
 
 
-def _deaths_not_ended(user) -> list[Finding]:
+def findings(user, checks=tuple(CHECKS)) -> list[Finding]:
+    """Every finding of `checks` at the user's sites, check by check (the CSV)."""
+    return [f for found, _ in report(user, None, checks).values() for f in found]
+
+
+def counts(user) -> dict[str, int]:
+    """How many findings each check has at the user's sites."""
+    return {check: total for check, (_, total) in report(user, 0).items()}
+
+
+def _first(rows: QuerySet, limit: int | None) -> tuple[list, int]:
+    """The first `limit` of `rows` (None: all) and how many there are."""
+    if limit is None:
+        found = list(rows)
+        return found, len(found)
+    return (list(rows[:limit]) if limit else []), rows.count()
+
+
+def _deaths_not_ended(user, limit) -> tuple[list[Finding], int]:
     """A fatal adverse event must be matched by the end of study (enrollment/end_of_study.py);
     the event is saved first, so until the end of study is recorded this lists it."""
     definition = registry.get("adverse_event")
     if not definition.visible_to(user):
-        return []
-    fatal = (
+        return [], 0
+    fatal, total = _first(
         definition.records_visible_to(user)
         .filter(outcome=FATAL_OUTCOME)
         .exclude(participant__end_of_study__reason=end_of_study.DEATH)
-        .order_by("participant__participant_id", "number")
+        .order_by("participant__participant_id", "number"),
+        limit,
     )
     return [
         Finding(
@@ -112,25 +126,23 @@ def _deaths_not_ended(user) -> list[Finding]:
             reverse("ae_detail", args=[ae.pk]),
         )
         for ae in fatal
-    ]
-
-
-def counts(found: list[Finding]) -> dict[str, int]:
-    return {check: sum(1 for f in found if f.check == check) for check in CHECKS}
+    ], total
 
 
 def _visits(user):
-    return (
-        Visit.objects.filter(participant__site_id__in=user.site_ids)
-        .select_related("participant", "participant__site")
-        .order_by("participant__participant_id", "window_opens")
-    )
+    return Visit.objects.filter(participant__site_id__in=user.site_ids)
 
 
-def _missing_forms(user) -> list[Finding]:
-    expected = _visits(user).filter(missed_reason="", window_closes__isnull=False)
+def _missing_forms(user, limit) -> tuple[list[Finding], int]:
+    """Forms with no record at visits whose window closed before the site's today."""
+    closed = Q(pk__in=[])
+    for site in Site.objects.filter(pk__in=user.site_ids):
+        closed |= Q(participant__site=site, window_closes__lt=site.today())
+    expected = _visits(user).filter(closed, missed_reason="")
     expected = expected.exclude(participant__end_of_study__ended_on__lte=F("window_closes"))
-    closed = [v for v in expected if v.window_closes < v.participant.site.today()]
+    missing, total = forms_not_entered(
+        expected, user, ("participant__participant_id", "window_opens"), limit
+    )
     return [
         Finding(
             MISSING,
@@ -141,13 +153,17 @@ def _missing_forms(user) -> list[Finding]:
             visit.window_closes,
             form_url(definition, visit.participant, visit=visit),
         )
-        for visit, definition in forms_not_entered(closed, user)
-    ]
+        for visit, definition in missing
+    ], total
 
 
-def _out_of_window(user) -> list[Finding]:
-    held = _visits(user).filter(
-        Q(visit_date__lt=F("window_opens")) | Q(visit_date__gt=F("window_closes"))
+def _out_of_window(user, limit) -> tuple[list[Finding], int]:
+    held, total = _first(
+        _visits(user)
+        .filter(Q(visit_date__lt=F("window_opens")) | Q(visit_date__gt=F("window_closes")))
+        .select_related("participant")
+        .order_by("participant__participant_id", "window_opens", "pk"),
+        limit,
     )
     return [
         Finding(
@@ -161,43 +177,64 @@ def _out_of_window(user) -> list[Finding]:
             _visit_url(visit),
         )
         for visit in held
-    ]
+    ], total
 
 
 def _visit_url(visit) -> str:
     return reverse("visit_detail", args=[visit.participant_id, visit.pk])
 
 
-def _incomplete_forms(user, now) -> list[Finding]:
+def _incomplete_forms(user, now, limit) -> tuple[list[Finding], int]:
+    """Per-visit records in progress, last saved before the limit, form by form: one query
+    for the first `limit` and their count, one per form listed."""
     before = now - timedelta(days=protocol.INCOMPLETE_FORM_DAYS)
+    forms = [
+        d
+        for d in registry.visible_forms(user, Kind.PER_VISIT)
+        if not d.visit_record and hasattr(d.model, "status")
+    ]
+    parts = [
+        definition.records_visible_to(user)
+        .filter(status=CrfStatus.IN_PROGRESS, modified_at__lt=before)
+        .order_by()
+        .annotate(form=Value(index))
+        .values_list("form", "pk")
+        for index, definition in enumerate(forms)
+    ]
+    if not parts:
+        return [], 0
+    rows, total = first_and_count(parts[0].union(*parts[1:], all=True), ("form", "pk"), limit)
+    wanted = defaultdict(list)
+    for index, pk in rows:
+        wanted[index].append(pk)
+    records = {
+        (index, record.pk): record
+        for index, pks in wanted.items()
+        for record in forms[index].records().filter(pk__in=pks)
+    }
     found = []
-    for definition in registry.visible_forms(user, Kind.PER_VISIT):
-        if definition.visit_record or not hasattr(definition.model, "status"):
-            continue
-        records = definition.records_visible_to(user).filter(
-            status=CrfStatus.IN_PROGRESS, modified_at__lt=before
-        )
-        for record in records:
-            participant = definition.participant_of(record)
-            visit = definition.follow(record, definition.visit_path)
-            site = definition.follow(record, definition.site_path)  # read with the record
-            saved = timezone.localtime(record.modified_at, site.zone)
-            found.append(
-                Finding(
-                    INCOMPLETE,
-                    participant.participant_id,
-                    visit.code,
-                    definition.title,
-                    f"last saved {saved:%Y-%m-%d}",
-                    saved.date(),
-                    form_url(definition, participant, visit=visit),
-                )
+    for index, pk in rows:
+        definition, record = forms[index], records[(index, pk)]
+        participant = definition.participant_of(record)
+        visit = definition.follow(record, definition.visit_path)
+        site = definition.follow(record, definition.site_path)  # read with the record
+        saved = timezone.localtime(record.modified_at, site.zone)
+        found.append(
+            Finding(
+                INCOMPLETE,
+                participant.participant_id,
+                visit.code,
+                definition.title,
+                f"last saved {saved:%Y-%m-%d}",
+                saved.date(),
+                form_url(definition, participant, visit=visit),
             )
-    return found
+        )
+    return found, total
 
 
-def _query_findings(check: str, rows, now) -> list[Finding]:
-    rows = rows.select_related("participant").order_by("opened_at", "pk")
+def _query_findings(check: str, rows, now, limit) -> tuple[list[Finding], int]:
+    rows, total = _first(rows.select_related("participant").order_by("opened_at", "pk"), limit)
     return [
         Finding(
             check,
@@ -209,4 +246,4 @@ def _query_findings(check: str, rows, now) -> list[Finding]:
             row.url,
         )
         for row in query_rules.query_rows(rows, now)
-    ]
+    ], total

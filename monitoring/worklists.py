@@ -34,7 +34,7 @@ from enrollment.models import Participant
 from monitoring import dashboard, overview, quality, verification
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery, Signature, SourceVerification
-from monitoring.overview import form_url
+from monitoring.overview import form_url, forms_not_entered
 from safety.models import AdverseEvent
 from trialsite import protocol
 from trialsite.crf import registry
@@ -146,41 +146,19 @@ def _coordinator(user) -> list[WorkList]:
 
 
 def _forms_due(user) -> tuple[list[Line], int]:
-    """Per-visit forms due at visits held (a visit date entered) with no complete record, by
-    visit date, participant and form: the first LIMIT and how many in all, found in the
-    database (two queries)."""
+    """Per-visit forms due at visits held (a visit date entered) with no complete record: the
+    first LIMIT, by visit date, participant and form, and how many in all."""
     held = Visit.objects.filter(participant__site_id__in=user.site_ids, visit_date__isnull=False)
-    forms = [
-        f
-        for f in registry.visible_forms(user, Kind.PER_VISIT)
-        if not f.visit_record and f.entered_here
-    ]
-    parts = [
-        held.filter(definition.due_where())
-        .exclude(
-            Exists(definition.model.objects.filter(visit=OuterRef("pk"), status=CrfStatus.COMPLETE))
-        )
-        .order_by()
-        .annotate(
-            participant_code=F("participant__participant_id"),
-            form=Value(index),
-        )
-        .values_list("visit_date", "participant_code", "form", "pk")
-        for index, definition in enumerate(forms)
-    ]
-    if not parts:
-        return [], 0
-    first, total = first_and_count(
-        parts[0].union(*parts[1:], all=True), ("visit_date", "participant_code", "form"), LIMIT
+    due, total = forms_not_entered(
+        held, user, ("visit_date", "participant__participant_id"), LIMIT, complete=True
     )
-    visits = Visit.objects.select_related("participant").in_bulk([pk for *_, pk in first])
     lines = [
         Line(
-            f"{visits[pk].participant.participant_id} {visits[pk].code} · {forms[index].title}",
-            form_url(forms[index], visits[pk].participant, visit=visits[pk]),
-            f"visit held {held_on:%Y-%m-%d}",
+            f"{v.participant.participant_id} {v.code} · {f.title}",
+            form_url(f, v.participant, visit=v),
+            f"visit held {v.visit_date:%Y-%m-%d}",
         )
-        for held_on, _, index, pk in first
+        for v, f in due
     ]
     return lines, total
 
@@ -381,7 +359,7 @@ def _whose(item) -> str:
 
 # --- Data managers ------------------------------------------------------------------------------
 def _data_manager(user) -> list[WorkList]:
-    counted = quality.counts(quality.findings(user))
+    counted = quality.counts(user)
     url = reverse("data_quality")
     return [
         _list(

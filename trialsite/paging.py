@@ -125,8 +125,10 @@ def _beyond(keys, values, backward: bool) -> Q:
 
 
 def first_and_count(rows: QuerySet, order: tuple[str, ...], limit: int) -> tuple[list, int]:
-    """The first `limit` rows of a values_list query (a union too) by `order` (its column
-    names), and how many rows it has in all: in one query, which reads the rows once."""
+    """The first `limit` rows (None: all) of a values_list query (a union too) by `order` (its
+    column names), and how many rows it has in all: in one query, which reads the rows once."""
+    if limit == 0:
+        return [], rows.count()
     try:
         sql, params = rows.order_by().query.sql_with_params()
     except EmptyResultSet:  # a query known to find nothing (none())

@@ -57,6 +57,7 @@ def _int(value) -> int:
 # of participants before showing what it found (and a link to read on).
 DASHBOARD_PAGE = 25
 DASHBOARD_READ_AT_MOST = 8
+QUALITY_LINES = 50  # findings the data-quality page shows of each check (the CSV has them all)
 
 
 def _at(request, query: str):
@@ -365,12 +366,14 @@ def query_list(request):
 # --- Data quality -------------------------------------------------------------------------------
 @requires("accounts.review_data_quality")
 def data_quality(request):
-    """The data-quality report (monitoring/quality.py), check by check; as CSV with
-    ?format=csv."""
-    found = quality.findings(request.user)
+    """The data-quality report (monitoring/quality.py), check by check, each check's first
+    QUALITY_LINES findings and how many it has; as CSV with ?format=csv, every finding, or
+    those of one check with &check=."""
     if request.GET.get("format") == "csv":
+        check = request.GET.get("check", "")
+        checks = (check,) if check in quality.CHECKS else tuple(quality.CHECKS)
         return csv_response(
-            "data-quality.csv",
+            f"data-quality-{check}.csv" if len(checks) == 1 else "data-quality.csv",
             ["Check", "Participant", "Visit", "What", "Detail", "Since", "Link"],
             (
                 [
@@ -382,13 +385,11 @@ def data_quality(request):
                     f.since.isoformat() if f.since else "",
                     request.build_absolute_uri(f.url) if f.url else "",
                 ]
-                for f in found
+                for f in quality.findings(request.user, checks)
             ),
         )
-    sections = [
-        (check, label, [f for f in found if f.check == check])
-        for check, label in quality.CHECKS.items()
-    ]
+    report = quality.report(request.user, QUALITY_LINES)
+    sections = [(check, label, *report[check]) for check, label in quality.CHECKS.items()]
     return render(request, "monitoring/data_quality.html", {"sections": sections})
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from monitoring import quality, queries
 from monitoring.models import DataQuery
+from monitoring.views import review
 from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories, helpers
@@ -116,8 +117,8 @@ def test_the_page_lists_every_check_downloads_as_csv_and_is_for_data_managers(
     client.force_login(data_manager)
     page = client.get(reverse("data_quality"))
     sections = page.context["sections"]
-    assert [check for check, _, _ in sections] == list(quality.CHECKS)
-    lines = [f for _, _, found in sections for f in found]
+    assert [check for check, *_ in sections] == list(quality.CHECKS)
+    lines = [f for _, _, found, _ in sections for f in found]
     assert lines and {f.participant_id for f in lines} == {late.participant_id}  # not ISB
     html = page.content.decode()
     assert 'id="missing"' in html and form_url("vas_pain", visit=late.visits.get(code="M0")) in html
@@ -175,3 +176,23 @@ def test_a_fatal_adverse_event_is_listed_until_the_end_of_study_gives_death(
     assert finding.url == reverse("ae_detail", args=[ae.pk])
     helpers.end_study(arm_a, coordinator, reason="death")
     assert of(data_manager, quality.DEATH) == []
+
+
+def test_the_page_shows_the_first_findings_of_each_check_and_the_csv_all_of_one(
+    client, data_manager, late, monkeypatch
+):
+    monkeypatch.setattr(review, "QUALITY_LINES", 2)
+    every = of(data_manager, quality.MISSING)
+    assert len(every) > 2
+    client.force_login(data_manager)
+    page = client.get(reverse("data_quality"))
+    (missing,) = [s for s in page.context["sections"] if s[0] == quality.MISSING]
+    assert missing[2] == every[:2] and missing[3] == len(every)
+    assert f"The first 2 of {len(every)}." in page.content.decode()
+    response = client.get(reverse("data_quality"), {"format": "csv", "check": quality.MISSING})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))[1:]
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        (f.participant_id, f.visit, f.what) for f in every
+    ]
+    assert {r[0] for r in rows} == {quality.CHECKS[quality.MISSING]}
+    assert quality.counts(data_manager)[quality.MISSING] == len(every)

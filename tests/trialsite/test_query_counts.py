@@ -30,6 +30,8 @@ PAGES = {
     "home_coordinator": ("coordinator", None),
     "home_investigator": ("investigator", None),
     "home_monitor": ("monitor", None),
+    "home_data_manager": ("data_manager", None),
+    "data_quality": ("data_manager", None),
     "screening_log": ("coordinator", None),
     "participant_list": ("coordinator", None),
     "ae_listing": ("investigator", None),
@@ -51,6 +53,7 @@ def staff(lahore, islamabad):
             ("coordinator", roles.COORDINATOR),
             ("investigator", roles.INVESTIGATOR),
             ("monitor", roles.MONITOR),
+            ("data_manager", roles.DATA_MANAGER),
         )
     }
 
