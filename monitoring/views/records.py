@@ -270,28 +270,30 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
     may_edit = user.has_perm(definition.permission("change" if record else "add"))
     if record is None and visit is None and not may_edit:
         raise PermissionDenied  # a new log entry is only for those who may add one
-    # A locked form is shown read only, saying who locked it, when and why.
-    lock = covering_lock(participant=participant, visit=visit, record=record)
-    can_edit = may_edit and lock is None
 
     def make_form(*args, **kwargs):
         kwargs.setdefault("instance", record)
         return definition.form(*args, participant=participant, visit=visit, user=user, **kwargs)
 
-    context = {
-        "definition": definition,
-        "participant": participant,
-        "visit": visit,
-        "crf": record,
-        "can_edit": can_edit,
-        "lock": lock,
-    }
+    def shown_with_lock() -> dict:
+        """What every page of the form shows; a locked form is shown read only, saying who
+        locked it, when and why (read only when a page is shown: a save is refused by its
+        service when locked)."""
+        lock = covering_lock(participant=participant, visit=visit, record=record)
+        return {
+            "definition": definition,
+            "participant": participant,
+            "visit": visit,
+            "crf": record,
+            "can_edit": may_edit and lock is None,
+            "lock": lock,
+        }
 
-    def page(form_, status=200):
+    def page(form_, status=200, context=None):
         """The form's page, with its verification and each item's open queries (a badge
-        next to the item leads to the thread): read only when the page is shown."""
+        next to the item leads to the thread)."""
         shown = {
-            **context,
+            **(context or shown_with_lock()),
             "sdv": last_verification(record) if record else None,
             "queries": list(queries_for(record, user)) if record else [],
         }
@@ -301,11 +303,12 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         return render(request, definition.template, {**shown, "form": form_}, status=status)
 
     if request.method != "POST":
+        context = shown_with_lock()
         form_ = make_form()
-        if not can_edit:
+        if not context["can_edit"]:
             for field in form_.fields.values():
                 field.disabled = True
-        return page(form_)
+        return page(form_, context=context)
 
     if not may_edit:
         raise PermissionDenied
@@ -317,7 +320,7 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
         try:
             saved = _save(definition, form_, participant, visit, record, user)
         except CrfConflict as conflict:
-            return conflict_response(request, make_form, form_, conflict.current, context)
+            return conflict_response(request, make_form, form_, conflict.current, shown_with_lock())
         except ValidationError as error:
             add_service_errors(form_, error)
         else:

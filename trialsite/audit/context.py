@@ -44,8 +44,17 @@ def acting(*, by, reason: str = "", using: str = DEFAULT_DB_ALIAS):
         raise RuntimeError("audit.acting() must be used inside transaction.atomic()")
     with connection.cursor() as cursor:
         previous = _set(cursor, (*_ids(by), reason or ""), local=True, read_previous=True)
-    yield
+    connection.audit_acting = acting_in(connection) + 1
+    try:
+        yield
+    finally:
+        connection.audit_acting -= 1
     # Not reached when the block raises: the transaction or savepoint rolls back, and
     # PostgreSQL undoes the SET LOCAL with it.
     with connection.cursor() as cursor:
         _set(cursor, tuple(v or "" for v in previous), local=True)
+
+
+def acting_in(connection) -> int:
+    """How many `acting()` blocks are open on `connection` (their writes are attributed)."""
+    return getattr(connection, "audit_acting", 0)

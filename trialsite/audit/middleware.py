@@ -3,13 +3,12 @@ from contextlib import suppress
 
 from django.db import DatabaseError, connection
 
-from trialsite.audit.context import set_session_user
+from trialsite.audit.context import acting_in, set_session_user
 
-# Statements that write, or that set the audit context themselves (`audit.acting`), or call
-# the owner's functions that write locks: the logged-in user is set before the first of them.
-_WRITES = re.compile(
-    r"^\s*(INSERT|UPDATE|DELETE|MERGE|COPY)\b|set_config\(|\bcrf_(un)?lock\(", re.IGNORECASE
-)
+# Statements that write, or call the owner's functions that write locks: the logged-in user
+# is set before the first of them made outside `audit.acting()` (whose writes are attributed
+# already; setting the session's user inside one would override it).
+_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|COPY)\b|\bcrf_(un)?lock\(", re.IGNORECASE)
 
 
 class _AttributeWrites:
@@ -21,7 +20,12 @@ class _AttributeWrites:
         self._setting = False
 
     def __call__(self, execute, sql, params, many, context):
-        if not self.done and not self._setting and _WRITES.search(sql):
+        if (
+            not self.done
+            and not self._setting
+            and not acting_in(context["connection"])
+            and _WRITES.search(sql)
+        ):
             self._setting = True
             try:
                 set_session_user(getattr(self.request, "user", None))

@@ -112,6 +112,13 @@ class Crf(Tracked):
     def is_complete(self) -> bool:
         return self.status == CrfStatus.COMPLETE
 
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        """As Model.full_clean, but the CHECK constraints are left to the database as the form
+        is saved (save_crf, which saves every per-visit form, gives a refusal back as the same
+        error): a round trip per constraint fewer. Each item's own validators still check it
+        in the form, beside the item."""
+        super().full_clean(exclude, validate_unique, validate_constraints=False)
+
 
 class LogRecord(Tracked):
     """One entry of a repeating form of a participant (a log), numbered from 1 in order."""

@@ -56,45 +56,45 @@ def save_crf(
     stale page raises CrfConflict and changes nothing. Changing a complete form needs `reason`,
     which is written to the audit trail with each changed row.
     """
-    with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
-        current = crf_class.objects.select_for_update().filter(visit=visit).first()
-        ensure_unlocked(participant=visit.participant, visit=visit, record=current)
-        if (current.version if current else 0) != version:
-            if current is None:  # a page of a form that is no longer there, or a forged post
-                raise ValidationError("This form has no saved version: reload the page.")
-            raise CrfConflict(current)
-        if current is not None and current.is_complete and not reason.strip():
-            raise ReasonRequired(REASON_REQUIRED)
-        crf = current or crf_class(
-            participant=visit.participant, visit=visit, site=visit.participant.site
-        )
-        for name, value in data.items():
-            setattr(crf, name, value)
-        crf.status = CrfStatus.COMPLETE if complete else CrfStatus.IN_PROGRESS
-        crf.stamp_change(by)
-        # The database enforces one form per visit and the CHECK constraints as it saves
-        # (a round trip each fewer than asking it first): see _refused.
-        crf.full_clean(exclude=SET_HERE, validate_unique=False, validate_constraints=False)
-        try:
-            with transaction.atomic():
-                crf.save()
-        except IntegrityError as error:
-            if (constraint := _constraint_of(crf, error)) is not None:
-                raise _refused(constraint) from None
-            if isinstance(error.__cause__, UniqueViolation):
-                # Someone created the same form for this visit between our read and our insert.
-                raise CrfConflict(crf_class.objects.get(visit=visit)) from None
-            raise
-        return crf
+    try:
+        with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
+            current = crf_class.objects.select_for_update().filter(visit=visit).first()
+            ensure_unlocked(participant=visit.participant, visit=visit, record=current)
+            if (current.version if current else 0) != version:
+                if current is None:  # a page of a form no longer there, or a forged post
+                    raise ValidationError("This form has no saved version: reload the page.")
+                raise CrfConflict(current)
+            if current is not None and current.is_complete and not reason.strip():
+                raise ReasonRequired(REASON_REQUIRED)
+            crf = current or crf_class(
+                participant=visit.participant, visit=visit, site=visit.participant.site
+            )
+            for name, value in data.items():
+                setattr(crf, name, value)
+            crf.status = CrfStatus.COMPLETE if complete else CrfStatus.IN_PROGRESS
+            crf.stamp_change(by)
+            # The database enforces one form per visit and the CHECK constraints as it saves
+            # (a round trip each fewer than asking it first); a refusal rolls the transaction
+            # (or the caller's savepoint) back and is told below.
+            crf.full_clean(exclude=SET_HERE, validate_unique=False)
+            crf.save()
+    except IntegrityError as error:
+        if (constraint := _constraint_of(crf_class, error)) is not None:
+            raise _refused(constraint) from None
+        if isinstance(error.__cause__, UniqueViolation):
+            # Someone created the same form for this visit between our read and our insert.
+            raise CrfConflict(crf_class.objects.get(visit=visit)) from None
+        raise
+    return crf
 
 
-def _constraint_of(record, error: IntegrityError):
-    """The CHECK constraint of the record's model that the database refused, if it was one."""
+def _constraint_of(model, error: IntegrityError):
+    """The CHECK constraint of `model` that the database refused, if it was one."""
     name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
     return next(
         (
             c
-            for c in record._meta.constraints
+            for c in model._meta.constraints
             if c.name == name and isinstance(c, models.CheckConstraint)
         ),
         None,
