@@ -107,6 +107,12 @@ class Screening(Tracked):
 
     class Meta:
         ordering = ["-screening_date", "-screening_number"]
+        # The screening log: a site's screenings in this order, read a page at a time.
+        indexes = [
+            models.Index(
+                fields=["site", "-screening_date", "-screening_number"], name="screening_log"
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(vas_index_knee_mm__lte=100),
