@@ -78,9 +78,8 @@ def make_site(code: str, count: int):
     monitor = factories.UserFactory(
         username=f"{code.lower()}-monitor", role=roles.MONITOR, sites=[site]
     )
-    factories.UserFactory(
-        username=f"{code.lower()}-investigator", role=roles.INVESTIGATOR, sites=[site]
-    )
+    for role, name in ((roles.INVESTIGATOR, "investigator"), (roles.DATA_MANAGER, "data-manager")):
+        factories.UserFactory(username=f"{code.lower()}-{name}", role=role, sites=[site])
     helpers.synthetic_study(site, coordinator, count)
     participant = Participant.objects.filter(site=site).first()
     safety_services.report_adverse_event(
@@ -188,6 +187,8 @@ def every_page(site) -> list[tuple[str, str, str]]:
         ("home (coordinator)", "coordinator", reverse("home")),
         ("home (investigator)", "investigator", reverse("home")),
         ("home (monitor)", "monitor", reverse("home")),
+        ("home (data manager)", "data-manager", reverse("home")),
+        ("data quality", "data-manager", reverse("data_quality")),
         ("screening log", "coordinator", reverse("screening_log")),
         ("participant list", "coordinator", reverse("participant_list")),
         ("calendar", "coordinator", reverse("visit_calendar")),
@@ -201,7 +202,7 @@ def every_page(site) -> list[tuple[str, str, str]]:
 def time_every_page(port: int, site, runs: int = 15) -> dict:
     """Each page asked for `runs` times, one after another: (median ms, KB)."""
     sessions = {}
-    for role in ("coordinator", "investigator", "monitor"):
+    for role in ("coordinator", "investigator", "monitor", "data-manager"):
         user = User.objects.get(username=f"{site.code.lower()}-{role}")
         sessions[role] = requests.Session()
         sessions[role].cookies.set("sessionid", session_of(user))

@@ -214,7 +214,7 @@ def _ae_text(ae) -> str:
 def _visits_to_sign(user) -> tuple[list[Line], int]:
     """Scheduled visits whose forms are all complete or verified, one of them at least not
     signed since (or held visits that collect no form): the dashboard's "complete" and
-    "source-verified" visits, found in the database (ready_to_sign) and shown as the dashboard
+    "source-verified" visits, found in the database (_ready_to_sign) and shown as the dashboard
     shows them (its grid of the participants of the first LIMIT)."""
     ready = _ready_to_sign(user).annotate(
         participant_code=F("participant__participant_id"),
@@ -255,7 +255,7 @@ def _ready_to_sign(user):
     forms = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
     visits = (
         Visit.objects.filter(participant__site_id__in=user.site_ids, code__in=dashboard.SCHEDULE)
-        .exclude(Exists(Lock.objects.active().filter(visit=OuterRef("pk"))))
+        .exclude(Exists(Lock.objects.active().filter(scope=Lock.Scope.VISIT, visit=OuterRef("pk"))))
         .exclude(
             Exists(
                 Lock.objects.active().filter(
