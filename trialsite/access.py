@@ -11,6 +11,9 @@ Every view named by a URL pattern carries an `Access`:
   among the user's sites only (a 404 otherwise); the test generated from the URLconf
   (tests/trialsite/test_site_isolation.py) replays each such URL as users of another site.
 - `public(view)`: no sign-in (log-in page, health check, password-set link).
+- `by_token(view)`: the API's views (trialsite/api.py), which take no session: each request
+  carries a personal token, and each endpoint checks the token user's permissions and sites
+  through the same selectors as the pages.
 
 A URL pattern whose view declares nothing fails that test.
 """
@@ -28,6 +31,7 @@ class Access:
     permissions: tuple[str, ...] = ()
     objects: dict[str, str] = field(default_factory=dict)
     public: bool = False
+    token: bool = False
 
 
 def requires(*permissions: str, objects: dict[str, str] | None = None) -> Callable:
@@ -47,4 +51,9 @@ def requires(*permissions: str, objects: dict[str, str] | None = None) -> Callab
 
 def public(view: Callable) -> Callable:
     view.access = Access(public=True)
+    return view
+
+
+def by_token(view: Callable) -> Callable:
+    view.access = Access(token=True)
     return view

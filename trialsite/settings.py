@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "axes",
+    "ninja",  # the API's reference page from local files (no CDN: sites may be offline)
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -106,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "trialsite.sites.middleware.SiteTimezoneMiddleware",
     "trialsite.audit.middleware.AuditContextMiddleware",
+    # Logs each request made with an API token (trialsite/api.py), after its response.
+    "trialsite.api.ApiUseMiddleware",
     # Last, so that a locked-out attempt is answered before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -211,6 +214,11 @@ SESSION_TOUCH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# API tokens (trialsite/api.py): made for at most this many days, and each may make this
+# many requests a minute (counted in Redis, across every web process).
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
 
 # HTTPS hardening defaults on whenever DEBUG is off; a TLS-terminating proxy must send
 # X-Forwarded-Proto.

@@ -9,6 +9,7 @@ from django.urls import include, path, reverse_lazy
 from trialsite import views
 from trialsite.access import public, requires
 from trialsite.accounts import views as account_views
+from trialsite.api import urls as api_urls
 
 admin.site.site_header = "trialsite administration"
 admin.site.site_title = "trialsite admin"
@@ -25,6 +26,8 @@ accounts = [
     path("two-factor/setup/", account_views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/recovery-codes/", account_views.recovery_codes, name="recovery_codes"),
     path("password/", account_views.password_change, name="password_change"),
+    path("api-tokens/", account_views.api_tokens, name="api_tokens"),
+    path("api-tokens/<int:pk>/revoke/", account_views.api_token_revoke, name="api_token_revoke"),
     path(
         "password/done/",
         requires()(auth_views.PasswordChangeDoneView.as_view()),
@@ -70,4 +73,6 @@ urlpatterns = [
     path("", include("monitoring.urls")),
     # Superusers only (trialsite/accounts/admin.py): data managers use the users page.
     path("admin/", admin.site.urls),
+    # The API authenticates its own requests (a personal token in each): trialsite/api.py.
+    path("api/v1/", api_urls()),
 ]

@@ -1,9 +1,10 @@
 """Forms of the account pages."""
 
 from django import forms
+from django.conf import settings
 
 from trialsite import roles
-from trialsite.accounts.models import User
+from trialsite.accounts.models import ApiToken, User
 from trialsite.sites.models import Site
 
 
@@ -68,3 +69,22 @@ class UserForm(forms.ModelForm):
         else:
             names.append("is_active")
         return {name: self.cleaned_data[name] for name in names}
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        help_text="What the token is for, e.g. “analysis files for the statistician”.",
+    )
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.READ,
+        help_text="Read only unless the token must save records (laboratory results).",
+    )
+    days = forms.IntegerField(
+        label="Valid for (days)",
+        min_value=1,
+        max_value=settings.API_TOKEN_MAX_DAYS,
+        initial=90,
+        help_text=f"At most {settings.API_TOKEN_MAX_DAYS} days; revoke it sooner when done.",
+    )

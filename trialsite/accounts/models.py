@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 
+from trialsite.crf.fields import BoundedTextField, PlausibleDateTimeField
 from trialsite.sites.models import Site
 
 
@@ -92,3 +93,57 @@ class Capability(models.Model):
 
     def __str__(self) -> str:
         return "study capability"
+
+
+class ApiToken(models.Model):
+    """A user's personal token for the API (/api/v1/): it acts as its user, with the user's
+    sites, role and blinding, reading only or reading and writing. Only a SHA-256 of the
+    secret is kept (the secret is shown once, when the token is made); a token ends at its
+    expiry or when revoked."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        READ_WRITE = "read-write", "Read and write"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for.")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    # The first characters of the secret, to tell tokens apart; never enough to use one.
+    prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = PlausibleDateTimeField(editable=False)
+    expires_at = PlausibleDateTimeField()
+    revoked_at = PlausibleDateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def writes(self) -> bool:
+        return self.scope == self.Scope.READ_WRITE
+
+    def active_at(self, when) -> bool:
+        return self.revoked_at is None and when < self.expires_at
+
+
+class ApiTokenUse(models.Model):
+    """One request made with a token: who, when, which endpoint, how it ended and how many
+    records it returned (the token's log; rows are only ever added)."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.PROTECT, related_name="uses")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = PlausibleDateTimeField()
+    method = models.CharField(max_length=10)
+    path = BoundedTextField(max_length=2000)
+    status = models.PositiveSmallIntegerField()
+    records = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["token", "-at"], name="api_token_uses")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

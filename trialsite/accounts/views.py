@@ -9,8 +9,10 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
+from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_encode
 from django.views.decorators.http import require_POST
@@ -20,8 +22,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from trialsite.access import requires
 from trialsite.accounts import reauth, services
-from trialsite.accounts.forms import EnrolForm, TokenForm, UserForm
-from trialsite.accounts.models import User
+from trialsite.accounts.forms import ApiTokenForm, EnrolForm, TokenForm, UserForm
+from trialsite.accounts.models import ApiToken, User
 from trialsite.accounts.security import needs_second_factor
 from trialsite.crf.views import add_service_errors
 
@@ -163,6 +165,46 @@ def password_change(request):
         {"form": form},
         status=400 if form.errors else 200,
     )
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+@requires()
+def api_tokens(request):
+    """The user's API tokens: make one (its secret is in this response only, never kept),
+    see each one's scope, expiry and last use, revoke one."""
+    form = ApiTokenForm(request.POST or None)
+    made = secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            made, secret = services.create_api_token(**form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            form = ApiTokenForm()
+    tokens = (
+        ApiToken.objects.filter(user=request.user)
+        .annotate(last_used=Max("uses__at"), used=Count("uses"))
+        .order_by("-created_at")
+    )
+    response = render(
+        request,
+        "accounts/api_tokens.html",
+        {"form": form, "tokens": tokens, "made": made, "secret": secret, "now": timezone.now()},
+        status=400 if form.errors else 200,
+    )
+    response["Cache-Control"] = "no-store"  # the secret, once
+    return response
+
+
+@requires()
+@require_POST
+def api_token_revoke(request, pk: int):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    services.revoke_api_token(token=token, by=request.user)
+    messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("api_tokens")
 
 
 # --- Users (data managers) -------------------------------------------------------------------

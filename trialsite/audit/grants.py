@@ -3,10 +3,10 @@
 Migrations run as the owner of the tables; web and worker processes connect as the app role,
 which owns nothing. It may read and write clinical tables, only read the audit trail and the
 migration history, and cannot alter or drop triggers (only an owner can). It adds links to the
-audit chain but cannot change them, changes locks only through the owner's functions
-crf_lock/crf_unlock, and may not create temporary tables (PostgreSQL gives every role that
-right by default; a temporary table can shadow a table name in a function without a fixed
-search path).
+audit chain and uses of API tokens but cannot change them, changes locks only through the
+owner's functions crf_lock/crf_unlock, and may not create temporary tables (PostgreSQL gives
+every role that right by default; a temporary table can shadow a table name in a function
+without a fixed search path).
 """
 
 from django.conf import settings
@@ -34,6 +34,7 @@ def grant_app_role(using: str = DEFAULT_DB_ALIAS) -> None:
             REVOKE UPDATE, DELETE, TRUNCATE ON audit_chain FROM "{role}";
             REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON monitoring_lock FROM "{role}";
             REVOKE UPDATE, DELETE, TRUNCATE ON monitoring_exportlog FROM "{role}";
+            REVOKE UPDATE, DELETE, TRUNCATE ON accounts_apitokenuse FROM "{role}";
             """  # noqa: S608 - the role name comes from settings, not from users
         )
         cursor.execute("SELECT current_database()")

@@ -1,0 +1,48 @@
+"""The API's participants (trialsite/api.py): those of the token user's sites."""
+
+from datetime import datetime
+
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from enrollment.models import Participant
+from trialsite.api import PAGE_LIMIT, page_of
+
+router = Router(tags=["participants"])
+
+
+class ParticipantOut(Schema):
+    participant_id: str
+    site: str
+    arm: str | None  # None for a user who may not see arms
+    randomized_at: datetime
+
+
+class ParticipantPage(Schema):
+    items: list[ParticipantOut]
+    next_cursor: str | None
+
+
+@router.get("", response=ParticipantPage, summary="Participants of your sites")
+def participants(
+    request, site: str | None = None, cursor: str | None = None, limit: int = PAGE_LIMIT
+):
+    user = request.user
+    if not user.has_perm("enrollment.view_participant"):
+        raise HttpError(403, "Your role may not see participants.")
+    rows = Participant.objects.visible_to(user).select_related("site")
+    if site:
+        rows = rows.filter(site__code=site)
+    found, following = page_of(request, rows, cursor, limit)
+    return {
+        "items": [
+            {
+                "participant_id": p.participant_id,
+                "site": p.site.code,
+                "arm": p.arm if user.sees_arm else None,
+                "randomized_at": p.randomized_at,
+            }
+            for p in found
+        ],
+        "next_cursor": following,
+    }

@@ -1,0 +1,99 @@
+"""The API's forms (trialsite/api.py): every registered form the token user may see, with its
+items named as in the data dictionary of the CSV export (monitoring/exports.py), and its
+records at the user's sites. What reveals the arm is left out for a user who may not see arms,
+as in the pages and exports: whole forms, and items of the others."""
+
+from datetime import datetime
+
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from monitoring import exports
+from trialsite.api import PAGE_LIMIT, page_of
+from trialsite.crf import registry
+from trialsite.crf.registry import Kind
+
+router = Router(tags=["forms"])
+
+
+class ItemOut(Schema):
+    name: str
+    label: str
+    type: str
+    codes: dict[str, str]
+
+
+class FormOut(Schema):
+    name: str
+    title: str
+    kind: str
+    items: list[ItemOut]
+
+
+class RecordPage(Schema):
+    items: list[dict]
+    next_cursor: str | None
+
+
+def _items(definition, user) -> list:
+    return exports.key_items(definition) + definition.items(user)
+
+
+@router.get("", response=list[FormOut], summary="The forms you may see, with their items")
+def forms(request):
+    found = registry.visible_forms(request.user)
+    request.api_records = len(found)
+    return [
+        {
+            "name": d.name,
+            "title": d.title,
+            "kind": str(d.kind),
+            "items": [
+                {"name": i.name, "label": i.label, "type": i.datatype, "codes": dict(i.codes)}
+                for i in _items(d, request.user)
+            ],
+        }
+        for d in found
+    ]
+
+
+@router.get("/{form}/records", response=RecordPage, summary="A form's records at your sites")
+def records(
+    request,
+    form: str,
+    site: str | None = None,
+    participant: str | None = None,
+    visit: str | None = None,
+    modified_since: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_LIMIT,
+):
+    user = request.user
+    try:
+        definition = registry.get(form.replace("-", "_"))
+    except LookupError:
+        definition = None
+    if definition is None or not definition.visible_to(user):
+        raise HttpError(404, f"No form named {form} that you may see.")
+    rows = definition.records_visible_to(user)
+    if site:
+        rows = rows.filter(**{f"{definition.site_path}__code": site})
+    if participant:
+        path = definition.participant_path
+        key = "participant_id" if path == "pk" else f"{path}__participant_id"
+        rows = rows.filter(**{key: participant})
+    if visit:
+        if definition.kind != Kind.PER_VISIT:
+            raise HttpError(400, f"{definition.title} is not collected at visits.")
+        path = definition.visit_path
+        rows = rows.filter(**{"code" if path == "pk" else f"{path}__code": visit})
+    if modified_since is not None:
+        if not hasattr(definition.model, "modified_at"):
+            raise HttpError(400, f"{definition.title} records carry no time of change.")
+        rows = rows.filter(modified_at__gte=modified_since)
+    found, following = page_of(request, rows, cursor, limit)
+    items = _items(definition, user)
+    return {
+        "items": [{i.name: exports.cell(i.value(record)) for i in items} for record in found],
+        "next_cursor": following,
+    }

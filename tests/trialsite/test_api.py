@@ -1,0 +1,191 @@
+"""The REST API (trialsite/api.py) and its personal tokens (accounts.ApiToken): made on the
+account page, kept hashed and shown once, expiring, revocable, read-only or read-write, rate
+limited and logged; the API's lists keep to the token user's sites and blinding."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+from ninja.errors import HttpError
+
+from tests import factories
+from tests.helpers import add_vas, change_vas
+from trialsite import roles
+from trialsite.accounts import services
+from trialsite.accounts.models import ApiToken, ApiTokenUse
+from trialsite.api import TokenAuth
+from trialsite.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def make_token(user, scope=ApiToken.Scope.READ, days=30) -> str:
+    return services.create_api_token(name="analysis", scope=scope, days=days, by=user)[1]
+
+
+def get(path: str, secret: str, **params):
+    """A program's request: the token, and no browser session."""
+    program = Client()
+    return program.get(f"/api/v1{path}", params, HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+
+def test_a_user_makes_a_token_on_the_account_page_sees_it_once_and_revokes_it(client, coordinator):
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("api_tokens"), {"name": "R analysis", "scope": "read", "days": "30"}
+    )
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    secret = response.context["secret"]
+    assert secret.startswith("tsk_") and secret in response.content.decode()
+    token = ApiToken.objects.get(user=coordinator)
+    assert token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in {token.name, token.prefix, token.key_hash} and secret.startswith(
+        token.prefix
+    )
+    assert (token.expires_at - token.created_at).days == 30
+    again = client.get(reverse("api_tokens")).content.decode()
+    assert secret not in again and f"{token.prefix}…" in again  # shown once
+    made = AuditEvent.objects.get(table_name="accounts_apitoken", action="INSERT")
+    assert made.username == coordinator.username and "key_hash" not in made.new_values
+
+    assert get("/participants", secret).status_code == 200
+    client.post(reverse("api_token_revoke", args=[token.pk]))
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert get("/participants", secret).status_code == 401
+
+
+def test_the_form_refuses_bad_input_next_to_the_field(client, coordinator, settings):
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("api_tokens"),
+        {"name": " ", "scope": "admin", "days": str(settings.API_TOKEN_MAX_DAYS + 1)},
+    )
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert set(form.errors) == {"name", "scope", "days"}
+    assert not ApiToken.objects.exists()
+
+
+def test_a_user_who_needs_a_second_factor_must_have_one_to_make_a_token(lahore):
+    monitor = factories.UserFactory(role=roles.MONITOR, sites=[lahore], second_factor=False)
+    with pytest.raises(services.PermissionDenied, match="second factor"):
+        make_token(monitor)
+    coordinator = factories.UserFactory(role=roles.COORDINATOR, sites=[lahore], second_factor=False)
+    assert make_token(coordinator)  # a coordinator's role does not require one
+
+
+def test_an_unknown_expired_or_missing_token_is_refused(client, coordinator):
+    secret = make_token(coordinator)
+    ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert get("/participants", secret).status_code == 401
+    assert get("/participants", "tsk_not-a-token").status_code == 401
+    assert client.get("/api/v1/participants").status_code == 401
+    coordinator.is_active = False
+    coordinator.save()
+    ApiToken.objects.update(expires_at=timezone.now() + timedelta(days=1))
+    assert get("/participants", secret).status_code == 401
+
+
+def test_a_read_only_token_may_not_write(coordinator):
+    auth = TokenAuth()
+    for scope, allowed in ((ApiToken.Scope.READ, False), (ApiToken.Scope.READ_WRITE, True)):
+        secret = make_token(coordinator, scope=scope)
+        request = RequestFactory().post("/api/v1/forms/vas-pain/records")
+        if allowed:
+            assert auth.authenticate(request, secret).scope == scope
+        else:
+            with pytest.raises(HttpError, match="only read") as refused:
+                auth.authenticate(request, secret)
+            assert refused.value.status_code == 403
+
+
+def test_requests_are_limited_per_token_and_each_use_is_logged(coordinator, settings):
+    settings.API_REQUESTS_PER_MINUTE = 3
+    first, second = make_token(coordinator), make_token(coordinator)
+    statuses = [get("/participants", first).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert get("/participants", second).status_code == 200  # its own count
+    uses = ApiTokenUse.objects.filter(token__key_hash=services.token_hash(first)).order_by("at")
+    assert [u.status for u in uses] == statuses
+    assert all(u.user == coordinator and u.path == "/api/v1/participants" for u in uses)
+
+
+def test_lists_keep_to_the_users_sites_and_pages_follow_the_cursor(
+    coordinator, lahore, islamabad, outsider
+):
+    ours = [factories.participant_with_visits(site=lahore, by=coordinator) for _ in range(3)]
+    theirs = factories.participant_with_visits(site=islamabad, by=outsider)
+    secret = make_token(coordinator)
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = get("/participants", secret, **params).json()
+        seen += [p["participant_id"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [p.participant_id for p in ours]  # once each, in order; not Islamabad's
+    assert get("/participants", secret, site=islamabad.code).json()["items"] == []
+    visits = get("/visits", secret, participant=theirs.participant_id).json()
+    assert visits["items"] == []
+    assert get("/participants", secret, cursor="nonsense").status_code == 400
+    uses = ApiTokenUse.objects.filter(path__startswith="/api/v1/participants", status=200)
+    assert sorted(u.records for u in uses)[-1] == 2
+
+
+def test_form_records_are_named_as_in_the_data_dictionary_and_filtered(coordinator, lahore):
+    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    vas_m0 = add_vas(participant, "M0", 40, coordinator)
+    add_vas(participant, "M1", 30, coordinator)
+    before_change = timezone.now()
+    change_vas(vas_m0, coordinator, score=44)
+    secret = make_token(coordinator)
+
+    records = get("/forms/vas-pain/records", secret).json()["items"]
+    assert [(r["visit"], r["score_mm"]) for r in records] == [("M0", 44), ("M1", 30)]
+    assert {"participant_id", "site", "visit", "status", "version", "modified_at"} <= set(
+        records[0]
+    )
+    m1 = get("/forms/vas_pain/records", secret, visit="M1").json()["items"]
+    assert [r["score_mm"] for r in m1] == [30]
+    changed = get(
+        "/forms/vas-pain/records", secret, modified_since=before_change.isoformat()
+    ).json()["items"]
+    assert [r["visit"] for r in changed] == ["M0"]
+    assert get("/forms/no-such-form/records", secret).status_code == 404
+
+    names = {f["name"] for f in get("/forms", secret).json()}
+    assert {"vas_pain", "womac", "adverse_event"} <= names
+
+
+def test_a_blinded_user_gets_no_arm_from_the_api(coordinator, lahore):
+    factories.participant_with_visits(site=lahore, by=coordinator, arm="B")
+    assessor = factories.UserFactory(
+        role=roles.COORDINATOR, sites=[lahore], is_blinded_assessor=True
+    )
+    open_secret, blind_secret = make_token(coordinator), make_token(assessor)
+    (seen,) = get("/participants", open_secret).json()["items"]
+    (blind,) = get("/participants", blind_secret).json()["items"]
+    assert seen["arm"] == "B" and blind["arm"] is None
+    open_forms = {f["name"] for f in get("/forms", open_secret).json()}
+    blind_forms = {f["name"] for f in get("/forms", blind_secret).json()}
+    assert "prgf_preparation" in open_forms and "prgf_preparation" not in blind_forms
+    refused = get("/forms/prgf-preparation/records", blind_secret)
+    assert refused.status_code == 404
+    blind_items = {item["name"] for f in get("/forms", blind_secret).json() for item in f["items"]}
+    assert "arm" not in blind_items
+
+
+def test_the_openapi_document_and_its_page_are_served(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert schema["openapi"].startswith("3.1")
+    assert {"/api/v1/participants", "/api/v1/visits", "/api/v1/forms/{form}/records"} <= set(
+        schema["paths"]
+    )
+    assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
+    page = client.get("/api/v1/docs").content.decode()
+    assert "swagger-ui" in page and "cdn." not in page  # local files: sites may be offline

@@ -1,0 +1,153 @@
+"""The REST API under /api/v1/ (django-ninja): personal tokens, the same rules as the pages.
+
+A request carries `Authorization: Bearer <token>`; it acts as the token's user, with their sites,
+role and blinding, through the same selectors and services as the pages. A read-only token may
+not write. Each token may make settings.API_REQUESTS_PER_MINUTE requests a minute (counted in
+Redis, so across every web process), and every request made with a token is logged
+(ApiTokenUse: who, when, which endpoint, how it ended, how many records it returned).
+
+Lists are read a page at a time by cursor: `limit` rows after `cursor`, with `next_cursor` for
+the following page (None on the last). Each app declares its endpoints in its own api.py;
+they are added here by name, so this package imports no app.
+"""
+
+import base64
+import binascii
+import json
+import time
+
+import redis
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.security import HttpBearer
+
+from trialsite.access import by_token
+from trialsite.accounts.models import ApiTokenUse
+from trialsite.accounts.services import token_of
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PAGE_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+class TokenAuth(HttpBearer):
+    """A personal token (accounts.ApiToken): active, of an active user, in its scope and
+    within its rate."""
+
+    def authenticate(self, request, token: str):
+        found = token_of(token, timezone.now())
+        if found is None:
+            return None
+        request.api_token = found
+        request.user = found.user
+        if request.method not in SAFE_METHODS and not found.writes:
+            raise HttpError(403, "This token may only read.")
+        if over_rate(found.pk):
+            raise HttpError(429, "Too many requests with this token: wait a minute.")
+        return found
+
+
+def over_rate(token_pk: int) -> bool:
+    """Count a request of the token in this minute; True past the limit. Without Redis the
+    request is let through (the limit protects the server; it is not an access rule)."""
+    minute = int(time.time() // 60)
+    key = f"trialsite:api:rate:{token_pk}:{minute}"
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        with client.pipeline() as pipe:
+            count, _ = pipe.incr(key).expire(key, 120).execute()
+    except redis.RedisError:
+        return False
+    return count > settings.API_REQUESTS_PER_MINUTE
+
+
+DESCRIPTION = """Read the study's data from a program (R, Python, a laboratory's system).
+
+Make a personal token on your account page (user menu, "API tokens") and send it with every
+request: `Authorization: Bearer <token>`. The API acts as you: your sites, your role, what you
+may see. A read-only token may not change anything. Each token may make {rate} requests a
+minute; every request is logged with the token.
+
+Lists come a page at a time: `limit` rows (at most {most}), and `next_cursor` to send back as
+`cursor` for the next page (null on the last). Items are named as in the export's data
+dictionary."""
+
+api = NinjaAPI(
+    title="trialsite API",
+    version="1",
+    description=DESCRIPTION.format(rate=settings.API_REQUESTS_PER_MINUTE, most=MAX_LIMIT),
+    auth=TokenAuth(),
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, error: HttpError):
+    return api.create_response(request, {"detail": error.message}, status=error.status_code)
+
+
+class Page(Schema):
+    """What every list returns."""
+
+    items: list[dict]
+    next_cursor: str | None
+
+
+def page_of(request, rows: QuerySet, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    """The rows after `cursor` (by primary key), at most `limit` of them, and the cursor of
+    the next page. A cursor that does not parse is a 400: a client should send back only what
+    it was given."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    after = 0
+    if cursor:
+        try:
+            after = int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"])
+        except (ValueError, KeyError, TypeError, binascii.Error) as error:
+            raise HttpError(400, "This cursor is not one the API gave.") from error
+    found = list(rows.filter(pk__gt=after).order_by("pk")[: limit + 1])
+    following = None
+    if len(found) > limit:
+        found = found[:limit]
+        following = base64.urlsafe_b64encode(json.dumps({"after": found[-1].pk}).encode())
+    request.api_records = len(found)
+    return found, following.decode() if following else None
+
+
+class ApiUseMiddleware:
+    """Log each request made with a token, after its response (ApiTokenUse)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        token = getattr(request, "api_token", None)
+        if token is not None:
+            ApiTokenUse.objects.create(
+                token=token,
+                user_id=token.user_id,
+                at=timezone.now(),
+                method=request.method[:10],
+                path=request.get_full_path()[:2000],
+                status=response.status_code,
+                records=getattr(request, "api_records", 0),
+            )
+        return response
+
+
+def urls():
+    """The API's URL patterns, each declared as taking a token (trialsite/access.py)."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        by_token(pattern.callback)
+    return patterns, app_name, namespace
+
+
+api.add_router("/participants", "enrollment.api.router")
+api.add_router("/visits", "visits.api.router")
+api.add_router("/forms", "monitoring.api.router")
