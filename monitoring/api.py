@@ -8,7 +8,7 @@ from datetime import datetime
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from monitoring import exports
+from monitoring import analysis, exports
 from trialsite.api import PAGE_LIMIT, page_of
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
@@ -97,3 +97,40 @@ def records(
         "items": [{i.name: exports.cell(i.value(record)) for i in items} for record in found],
         "next_cursor": following,
     }
+
+
+analysis_router = Router(tags=["analysis files"])
+
+
+class AnalysisPage(Schema):
+    items: list[dict]
+    next_cursor: str | None
+
+
+@analysis_router.get(
+    "/{name}", response=AnalysisPage, summary="An analysis file, for your sites' participants"
+)
+def analysis_file(
+    request, name: str, site: str | None = None, cursor: str | None = None, limit: int = 100
+):
+    """The rows of `analysis_visits` (one per participant and visit) or `analysis_participants`
+    (one per participant), as the export's analysis files; a page holds the rows of `limit`
+    participants. The arm is a column only for users who may see it."""
+    user = request.user
+    if not user.has_perm("accounts.export_data"):
+        raise HttpError(403, "Your role may not export data.")
+    files = {file_name: (items, make_rows) for file_name, _, items, make_rows in analysis.FILES}
+    if name not in files:
+        raise HttpError(404, f"No analysis file named {name}; there are {', '.join(files)}.")
+    items, make_rows = files[name]
+    items = [i for i in items if user.sees_arm or not i.reveals_arm]
+    chosen = analysis.participants(sorted(user.site_ids))
+    if site:
+        chosen = chosen.filter(site__code=site)
+    page, following = page_of(request, chosen, cursor, limit)
+    rows = [
+        {i.name: exports.cell(i.value(row)) for i in items}
+        for row in make_rows(analysis.participants().filter(pk__in=[p.pk for p in page]))
+    ]
+    request.api_records = len(rows)
+    return {"items": rows, "next_cursor": following}

@@ -151,3 +151,4 @@ def urls():
 api.add_router("/participants", "enrollment.api.router")
 api.add_router("/visits", "visits.api.router")
 api.add_router("/forms", "monitoring.api.router")
+api.add_router("/analysis", "monitoring.api.analysis_router")

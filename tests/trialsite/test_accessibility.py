@@ -50,6 +50,7 @@ def page_types(study) -> dict[str, str]:
         "audit-trail": reverse("participant_audit", args=[a.pk]),
         "users": reverse("user_list"),
         "password": reverse("password_change"),
+        "api-tokens": reverse("api_tokens"),
         "consort": reverse("consort"),
         "deviations": reverse("deviation_listing"),
         "end-of-study": helpers.form_url("end_of_study", participant=a),

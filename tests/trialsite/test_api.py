@@ -48,7 +48,9 @@ def test_a_user_makes_a_token_on_the_account_page_sees_it_once_and_revokes_it(cl
     assert (token.expires_at - token.created_at).days == 30
     again = client.get(reverse("api_tokens")).content.decode()
     assert secret not in again and f"{token.prefix}…" in again  # shown once
-    made = AuditEvent.objects.get(table_name="accounts_apitoken", action="INSERT")
+    made = AuditEvent.objects.get(
+        table_name="accounts_apitoken", row_pk=str(token.pk), action="INSERT"
+    )
     assert made.username == coordinator.username and "key_hash" not in made.new_values
 
     assert get("/participants", secret).status_code == 200
@@ -189,3 +191,16 @@ def test_the_openapi_document_and_its_page_are_served(client):
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
     page = client.get("/api/v1/docs").content.decode()
     assert "swagger-ui" in page and "cdn." not in page  # local files: sites may be offline
+
+
+def test_analysis_files_are_for_roles_that_export_and_hide_the_arm_from_the_blinded(
+    coordinator, monitor, lahore
+):
+    factories.participant_with_visits(site=lahore, by=coordinator, arm="A")
+    blinded = factories.UserFactory(role=roles.MONITOR, sites=[lahore], is_blinded_assessor=True)
+    seen = get("/analysis/analysis_participants", make_token(monitor)).json()["items"]
+    hidden = get("/analysis/analysis_participants", make_token(blinded)).json()["items"]
+    assert seen[0]["arm"] == "A" and "arm" not in hidden[0]
+    assert set(seen[0]) - set(hidden[0]) == {"arm"}
+    assert get("/analysis/analysis_visits", make_token(coordinator)).status_code == 403
+    assert get("/analysis/no_such_file", make_token(monitor)).status_code == 404
