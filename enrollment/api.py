@@ -6,7 +6,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from enrollment.models import Participant
-from trialsite.api import PAGE_LIMIT, page_of
+from trialsite.api import PAGE_LIMIT, Code, answers, page_of
 
 router = Router(tags=["participants"])
 
@@ -23,9 +23,9 @@ class ParticipantPage(Schema):
     next_cursor: str | None
 
 
-@router.get("", response=ParticipantPage, summary="Participants of your sites")
+@router.get("", response=answers(ParticipantPage), summary="Participants of your sites")
 def participants(
-    request, site: str | None = None, cursor: str | None = None, limit: int = PAGE_LIMIT
+    request, site: Code | None = None, cursor: Code | None = None, limit: int = PAGE_LIMIT
 ):
     user = request.user
     if not user.has_perm("enrollment.view_participant"):

@@ -9,7 +9,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from monitoring import analysis, exports
-from trialsite.api import PAGE_LIMIT, page_of
+from trialsite.api import PAGE_LIMIT, Code, answers, page_of
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 
@@ -39,7 +39,7 @@ def _items(definition, user) -> list:
     return exports.key_items(definition) + definition.items(user)
 
 
-@router.get("", response=list[FormOut], summary="The forms you may see, with their items")
+@router.get("", response=answers(list[FormOut]), summary="The forms you may see, with their items")
 def forms(request):
     found = registry.visible_forms(request.user)
     request.api_records = len(found)
@@ -57,15 +57,17 @@ def forms(request):
     ]
 
 
-@router.get("/{form}/records", response=RecordPage, summary="A form's records at your sites")
+@router.get(
+    "/{form}/records", response=answers(RecordPage), summary="A form's records at your sites"
+)
 def records(
     request,
-    form: str,
-    site: str | None = None,
-    participant: str | None = None,
-    visit: str | None = None,
+    form: Code,
+    site: Code | None = None,
+    participant: Code | None = None,
+    visit: Code | None = None,
     modified_since: datetime | None = None,
-    cursor: str | None = None,
+    cursor: Code | None = None,
     limit: int = PAGE_LIMIT,
 ):
     user = request.user
@@ -108,10 +110,12 @@ class AnalysisPage(Schema):
 
 
 @analysis_router.get(
-    "/{name}", response=AnalysisPage, summary="An analysis file, for your sites' participants"
+    "/{name}",
+    response=answers(AnalysisPage),
+    summary="An analysis file, for your sites' participants",
 )
 def analysis_file(
-    request, name: str, site: str | None = None, cursor: str | None = None, limit: int = 100
+    request, name: Code, site: Code | None = None, cursor: Code | None = None, limit: int = 100
 ):
     """The rows of `analysis_visits` (one per participant and visit) or `analysis_participants`
     (one per participant), as the export's analysis files; a page holds the rows of `limit`

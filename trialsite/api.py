@@ -15,14 +15,16 @@ import base64
 import binascii
 import json
 import time
+from typing import Annotated
 
 import redis
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
+from pydantic import StringConstraints
 
 from trialsite.access import by_token
 from trialsite.accounts.models import ApiTokenUse
@@ -91,11 +93,43 @@ def http_error(request, error: HttpError):
     return api.create_response(request, {"detail": error.message}, status=error.status_code)
 
 
-class Page(Schema):
-    """What every list returns."""
+@api.exception_handler(AuthenticationError)
+def no_token(request, error: AuthenticationError):
+    return api.create_response(
+        request, {"detail": "Send a valid API token: Authorization: Bearer <token>."}, status=401
+    )
 
-    items: list[dict]
-    next_cursor: str | None
+
+class Problem(Schema):
+    """Why a request was refused, in words."""
+
+    detail: str
+
+
+class Invalid(Schema):
+    """A parameter that is not of its type or form, parameter by parameter."""
+
+    detail: list[dict]
+
+
+# A code in a filter or a cursor (a site or visit code, a participant ID, a form's name):
+# letters, digits and - _ . : = only, so that nothing the database cannot hold reaches it.
+Code = Annotated[str, StringConstraints(max_length=100, pattern=r"^[A-Za-z0-9_.:=-]*$")]
+
+
+def answers(ok) -> dict:
+    """An operation's responses: `ok` on success, and each refusal the API may give (a filter
+    or cursor it cannot use, no valid token, a role that may not, nothing of that name, too
+    many requests, a parameter not of its form)."""
+    return {
+        200: ok,
+        400: Problem,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        422: Invalid,
+        429: Problem,
+    }
 
 
 def page_of(request, rows: QuerySet, cursor: str | None, limit: int) -> tuple[list, str | None]:

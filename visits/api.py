@@ -5,7 +5,7 @@ from datetime import date
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from trialsite.api import PAGE_LIMIT, page_of
+from trialsite.api import PAGE_LIMIT, Code, answers, page_of
 from visits.models import Visit
 
 router = Router(tags=["visits"])
@@ -28,13 +28,13 @@ class VisitPage(Schema):
     next_cursor: str | None
 
 
-@router.get("", response=VisitPage, summary="Visits of your sites' participants")
+@router.get("", response=answers(VisitPage), summary="Visits of your sites' participants")
 def visits(
     request,
-    site: str | None = None,
-    participant: str | None = None,
-    visit: str | None = None,
-    cursor: str | None = None,
+    site: Code | None = None,
+    participant: Code | None = None,
+    visit: Code | None = None,
+    cursor: Code | None = None,
     limit: int = PAGE_LIMIT,
 ):
     user = request.user
