@@ -5,10 +5,13 @@ as in the pages and exports: whole forms, and items of the others."""
 
 from datetime import datetime
 
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from monitoring import analysis, exports
+from monitoring import queries as query_rules
+from monitoring.models import DataQuery
 from trialsite.api import PAGE_LIMIT, Code, answers, page_of
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
@@ -138,3 +141,74 @@ def analysis_file(
     ]
     request.api_records = len(rows)
     return {"items": rows, "next_cursor": following}
+
+
+queries_router = Router(tags=["queries"])
+
+
+class QueryOut(Schema):
+    id: int
+    participant_id: str
+    site: str
+    form: str  # the form's name, as in /forms
+    visit: str  # the visit's code; "" for a record of no visit
+    record_id: str
+    item: str  # the item's name, as in the data dictionary
+    item_label: str
+    state: str
+    automatic: bool
+    question: str
+    opened_at: datetime
+
+
+class QueryPage(Schema):
+    items: list[QueryOut]
+    next_cursor: str | None
+
+
+@queries_router.get("", response=answers(QueryPage), summary="Data queries at your sites")
+def data_queries(
+    request,
+    state: DataQuery.State | None = None,
+    site: Code | None = None,
+    participant: Code | None = None,
+    form: Code | None = None,
+    cursor: Code | None = None,
+    limit: int = PAGE_LIMIT,
+):
+    """The queries the user may see, as on the query list: none on an item that reveals the arm
+    to a user who may not see it."""
+    rows = query_rules.visible_queries(request.user).select_related("participant__site")
+    if state:
+        rows = rows.filter(state=state)
+    if site:
+        rows = rows.filter(participant__site__code=site)
+    if participant:
+        rows = rows.filter(participant__participant_id=participant)
+    if form:
+        try:
+            rows = rows.filter(table_name=registry.get(form.replace("-", "_")).table)
+        except LookupError:
+            rows = rows.none()
+    found, following = page_of(request, rows, cursor, limit)
+    lines = {row.query.pk: row for row in query_rules.query_rows(found, timezone.now())}
+    return {
+        "items": [
+            {
+                "id": q.pk,
+                "participant_id": q.participant.participant_id,
+                "site": q.participant.site.code,
+                "form": getattr(registry.for_table(q.table_name), "name", q.table_name),
+                "visit": lines[q.pk].visit,
+                "record_id": q.row_pk,
+                "item": q.field,
+                "item_label": q.field_label,
+                "state": q.state,
+                "automatic": q.automatic,
+                "question": lines[q.pk].question,
+                "opened_at": q.opened_at,
+            }
+            for q in found
+        ],
+        "next_cursor": following,
+    }

@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import time
+from functools import cache
 from typing import Annotated
 
 import redis
@@ -52,14 +53,19 @@ class TokenAuth(HttpBearer):
         return found
 
 
+@cache
+def _redis() -> redis.Redis:
+    """One client (and its connection pool) per process."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
 def over_rate(token_pk: int) -> bool:
     """Count a request of the token in this minute; True past the limit. Without Redis the
     request is let through (the limit protects the server; it is not an access rule)."""
     minute = int(time.time() // 60)
     key = f"trialsite:api:rate:{token_pk}:{minute}"
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        with client.pipeline() as pipe:
+        with _redis().pipeline() as pipe:
             count, _ = pipe.incr(key).expire(key, 120).execute()
     except redis.RedisError:
         return False
@@ -186,3 +192,4 @@ api.add_router("/participants", "enrollment.api.router")
 api.add_router("/visits", "visits.api.router")
 api.add_router("/forms", "monitoring.api.router")
 api.add_router("/analysis", "monitoring.api.analysis_router")
+api.add_router("/queries", "monitoring.api.queries_router")

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from ninja.errors import HttpError
 
-from tests import factories
+from monitoring import queries
+from safety import services as safety_services
+from tests import factories, helpers
 from tests.helpers import add_vas, change_vas
 from trialsite import roles
 from trialsite.accounts import services
@@ -204,3 +206,33 @@ def test_analysis_files_are_for_roles_that_export_and_hide_the_arm_from_the_blin
     assert set(seen[0]) - set(hidden[0]) == {"arm"}
     assert get("/analysis/analysis_visits", make_token(coordinator)).status_code == 403
     assert get("/analysis/no_such_file", make_token(monitor)).status_code == 404
+
+
+def test_data_queries_keep_to_the_users_sites_and_blinding(
+    coordinator, monitor, lahore, islamabad, outsider
+):
+    ours = factories.participant_with_visits(site=lahore, by=coordinator, arm="B")
+    vas = add_vas(ours, "M0", 40, coordinator)
+    asked = queries.raise_query(crf=vas, field="score_mm", question="Ruler?", by=monitor)
+    ae = safety_services.report_adverse_event(
+        participant=ours, data=helpers.ae_answers(relationship_prgf="possible"), by=coordinator
+    )
+    queries.raise_query(crf=ae, field="relationship_prgf", question="Why?", by=monitor)
+    theirs = factories.participant_with_visits(site=islamabad, by=outsider)
+    other = factories.UserFactory(role=roles.MONITOR, sites=[islamabad])
+    queries.raise_query(
+        crf=add_vas(theirs, "M0", 50, outsider), field="score_mm", question="ISB?", by=other
+    )
+    blinded = factories.UserFactory(role=roles.MONITOR, sites=[lahore], is_blinded_assessor=True)
+
+    seen = get("/queries", make_token(monitor), state="open").json()["items"]
+    assert {(q["form"], q["item"]) for q in seen} == {
+        ("vas_pain", "score_mm"),
+        ("adverse_event", "relationship_prgf"),
+    }
+    (vas_query,) = [q for q in seen if q["item"] == "score_mm"]
+    assert vas_query["id"] == asked.pk and vas_query["visit"] == "M0"
+    assert vas_query["question"] == "Ruler?" and vas_query["participant_id"] == ours.participant_id
+    hidden = get("/queries", make_token(blinded)).json()["items"]
+    assert [q["item"] for q in hidden] == ["score_mm"]  # not the arm's item
+    assert get("/queries", make_token(monitor), form="womac").json()["items"] == []
