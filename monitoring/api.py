@@ -5,16 +5,22 @@ as in the pages and exports: whole forms, and items of the others."""
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
-from monitoring import analysis, exports
+from enrollment.models import Participant
+from monitoring import analysis, entry, exports
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery
 from trialsite.api import PAGE_LIMIT, Code, answers, page_of
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
+from trialsite.crf.services import CrfConflict
+from trialsite.crf.views import add_service_errors
+from visits.models import Visit
 
 router = Router(tags=["forms"])
 
@@ -212,3 +218,103 @@ def data_queries(
         ],
         "next_cursor": following,
     }
+
+
+class RecordIn(Schema):
+    """A form's record at a visit, as the form page takes it: each item by its name in the data
+    dictionary, in the form the page's field accepts (dates 2026-01-31, times
+    2026-01-31T14:05, codes, numbers); `version` the version read (0 for a new record)."""
+
+    participant_id: Code
+    visit: Code
+    visit_sequence: int = Field(1, ge=1, le=99)
+    version: int = Field(0, ge=0, le=1_000_000)
+    complete: bool = False
+    confirm_unusual: bool = False
+    reason_for_change: str = Field("", max_length=500)
+    data: dict[str, str | int | float | bool | list[str] | None]
+
+
+class Refused(Schema):
+    """A record not saved: why, and each item's errors in the words of the form page."""
+
+    detail: str
+    errors: dict[str, list[str]] = {}
+
+
+def _posted(value) -> str | list:
+    """A JSON value as the form page would post it."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "on"
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value)
+
+
+@router.post(
+    "/{form}/records",
+    response={**answers(dict), 400: Refused, 409: Refused},
+    summary="Save a form's record at a visit (a read-write token)",
+)
+def save_record(request, form: Code, body: RecordIn):
+    """Through the same form and service as the form page: the page's validation and words,
+    the optimistic version (409 when someone saved since), a reason for changing a complete
+    record, locks, the audit trail with the token's user."""
+    user = request.user
+    try:
+        definition = registry.get(form.replace("-", "_"))
+    except LookupError:
+        definition = None
+    if (
+        definition is None
+        or not definition.visible_to(user)
+        or definition.kind != Kind.PER_VISIT
+        or not definition.entered_here
+    ):
+        raise HttpError(404, f"No form named {form} entered at visits that you may see.")
+    participant = (
+        Participant.objects.visible_to(user)
+        .select_related("site", "screening__consent")
+        .filter(participant_id=body.participant_id)
+        .first()
+    )
+    visit = None
+    if participant is not None:
+        visit = Visit.objects.filter(
+            participant=participant, code=body.visit, sequence=body.visit_sequence
+        ).first()
+    if visit is None:
+        raise HttpError(404, "No such visit of a participant of your sites.")
+    visit.participant = participant
+    if not definition.due_at(visit):
+        raise HttpError(404, f"{definition.title} is not collected at {visit.code}.")
+    record = definition.model.objects.filter(visit=visit).first()
+    if not user.has_perm(definition.permission("change" if record else "add")):
+        raise HttpError(403, f"Your role may not save {definition.title}.")
+    posted = {name: _posted(value) for name, value in body.data.items()}
+    posted.update(
+        version=str(body.version),
+        mark_complete=_posted(body.complete),
+        confirm_unusual=_posted(body.confirm_unusual),
+        reason_for_change=body.reason_for_change,
+    )
+    entered = definition.form(
+        posted, participant=participant, visit=visit, user=user, instance=record
+    )
+    if entered.is_valid():
+        try:
+            saved = entry.save_entered(definition, entered, participant, visit, record, user)
+        except CrfConflict as conflict:
+            stored = conflict.current.version
+            detail = f"Saved by someone else since version {body.version}: version {stored} is "
+            return Status(409, {"detail": detail + "stored. Read it again."})
+        except ValidationError as error:
+            add_service_errors(entered, error)
+        else:
+            request.api_records = 1
+            items = _items(definition, user)
+            return Status(200, {i.name: exports.cell(i.value(saved)) for i in items})
+    errors = {name: [str(m) for m in found] for name, found in entered.errors.items()}
+    return Status(400, {"detail": "Not saved: see each item's errors.", "errors": errors})

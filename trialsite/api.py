@@ -46,6 +46,8 @@ class TokenAuth(HttpBearer):
             return None
         request.api_token = found
         request.user = found.user
+        if found.user.time_zone:  # as a page (trialsite/sites/middleware.py): the site's zone
+            timezone.activate(found.user.time_zone)
         if request.method not in SAFE_METHODS and not found.writes:
             raise HttpError(403, "This token may only read.")
         if over_rate(found.pk):

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from enrollment.models import EndOfStudy, Participant
 from enrollment.selectors import enrollment_progress, visible_participant_or_404
-from monitoring import overview, worklists
+from monitoring import entry, overview, worklists
 from monitoring.dashboard import Cell
 from monitoring.models import Signature
-from monitoring.queries import open_by_field, queries_for, raise_query
+from monitoring.queries import open_by_field, queries_for
 from monitoring.signatures import is_valid
 from monitoring.verification import last_verification
 from trialsite.access import requires
@@ -318,44 +318,15 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
             messages.info(request, "Nothing was changed.")
             return redirect(request.path)
         try:
-            saved = _save(definition, form_, participant, visit, record, user)
+            saved = entry.save_entered(definition, form_, participant, visit, record, user)
         except CrfConflict as conflict:
             return conflict_response(request, make_form, form_, conflict.current, shown_with_lock())
         except ValidationError as error:
             add_service_errors(form_, error)
         else:
-            if getattr(form_, "window_warning", ""):
-                visit_services.record_form_outside_window(
-                    visit=visit,
-                    form_title=definition.title,
-                    day=form_.collected_on(form_.cleaned_data),
-                    by=user,
-                )
-            for field, message in getattr(form_, "warnings", {}).items():
-                raise_query(
-                    crf=saved,
-                    field=field,
-                    question=f"Soft check: {message}",
-                    by=user,
-                    automatic=True,
-                )
             messages.success(request, _saved_message(definition, saved, record))
             return redirect(_after_save(request, definition, participant, visit, saved))
     return page(form_, status=400 if form_.errors else 200)
-
-
-def _save(definition, form, participant, visit, record, user):
-    values = {
-        "data": form.data_values(),
-        "version": form.cleaned_data["version"],
-        "reason": form.cleaned_data.get("reason_for_change", ""),
-        "by": user,
-    }
-    if definition.kind == Kind.PER_VISIT:
-        return definition.saver()(
-            visit=visit, complete=form.cleaned_data["mark_complete"], **values
-        )
-    return definition.saver()(participant=participant, record=record, **values)
 
 
 def _saved_message(definition, saved, previous) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ninja.errors import HttpError
 
 from monitoring import queries
+from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import add_vas, change_vas
@@ -20,6 +21,8 @@ from trialsite.accounts import services
 from trialsite.accounts.models import ApiToken, ApiTokenUse
 from trialsite.api import TokenAuth
 from trialsite.audit.models import AuditEvent
+from trialsite.crf import locking
+from trialsite.crf.models import Lock
 
 pytestmark = pytest.mark.django_db
 
@@ -236,3 +239,86 @@ def test_data_queries_keep_to_the_users_sites_and_blinding(
     hidden = get("/queries", make_token(blinded)).json()["items"]
     assert [q["item"] for q in hidden] == ["score_mm"]  # not the arm's item
     assert get("/queries", make_token(monitor), form="womac").json()["items"] == []
+
+
+def post(path: str, secret: str, body: dict):
+    return Client().post(
+        f"/api/v1{path}",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+
+def test_a_read_write_token_saves_a_record_through_the_form_and_its_service(
+    client, coordinator, lahore
+):
+    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    m0 = helpers.visit(participant, "M0")
+    secret = make_token(coordinator, scope=ApiToken.Scope.READ_WRITE)
+    at = f"{helpers.site_now() - timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    body = {
+        "participant_id": participant.participant_id,
+        "visit": "M0",
+        "version": 0,
+        "complete": True,
+        "data": {"assessed_at": at, "knee": "R", "score_mm": 37, "method": "paper"},
+    }
+    assert post("/forms/vas-pain/records", make_token(coordinator), body).status_code == 403
+
+    saved = post("/forms/vas-pain/records", secret, body)
+    assert saved.status_code == 200, saved.content
+    assert saved.json()["score_mm"] == 37 and saved.json()["version"] == 1
+    record = VasPain.objects.get(visit=m0)
+    assert (record.score_mm, record.status, record.modified_by) == (37, "complete", coordinator)
+    made = AuditEvent.objects.get(table_name="outcomes_vaspain", row_pk=str(record.pk))
+    assert made.username == coordinator.username
+
+    changed = {**body["data"], "score_mm": 38}
+    stale = post(
+        "/forms/vas-pain/records", secret, {**body, "reason_for_change": "typo", "data": changed}
+    )
+    assert stale.status_code == 409 and "version 1 is stored" in stale.json()["detail"]
+    no_reason = post(
+        "/forms/vas-pain/records",
+        secret,
+        {**body, "version": 1, "data": {**body["data"], "score_mm": 38}},
+    )
+    assert no_reason.status_code == 400 and no_reason.json()["errors"]
+
+    # The same words as the form page, item by item.
+    bad = {**body["data"], "score_mm": 150}
+    refused = post(
+        "/forms/vas-pain/records",
+        secret,
+        {**body, "version": 1, "reason_for_change": "typo", "data": bad},
+    )
+    client.force_login(coordinator)
+    page = client.post(
+        helpers.vas_url(m0),
+        {**bad, "version": 1, "mark_complete": "on", "reason_for_change": "typo"},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["score_mm"] == list(page.context["form"].errors["score_mm"])
+    assert VasPain.objects.get(visit=m0).score_mm == 37
+
+
+def test_a_locked_visit_refuses_a_save_from_the_api_as_from_the_page(
+    coordinator, data_manager, lahore
+):
+    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    m0 = helpers.visit(participant, "M0")
+    locking.lock(scope=Lock.Scope.VISIT, reason="Reviewed", by=data_manager, visit=m0)
+    at = f"{helpers.site_now() - timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    refused = post(
+        "/forms/vas-pain/records",
+        make_token(coordinator, scope=ApiToken.Scope.READ_WRITE),
+        {
+            "participant_id": participant.participant_id,
+            "visit": "M0",
+            "data": {"assessed_at": at, "knee": "R", "score_mm": 37, "method": "paper"},
+        },
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["__all__"] == [locking.LOCKED]
+    assert not VasPain.objects.filter(visit=m0).exists()
