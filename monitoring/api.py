@@ -44,6 +44,15 @@ class RecordPage(Schema):
     next_cursor: str | None
 
 
+def _form_named(form: str, user):
+    """The registered form called `form` (its name or its slug) if the user may see it."""
+    try:
+        definition = registry.get(form.replace("-", "_"))
+    except LookupError:
+        return None
+    return definition if definition.visible_to(user) else None
+
+
 def _items(definition, user) -> list:
     return exports.key_items(definition) + definition.items(user)
 
@@ -80,11 +89,8 @@ def records(
     limit: int = PAGE_LIMIT,
 ):
     user = request.user
-    try:
-        definition = registry.get(form.replace("-", "_"))
-    except LookupError:
-        definition = None
-    if definition is None or not definition.visible_to(user):
+    definition = _form_named(form, user)
+    if definition is None:
         raise HttpError(404, f"No form named {form} that you may see.")
     rows = definition.records_visible_to(user)
     if site:
@@ -101,6 +107,8 @@ def records(
     if modified_since is not None:
         if not hasattr(definition.model, "modified_at"):
             raise HttpError(400, f"{definition.title} records carry no time of change.")
+        if timezone.is_naive(modified_since):  # a time without a zone: the site's, as pages
+            modified_since = timezone.make_aware(modified_since)
         rows = rows.filter(modified_at__gte=modified_since)
     found, following = page_of(request, rows, cursor, limit)
     items = _items(definition, user)
@@ -192,10 +200,8 @@ def data_queries(
     if participant:
         rows = rows.filter(participant__participant_id=participant)
     if form:
-        try:
-            rows = rows.filter(table_name=registry.get(form.replace("-", "_")).table)
-        except LookupError:
-            rows = rows.none()
+        definition = _form_named(form, request.user)
+        rows = rows.filter(table_name=definition.table) if definition else rows.none()
     found, following = page_of(request, rows, cursor, limit)
     lines = {row.query.pk: row for row in query_rules.query_rows(found, timezone.now())}
     return {
@@ -263,16 +269,8 @@ def save_record(request, form: Code, body: RecordIn):
     the optimistic version (409 when someone saved since), a reason for changing a complete
     record, locks, the audit trail with the token's user."""
     user = request.user
-    try:
-        definition = registry.get(form.replace("-", "_"))
-    except LookupError:
-        definition = None
-    if (
-        definition is None
-        or not definition.visible_to(user)
-        or definition.kind != Kind.PER_VISIT
-        or not definition.entered_here
-    ):
+    definition = _form_named(form, user)
+    if definition is None or definition.kind != Kind.PER_VISIT or not definition.entered_here:
         raise HttpError(404, f"No form named {form} entered at visits that you may see.")
     participant = (
         Participant.objects.visible_to(user)

@@ -322,3 +322,14 @@ def test_a_locked_visit_refuses_a_save_from_the_api_as_from_the_page(
     assert refused.status_code == 400
     assert refused.json()["errors"]["__all__"] == [locking.LOCKED]
     assert not VasPain.objects.filter(visit=m0).exists()
+
+
+def test_modified_since_without_a_zone_is_a_time_of_the_site(coordinator, lahore):
+    participant = factories.participant_with_visits(site=lahore, by=coordinator)
+    vas = add_vas(participant, "M0", 40, coordinator)
+    saved_here = timezone.localtime(vas.modified_at, lahore.zone).replace(tzinfo=None)
+    secret = make_token(coordinator)
+    before = (saved_here - timedelta(minutes=1)).isoformat()
+    after = (saved_here + timedelta(minutes=1)).isoformat()
+    assert len(get("/forms/vas-pain/records", secret, modified_since=before).json()["items"]) == 1
+    assert get("/forms/vas-pain/records", secret, modified_since=after).json()["items"] == []
