@@ -15,7 +15,7 @@ from enrollment.models import Participant
 from monitoring import analysis, entry, exports
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery
-from trialsite.api import PAGE_LIMIT, Code, answers, page_of
+from trialsite.api import PAGE_LIMIT, Code, answers, in_zone, page_of
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import CrfConflict
@@ -107,9 +107,7 @@ def records(
     if modified_since is not None:
         if not hasattr(definition.model, "modified_at"):
             raise HttpError(400, f"{definition.title} records carry no time of change.")
-        if timezone.is_naive(modified_since):  # a time without a zone: the site's, as pages
-            modified_since = timezone.make_aware(modified_since)
-        rows = rows.filter(modified_at__gte=modified_since)
+        rows = rows.filter(modified_at__gte=in_zone(modified_since))
     found, following = page_of(request, rows, cursor, limit)
     items = _items(definition, user)
     return {

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -36,7 +37,8 @@ from safety import services as safety_services
 from safety.models import RescueAnalgesia
 from tests import factories
 from tests.factories import PASSWORD
-from trialsite.accounts.models import User
+from trialsite.accounts.models import ApiToken, User
+from trialsite.accounts.services import create_api_token
 from trialsite.crf import registry
 from trialsite.crf.services import save_crf
 from trialsite.spread import job
@@ -637,3 +639,23 @@ def synthetic_study(site, by, count: int) -> None:
                     for p in participants
                 ],
             )
+
+
+# --- The API -------------------------------------------------------------------------------------
+def api_token(user, scope=ApiToken.Scope.READ, days=30) -> str:
+    """A personal API token of `user`, its secret."""
+    return create_api_token(name="analysis", scope=scope, days=days, by=user)[1]
+
+
+def api_get(path: str, secret: str, **params):
+    """A program's request: the token, and no browser session."""
+    return Client().get(f"/api/v1{path}", params, HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+
+def api_post(path: str, secret: str, body: dict):
+    return Client().post(
+        f"/api/v1{path}",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )

@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import time
+from datetime import datetime
 from functools import cache
 from typing import Annotated
 
@@ -138,6 +139,11 @@ def answers(ok) -> dict:
         422: Invalid,
         429: Problem,
     }
+
+
+def in_zone(moment: datetime) -> datetime:
+    """A time sent without a zone is the site's time, as the pages read times."""
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 def page_of(request, rows: QuerySet, cursor: str | None, limit: int) -> tuple[list, str | None]:

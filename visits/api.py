@@ -1,11 +1,12 @@
 """The API's visits (trialsite/api.py): the visits of the token user's sites' participants."""
 
-from datetime import date
+from datetime import date, datetime
 
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from trialsite.api import PAGE_LIMIT, Code, answers, page_of
+from trialsite.api import PAGE_LIMIT, Code, answers, in_zone, page_of
+from trialsite.audit.selectors import changed_since, last_changed
 from visits.models import Visit
 
 router = Router(tags=["visits"])
@@ -21,6 +22,7 @@ class VisitOut(Schema):
     window_closes: date | None
     visit_date: date | None
     missed_reason: str
+    modified_at: datetime | None  # when the visit's row was last written
 
 
 class VisitPage(Schema):
@@ -34,14 +36,19 @@ def visits(
     site: Code | None = None,
     participant: Code | None = None,
     visit: Code | None = None,
+    modified_since: datetime | None = None,
     cursor: Code | None = None,
     limit: int = PAGE_LIMIT,
 ):
+    """`modified_since`: the visits whose row was written at that time or later (a time without
+    a zone is the site's)."""
     user = request.user
     if not user.has_perm("visits.view_visit"):
         raise HttpError(403, "Your role may not see visits.")
-    rows = Visit.objects.filter(participant__site_id__in=user.site_ids).select_related(
-        "participant__site"
+    rows = (
+        Visit.objects.filter(participant__site_id__in=user.site_ids)
+        .select_related("participant__site")
+        .annotate(modified_at=last_changed(Visit))
     )
     if site:
         rows = rows.filter(participant__site__code=site)
@@ -49,6 +56,8 @@ def visits(
         rows = rows.filter(participant__participant_id=participant)
     if visit:
         rows = rows.filter(code=visit)
+    if modified_since is not None:
+        rows = rows.filter(changed_since(Visit, in_zone(modified_since)))
     found, following = page_of(request, rows, cursor, limit)
     return {
         "items": [
@@ -62,6 +71,7 @@ def visits(
                 "window_closes": v.window_closes,
                 "visit_date": v.visit_date,
                 "missed_reason": v.missed_reason,
+                "modified_at": v.modified_at,
             }
             for v in found
         ],

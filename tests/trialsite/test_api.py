@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from ninja.errors import HttpError
@@ -16,6 +16,9 @@ from outcomes.models import VasPain
 from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import add_vas, change_vas
+from tests.helpers import api_get as get
+from tests.helpers import api_post as post
+from tests.helpers import api_token as make_token
 from trialsite import roles
 from trialsite.accounts import services
 from trialsite.accounts.models import ApiToken, ApiTokenUse
@@ -25,16 +28,6 @@ from trialsite.crf import locking
 from trialsite.crf.models import Lock
 
 pytestmark = pytest.mark.django_db
-
-
-def make_token(user, scope=ApiToken.Scope.READ, days=30) -> str:
-    return services.create_api_token(name="analysis", scope=scope, days=days, by=user)[1]
-
-
-def get(path: str, secret: str, **params):
-    """A program's request: the token, and no browser session."""
-    program = Client()
-    return program.get(f"/api/v1{path}", params, HTTP_AUTHORIZATION=f"Bearer {secret}")
 
 
 def test_a_user_makes_a_token_on_the_account_page_sees_it_once_and_revokes_it(client, coordinator):
@@ -239,15 +232,6 @@ def test_data_queries_keep_to_the_users_sites_and_blinding(
     hidden = get("/queries", make_token(blinded)).json()["items"]
     assert [q["item"] for q in hidden] == ["score_mm"]  # not the arm's item
     assert get("/queries", make_token(monitor), form="womac").json()["items"] == []
-
-
-def post(path: str, secret: str, body: dict):
-    return Client().post(
-        f"/api/v1{path}",
-        body,
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {secret}",
-    )
 
 
 def test_a_read_write_token_saves_a_record_through_the_form_and_its_service(

@@ -7,9 +7,19 @@ from functools import cache
 from django.apps import apps
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
-from django.db.models import BigIntegerField, Func, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    BigIntegerField,
+    Exists,
+    Func,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from trialsite.audit.models import AuditEvent
@@ -117,6 +127,29 @@ def recent_events(participants: QuerySet, user, count: int) -> QuerySet[AuditEve
 
 def row_events(table: str, pk) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(table_name=table, row_pk=str(pk))
+
+
+def _own_events(model, participant: str) -> QuerySet[AuditEvent]:
+    """The audit rows of the outer row of `model`, whose participant is in column `participant`
+    (read from the index on the participant)."""
+    return AuditEvent.objects.filter(
+        participant_id=OuterRef(participant),
+        table_name=model._meta.db_table,
+        row_pk=Cast(OuterRef("pk"), models.CharField()),
+    )
+
+
+def changed_since(model, since: datetime, *, participant: str = "participant_id") -> Exists:
+    """Whether the outer row of `model` was written (added, changed) at `since` or later."""
+    return Exists(_own_events(model, participant).filter(occurred_at__gte=since))
+
+
+def last_changed(model, *, participant: str = "participant_id") -> Subquery:
+    """When the outer row of `model` was last written."""
+    latest = (
+        _own_events(model, participant).values("participant_id").annotate(at=Max("occurred_at"))
+    )
+    return Subquery(latest.values("at")[:1])
 
 
 def filtered(events: QuerySet, filters: dict) -> QuerySet[AuditEvent]:
