@@ -308,3 +308,5 @@ FILES = (
         participant_rows,
     ),
 )
+TITLES = {name: title for name, title, _, _ in FILES}
+NAMES = tuple(TITLES)

@@ -3,19 +3,22 @@ items named as in the data dictionary of the CSV export (monitoring/exports.py),
 records at the user's sites. What reveals the arm is left out for a user who may not see arms,
 as in the pages and exports: whole forms, and items of the others."""
 
+import base64
 from datetime import datetime
+from typing import Literal
 
 from django.core.exceptions import ValidationError
+from django.http import FileResponse
 from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
 from enrollment.models import Participant
-from monitoring import analysis, entry, exports
+from monitoring import analysis, documents, entry, exports
 from monitoring import queries as query_rules
-from monitoring.models import DataQuery
-from trialsite.api import PAGE_LIMIT, Code, answers, in_zone, page_of
+from monitoring.models import DataQuery, Document
+from trialsite.api import PAGE_LIMIT, Code, Problem, TokenAuth, answers, in_zone, page_of
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import CrfConflict
@@ -314,3 +317,148 @@ def save_record(request, form: Code, body: RecordIn):
             return Status(200, {i.name: exports.cell(i.value(saved)) for i in items})
     errors = {name: [str(m) for m in found] for name, found in entered.errors.items()}
     return Status(400, {"detail": "Not saved: see each item's errors.", "errors": errors})
+
+
+exports_router = Router(tags=["exports"])
+
+# What may be exported, by the name a program asks for: the document kind and its parameters.
+EXPORTS = {
+    "csv": (Document.Kind.CSV_EXPORT, {}),
+    "odm": (Document.Kind.ODM_EXPORT, {}),
+    **{name: (Document.Kind.ANALYSIS, {"name": name}) for name in analysis.NAMES},
+}
+MEDIA_TYPES = {
+    Document.Kind.CSV_EXPORT: "application/zip",
+    Document.Kind.ODM_EXPORT: "application/xml",
+    Document.Kind.ANALYSIS: "text/csv",
+}
+ExportName = Literal[tuple(EXPORTS)]
+
+
+class ExportIn(Schema):
+    """`csv`: a ZIP of one CSV file per form, the analysis files and the data dictionary;
+    `odm`: CDISC ODM 1.3.2 XML; `analysis_visits`, `analysis_participants`: one analysis file
+    as CSV."""
+
+    file: ExportName
+
+
+class ExportOut(Schema):
+    id: int
+    file: str  # what was asked for, as in ExportIn
+    title: str
+    status: Document.Status
+    progress_done: int
+    progress_total: int
+    progress_label: str
+    requested_at: datetime
+    finished_at: datetime | None
+    filename: str  # "" until ready
+    size: int | None  # bytes
+    sha256: str  # of the file, hexadecimal; "" until ready
+    error: str
+    stale: bool  # the data changed after the file was made
+    download: str | None  # the file's path when ready
+
+
+class ExportPage(Schema):
+    items: list[ExportOut]
+    next_cursor: str | None
+
+
+def _export_out(document: Document, stale: bool) -> dict:
+    asked = document.params.get("name") or ("csv" if document.kind == "csv_export" else "odm")
+    ready = document.status == Document.Status.READY
+    return {
+        "id": document.pk,
+        "file": asked,
+        "title": document.title,
+        "status": document.status,
+        "progress_done": document.progress_done,
+        "progress_total": document.progress_total,
+        "progress_label": document.progress_label,
+        "requested_at": document.requested_at,
+        "finished_at": document.finished_at,
+        "filename": document.filename,
+        "size": document.size,
+        "sha256": document.sha256,
+        "error": document.error,
+        "stale": stale,
+        "download": f"/api/v1/exports/{document.pk}/file" if ready else None,
+    }
+
+
+def _own_export(user, export_id: int) -> Document:
+    if not Document.objects.filter(pk=export_id, kind__in=MEDIA_TYPES).exists():
+        raise HttpError(404, "No export of yours with this number.")
+    return documents.own_document_or_404(user, export_id)
+
+
+@exports_router.post(
+    "",
+    response={**answers(ExportOut), 202: ExportOut},
+    auth=TokenAuth(changes_data=False),
+    summary="Start an export (made in the background; a read-only token may)",
+)
+def start_export(request, body: ExportIn):
+    """The export is made by a worker, of your sites and with what you may see, as the export
+    page makes it; poll `GET /exports/{id}` for its progress. Asking again while it is being made,
+    or while a ready one still matches the data, gives that one."""
+    kind, params = EXPORTS[body.file]
+    document = documents.request_document(kind=kind, data=params, by=request.user)
+    request.api_records = 1
+    return Status(202, _export_out(document, documents.is_stale(document)))
+
+
+@exports_router.get("", response=answers(ExportPage), summary="Your exports, latest first")
+def my_exports(request, cursor: Code | None = None, limit: int = PAGE_LIMIT):
+    rows = Document.objects.filter(requested_by=request.user, kind__in=MEDIA_TYPES)
+    found, following = page_of(
+        request, rows.select_related("requested_by"), cursor, limit, latest_first=True
+    )
+    found = documents.with_staleness(found)
+    return {"items": [_export_out(d, stale) for d, stale in found], "next_cursor": following}
+
+
+@exports_router.get(
+    "/{export_id}", response=answers(ExportOut), summary="An export's progress and checksum"
+)
+def export_status(request, export_id: int):
+    request.api_records = 1
+    document = _own_export(request.user, export_id)
+    return _export_out(document, documents.is_stale(document))
+
+
+@exports_router.get(
+    "/{export_id}/file",
+    response={**answers(None), 409: Problem},
+    summary="An export's file, when ready",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The file; its SHA-256 in the Content-Digest header (RFC 9530).",
+                "content": {
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in sorted(set(MEDIA_TYPES.values()))
+                },
+            }
+        }
+    },
+)
+def export_file(request, export_id: int):
+    """The file as made, logged as a download. If the data changed since, `stale` in its status
+    says so; start the export again for an up-to-date file."""
+    document = _own_export(request.user, export_id)
+    if document.status != Document.Status.READY:
+        raise HttpError(409, f"Not ready: {document.get_status_display().lower()}.")
+    documents.log_download(document=document, by=request.user)
+    request.api_records = 1
+    digest = base64.b64encode(bytes.fromhex(document.sha256)).decode()
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.filename,
+        content_type=MEDIA_TYPES[document.kind],
+    )
+    response["Content-Digest"] = f"sha-256=:{digest}:"
+    return response

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from enrollment.models import Participant
 from enrollment.selectors import visible_participant_or_404
-from monitoring import casebook, exports, odm
+from monitoring import analysis, casebook, exports, odm
 from monitoring.models import Document, ExportLog, QueryMessage
 from trialsite import protocol
 from trialsite.audit.models import AuditEvent
@@ -283,6 +283,20 @@ def _odm_build(params, user, progress, path) -> Built:
     return Built(path / filename, filename)
 
 
+def _analysis_params(data, user) -> dict:
+    name = data.get("name", "")
+    if name not in analysis.NAMES:
+        raise Http404("There is no such analysis file.")
+    return {"name": name}
+
+
+def _analysis_build(params, user, progress, path) -> Built:
+    progress(0, 1, f"Writing {params['name']}.csv")
+    filename = f"{protocol.REGISTRY_ID}-{params['name']}-{timezone.now():%Y%m%d-%H%M}.csv"
+    exports.export_analysis_csv(path / filename, params["name"], user=user)
+    return Built(path / filename, filename)
+
+
 def _consort_build(params, user, progress, path) -> Built:
     from monitoring import consort
 
@@ -357,6 +371,14 @@ KINDS: dict[str, Kind] = {
         title=lambda p: "CDISC ODM 1.3.2 export",
         fingerprint=_study_state,
         build=_odm_build,
+        is_export=True,
+    ),
+    Document.Kind.ANALYSIS: Kind(
+        permission="accounts.export_data",
+        params=_analysis_params,
+        title=lambda p: analysis.TITLES[p["name"]],
+        fingerprint=_study_state,
+        build=_analysis_build,
         is_export=True,
     ),
     Document.Kind.CONSORT: Kind(
@@ -558,7 +580,13 @@ def is_stale(document: Document) -> bool:
 
 def recent_documents(user, limit: int = 30) -> list[tuple[Document, bool]]:
     """The user's latest documents, each with whether it is stale (one fingerprint per key)."""
-    recent = list(Document.objects.filter(requested_by=user).select_related("requested_by")[:limit])
+    return with_staleness(
+        list(Document.objects.filter(requested_by=user).select_related("requested_by")[:limit])
+    )
+
+
+def with_staleness(recent: list[Document]) -> list[tuple[Document, bool]]:
+    """Each document with whether it is stale, the data's fingerprint read once per key."""
     ready = [d for d in recent if d.status == Document.Status.READY]
     # The participants they are of, read at once (not one query per document).
     participants = Participant.objects.in_bulk(

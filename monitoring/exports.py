@@ -137,12 +137,16 @@ def datasets(*, user=None) -> list[Dataset]:
     site_ids = sorted(user.site_ids) if user is not None else None
     forms = registry.forms() if user is None else registry.visible_forms(user)
     found = [form_dataset(f, user=user, site_ids=site_ids) for f in forms]
-    for name, title, items, make_rows in analysis.FILES:
-        shown = [i for i in items if user is None or user.sees_arm or not i.reveals_arm]
-        found.append(
-            Dataset(name, title, shown, partial(make_rows, analysis.participants(site_ids)))
-        )
-    return found
+    return found + [analysis_dataset(name, user=user) for name, *_ in analysis.FILES]
+
+
+def analysis_dataset(name: str, *, user=None) -> Dataset:
+    """The analysis file called `name` (analysis.FILES), of `user`'s sites' participants (all
+    when None), without the items that reveal the arm to a user who may not see it."""
+    site_ids = sorted(user.site_ids) if user is not None else None
+    title, items, make_rows = next((t, i, r) for n, t, i, r in analysis.FILES if n == name)
+    shown = [i for i in items if user is None or user.sees_arm or not i.reveals_arm]
+    return Dataset(name, title, shown, partial(make_rows, analysis.participants(site_ids)))
 
 
 # --- Writing -------------------------------------------------------------------------------------
@@ -241,6 +245,13 @@ def export_csv(
         handle.writelines(csv_lines(dictionary_rows(sets)))
     written.append(path)
     return written
+
+
+def export_analysis_csv(path: Path, name: str, *, user=None) -> Path:
+    """The analysis file called `name` as one CSV file."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        _write(handle, analysis_dataset(name, user=user))
+    return path
 
 
 def export_csv_zip(

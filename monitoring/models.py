@@ -154,6 +154,7 @@ class Document(models.Model):
         AE_LISTING = "ae_listing", "Adverse event listing"
         CSV_EXPORT = "csv_export", "CSV export"
         ODM_EXPORT = "odm_export", "CDISC ODM 1.3.2 export"
+        ANALYSIS = "analysis", "Analysis file (CSV)"
         CONSORT = "consort", "CONSORT flow diagram"
 
     class Status(models.TextChoices):

@@ -15,13 +15,15 @@ import base64
 import binascii
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated
 
 import redis
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -39,7 +41,12 @@ MAX_LIMIT = 1000
 
 class TokenAuth(HttpBearer):
     """A personal token (accounts.ApiToken): active, of an active user, in its scope and
-    within its rate."""
+    within its rate. `changes_data=False` on an operation that posts without changing the
+    study's data (starting an export), which a read-only token may do."""
+
+    def __init__(self, *, changes_data: bool = True):
+        super().__init__()
+        self.changes_data = changes_data
 
     def authenticate(self, request, token: str):
         found = token_of(token, timezone.now())
@@ -49,7 +56,7 @@ class TokenAuth(HttpBearer):
         request.user = found.user
         if found.user.time_zone:  # as a page (trialsite/sites/middleware.py): the site's zone
             timezone.activate(found.user.time_zone)
-        if request.method not in SAFE_METHODS and not found.writes:
+        if request.method not in SAFE_METHODS and self.changes_data and not found.writes:
             raise HttpError(403, "This token may only read.")
         if over_rate(found.pk):
             raise HttpError(429, "Too many requests with this token: wait a minute.")
@@ -102,6 +109,17 @@ def http_error(request, error: HttpError):
     return api.create_response(request, {"detail": error.message}, status=error.status_code)
 
 
+@api.exception_handler(Http404)
+def not_found(request, error: Http404):
+    return api.create_response(request, {"detail": str(error) or "Not found."}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def refused(request, error: PermissionDenied):
+    detail = str(error) or "Your role may not do this."
+    return api.create_response(request, {"detail": detail}, status=403)
+
+
 @api.exception_handler(AuthenticationError)
 def no_token(request, error: AuthenticationError):
     return api.create_response(
@@ -142,14 +160,22 @@ def answers(ok) -> dict:
 
 
 def in_zone(moment: datetime) -> datetime:
-    """A time sent without a zone is the site's time, as the pages read times."""
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    """A time sent, in UTC: one without a zone is the site's time, as the pages read times. (A
+    time in any zone is sent to the database in UTC: PostgreSQL reads offsets to ±15:59 only.)"""
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as error:
+        raise HttpError(400, "This time is out of range.") from error
 
 
-def page_of(request, rows: QuerySet, cursor: str | None, limit: int) -> tuple[list, str | None]:
-    """The rows after `cursor` (by primary key), at most `limit` of them, and the cursor of
-    the next page. A cursor that does not parse is a 400: a client should send back only what
-    it was given."""
+def page_of(
+    request, rows: QuerySet, cursor: str | None, limit: int, *, latest_first: bool = False
+) -> tuple[list, str | None]:
+    """The rows after `cursor` (by primary key, descending when `latest_first`), at most
+    `limit` of them, and the cursor of the next page. A cursor that does not parse is a 400: a
+    client should send back only what it was given."""
     limit = max(1, min(limit, MAX_LIMIT))
     after = 0
     if cursor:
@@ -157,7 +183,11 @@ def page_of(request, rows: QuerySet, cursor: str | None, limit: int) -> tuple[li
             after = int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["after"])
         except (ValueError, KeyError, TypeError, binascii.Error) as error:
             raise HttpError(400, "This cursor is not one the API gave.") from error
-    found = list(rows.filter(pk__gt=after).order_by("pk")[: limit + 1])
+    if latest_first:
+        rows = (rows.filter(pk__lt=after) if cursor else rows).order_by("-pk")
+    else:
+        rows = rows.filter(pk__gt=after).order_by("pk")
+    found = list(rows[: limit + 1])
     following = None
     if len(found) > limit:
         found = found[:limit]
@@ -201,3 +231,4 @@ api.add_router("/visits", "visits.api.router")
 api.add_router("/forms", "monitoring.api.router")
 api.add_router("/analysis", "monitoring.api.analysis_router")
 api.add_router("/queries", "monitoring.api.queries_router")
+api.add_router("/exports", "monitoring.api.exports_router")

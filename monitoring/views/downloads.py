@@ -5,7 +5,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from monitoring import documents
+from monitoring import analysis, documents
 from monitoring.models import Document
 from trialsite.access import requires
 
@@ -20,6 +20,7 @@ def document_list(request):
         "documents": recent,
         "in_flight": any(d.in_flight for d, _ in recent),
         "blank_forms": blank_forms,
+        "analysis_files": analysis.TITLES.items(),
     }
     return render(request, template, context)
 

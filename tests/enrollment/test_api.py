@@ -26,3 +26,11 @@ def test_participants_modified_since_a_time_are_those_written_since(coordinator,
     # A time without a zone is the site's (Lahore, UTC+5), as on the pages.
     here = timezone.localtime(between, lahore.zone).replace(tzinfo=None).isoformat()
     assert api_get("/participants", secret, modified_since=here).json()["items"] == since
+
+
+def test_a_time_in_any_zone_or_out_of_range_is_answered_not_a_server_error(coordinator):
+    secret = api_token(coordinator)
+    far = api_get("/participants", secret, modified_since="7138-04-05T17:27:10+17:15")
+    assert far.status_code == 200 and far.json()["items"] == []
+    edge = api_get("/participants", secret, modified_since="0001-01-01T00:10:00")
+    assert edge.status_code == 400 and edge.json()["detail"] == "This time is out of range."

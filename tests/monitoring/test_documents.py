@@ -325,6 +325,7 @@ def test_who_may_ask_for_what(client, coordinator, monitor, entered, islamabad):
         ("visit_crfs", {"visit": visit.pk}),
         ("csv_export", {}),
         ("odm_export", {}),
+        ("analysis", {"name": "analysis_visits"}),
     ):
         response = client.post(reverse("document_request"), {"kind": kind, **data})
         assert response.status_code == 403, kind
@@ -339,6 +340,8 @@ def test_who_may_ask_for_what(client, coordinator, monitor, entered, islamabad):
     assert client.post(reverse("document_request"), {"kind": "nope"}).status_code == 404
     other = factories.UserFactory(username="monitor-isb", role="Monitor", sites=[islamabad])
     client.force_login(other)
+    asked = {"kind": "analysis", "name": "analysis_of_everything"}
+    assert client.post(reverse("document_request"), asked).status_code == 404
     assert (
         client.post(
             reverse("document_request"), {"kind": "casebook", "participant": visit.participant_id}
@@ -525,7 +528,11 @@ def test_a_data_manager_exports_every_form_and_the_analysis_files_from_the_downl
     log_in(page, live_server.url, "datamanager")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Downloads").click()
     files = {}
-    for button, kind in (("CSV (one file per form", "csv"), ("CDISC ODM 1.3.2 XML", "odm")):
+    for button, kind in (
+        ("CSV (one file per form", "csv"),
+        ("CDISC ODM 1.3.2 XML", "odm"),
+        ("Analysis file: one row per participant and visit", "analysis_visits"),
+    ):
         page.get_by_role("button", name=button).click()
         link = page.get_by_test_id("document-status").get_by_role("link", name="Download")
         expect(link).to_be_visible(timeout=90_000)
@@ -537,6 +544,8 @@ def test_a_data_manager_exports_every_form_and_the_analysis_files_from_the_downl
     with zipfile.ZipFile(io.BytesIO(files["csv"])) as archive:
         names = set(archive.namelist())
         participants = _csv(archive, "analysis_participants.csv")
+        # The analysis file asked for alone is the one in the archive.
+        assert files["analysis_visits"] == archive.read("analysis_visits.csv")
     expected = {f"{f.name}.csv" for f in registry.forms()}
     assert names == expected | {
         "analysis_visits.csv",
