@@ -228,13 +228,17 @@ def data_queries(
 
 
 class RecordIn(Schema):
-    """A form's record at a visit, as the form page takes it: each item by its name in the data
-    dictionary, in the form the page's field accepts (dates 2026-01-31, times
-    2026-01-31T14:05, codes, numbers); `version` the version read (0 for a new record)."""
+    """A form's record as the form page takes it: each item by its name in the data dictionary,
+    in the form the page's field accepts (dates 2026-01-31, times 2026-01-31T14:05, codes,
+    numbers); `version` the version read (0 for a new record). Which record: for a form of a
+    visit, the `visit` (and `visit_sequence` for a repeated one); for a log (adverse events,
+    medications, deviations), the entry's `number`, or none for a new entry; for a form of the
+    participant's own (end of study), neither."""
 
     participant_id: Code
-    visit: Code
+    visit: Code | None = None
     visit_sequence: int = Field(1, ge=1, le=99)
+    number: int | None = Field(None, ge=1, le=100_000)
     version: int = Field(0, ge=0, le=1_000_000)
     complete: bool = False
     confirm_unusual: bool = False
@@ -263,33 +267,37 @@ def _posted(value) -> str | list:
 @router.post(
     "/{form}/records",
     response={**answers(dict), 400: Refused, 409: Refused},
-    summary="Save a form's record at a visit (a read-write token)",
+    summary="Save a form's record: at a visit, the participant's own, or a log entry",
 )
 def save_record(request, form: Code, body: RecordIn):
-    """Through the same form and service as the form page: the page's validation and words,
-    the optimistic version (409 when someone saved since), a reason for changing a complete
-    record, locks, the audit trail with the token's user."""
+    """With a read-write token, through the same form and service as the form page: the page's
+    validation and words, the optimistic version (409 when someone saved since), a reason for
+    changing a complete record, locks, the audit trail with the token's user, and what the
+    service does after (an adverse event's notifications, a deviation's review)."""
     user = request.user
     definition = _form_named(form, user)
-    if definition is None or definition.kind != Kind.PER_VISIT or not definition.entered_here:
-        raise HttpError(404, f"No form named {form} entered at visits that you may see.")
+    if definition is None or not definition.entered_here:
+        raise HttpError(404, f"No form named {form} entered here that you may see.")
     participant = (
         Participant.objects.visible_to(user)
         .select_related("site", "screening__consent")
         .filter(participant_id=body.participant_id)
         .first()
     )
+    if participant is None:
+        raise HttpError(404, "No such participant of your sites.")
     visit = None
-    if participant is not None:
+    if body.visit is not None:
         visit = Visit.objects.filter(
             participant=participant, code=body.visit, sequence=body.visit_sequence
         ).first()
-    if visit is None:
-        raise HttpError(404, "No such visit of a participant of your sites.")
-    visit.participant = participant
-    if not definition.due_at(visit):
-        raise HttpError(404, f"{definition.title} is not collected at {visit.code}.")
-    record = definition.model.objects.filter(visit=visit).first()
+        if visit is None:
+            raise HttpError(404, f"No visit {body.visit} of {participant.participant_id}.")
+        visit.participant = participant
+    number = body.number
+    if definition.kind == Kind.LOG and number is None:
+        number = entry.NEW
+    record = entry.record_entered(definition, participant, visit, number)
     if not user.has_perm(definition.permission("change" if record else "add")):
         raise HttpError(403, f"Your role may not save {definition.title}.")
     posted = {name: _posted(value) for name, value in body.data.items()}

@@ -2,9 +2,37 @@
 form's own service, then what the page does after a save (a form dated outside its visit's
 window is a deviation; each unusual value confirmed at entry opens a query)."""
 
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
 from monitoring.queries import raise_query
 from trialsite.crf.registry import Kind
 from visits import services as visit_services
+
+NEW = "new"  # the number of a log entry not yet saved
+
+
+def record_entered(definition, participant, visit, number):
+    """The record a form entered here saves over (None for a new one): the form of `visit`, the
+    participant's own, or their log entry `number` (NEW for a new entry). Http404 for what
+    does not exist or is not collected there."""
+    if definition.kind == Kind.PER_VISIT:
+        if visit is None or number is not None:
+            raise Http404(f"{definition.title} is entered at a visit.")
+        if not definition.due_at(visit):
+            raise Http404(f"{definition.title} is not collected at {visit.code}.")
+        return definition.model.objects.filter(visit=visit).first()
+    if visit is not None:
+        raise Http404(f"{definition.title} is not entered at a visit.")
+    if definition.kind == Kind.PER_PARTICIPANT:
+        if number is not None:
+            raise Http404(f"{definition.title} is not a log of entries.")
+        return definition.records_of([participant]).first()
+    if number is None:
+        raise Http404(f"Say which entry of the {definition.title.lower()} log.")
+    if number == NEW:
+        return None
+    return get_object_or_404(definition.model, participant=participant, number=number)
 
 
 def save_entered(definition, form, participant, visit, record, user):

@@ -659,3 +659,8 @@ def api_post(path: str, secret: str, body: dict):
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
+
+
+def api_data(posted: dict) -> dict:
+    """A form page's posted answers as the API's record `data` (without the page's version)."""
+    return {name: value for name, value in posted.items() if name != "version"}

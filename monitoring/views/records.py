@@ -249,24 +249,10 @@ def form_entry(request, participant_pk: int, form: str, visit_pk=None, number=No
     definition = _entered_form(request, form, at_visit=visit_pk is not None)
     user = request.user
     if visit_pk is not None:
-        if number is not None:
-            raise Http404
         participant, visit = _visit_of(user, participant_pk, int(visit_pk))
-        if not definition.due_at(visit):
-            raise Http404(f"{definition.title} is not collected at {visit.code}.")
-        record = definition.model.objects.filter(visit=visit).first()
-    elif definition.kind == Kind.PER_PARTICIPANT:
-        participant, visit = visible_participant_or_404(user, participant_pk), None
-        if number is not None:
-            raise Http404
-        record = definition.records_of([participant]).first()
     else:
         participant, visit = visible_participant_or_404(user, participant_pk), None
-        if number is None:
-            raise Http404
-        record = None
-        if number != "new":
-            record = get_object_or_404(definition.model, participant=participant, number=number)
+    record = entry.record_entered(definition, participant, visit, number)
     may_edit = user.has_perm(definition.permission("change" if record else "add"))
     if record is None and visit is None and not may_edit:
         raise PermissionDenied  # a new log entry is only for those who may add one

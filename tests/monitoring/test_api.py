@@ -8,16 +8,30 @@ import hashlib
 import io
 import re
 import zipfile
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 
+from enrollment.models import EndOfStudy
 from monitoring import documents
 from monitoring.models import Document, ExportLog
+from safety.models import AdverseEvent
 from tests import factories
-from tests.helpers import api_get, api_post, api_token
+from tests.helpers import (
+    ae_post,
+    api_data,
+    api_get,
+    api_post,
+    api_token,
+    as_post,
+    end_of_study_answers,
+    site_now,
+)
 from trialsite import roles
 from trialsite.accounts.models import ApiToken
+from trialsite.audit.models import AuditEvent
+from trialsite.outbox.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +119,63 @@ def test_exports_are_for_roles_that_export_and_only_their_requester_reads_them(
     assert api_get("/exports", other).json()["items"] == []
     # A document that is not an export (a casebook) is not one of the API's exports.
     assert api_get("/exports/999999", api_token(monitor)).status_code == 404
+
+
+def test_a_log_entry_is_added_and_changed_through_the_api_with_the_services_own_effects(
+    coordinator, arm_a
+):
+    secret = api_token(coordinator, scope=ApiToken.Scope.READ_WRITE)
+    who = {"participant_id": arm_a.participant_id}
+    first = api_post("/forms/adverse-event/records", secret, {**who, "data": api_data(ae_post())})
+    assert first.status_code == 200, first.content
+    assert (first.json()["number"], first.json()["verbatim_term"]) == (1, "Knee swelling")
+    aware = f"{site_now() - timedelta(hours=2):%Y-%m-%dT%H:%M}"
+    serious = ae_post(serious="yes", hospitalisation="on", grade="3", awareness_at=aware)
+    second = api_post("/forms/adverse-event/records", secret, {**who, "data": api_data(serious)})
+    assert second.status_code == 200, second.content
+    sae = AdverseEvent.objects.get(participant=arm_a, number=2)
+    assert sae.serious and sae.created_by == coordinator
+    # The service's own effect: the investigators' SAE notice, queued with the event.
+    assert OutboxMessage.objects.filter(task="safety.tasks.notify_sae", args=[sae.pk]).exists()
+
+    changed = {**who, "number": 1, "version": 1, "data": api_data(ae_post(grade="2"))}
+    no_reason = api_post("/forms/adverse-event/records", secret, changed)
+    assert no_reason.status_code == 400 and "reason_for_change" in no_reason.json()["errors"]
+    saved = api_post(
+        "/forms/adverse-event/records", secret, {**changed, "reason_for_change": "worse"}
+    )
+    assert saved.status_code == 200 and saved.json()["grade"] == 2
+    ae = AdverseEvent.objects.get(participant=arm_a, number=1)
+    row = AuditEvent.objects.filter(table_name="safety_adverseevent", row_pk=str(ae.pk)).latest(
+        "id"
+    )
+    assert (row.username, row.reason, "grade" in row.changed_fields) == (
+        coordinator.username,
+        "worse",
+        True,
+    )
+    assert (
+        api_post("/forms/adverse-event/records", secret, {**changed, "number": 9}).status_code
+        == 404
+    )
+    read_only = api_post("/forms/adverse-event/records", api_token(coordinator), changed)
+    assert read_only.status_code == 403
+
+
+def test_the_participants_own_form_is_saved_through_the_api_and_a_visit_form_needs_its_visit(
+    coordinator, arm_a
+):
+    secret = api_token(coordinator, scope=ApiToken.Scope.READ_WRITE)
+    who = {"participant_id": arm_a.participant_id}
+    ended = api_data(as_post(end_of_study_answers()))
+    saved = api_post("/forms/end-of-study/records", secret, {**who, "data": ended})
+    assert saved.status_code == 200, saved.content
+    assert EndOfStudy.objects.get(participant=arm_a).reason == "lost_to_follow_up"
+    at_visit = api_post(
+        "/forms/end-of-study/records", secret, {**who, "visit": "M0", "data": ended}
+    )
+    assert at_visit.status_code == 404 and "not entered at a visit" in at_visit.json()["detail"]
+    no_visit = api_post("/forms/vas-pain/records", secret, {**who, "data": {"score_mm": 3}})
+    assert no_visit.status_code == 404 and "entered at a visit" in no_visit.json()["detail"]
+    stranger = api_post("/forms/vas-pain/records", secret, {"participant_id": "X-1", "data": {}})
+    assert stranger.status_code == 404
