@@ -226,3 +226,15 @@ def test_leaving_a_form_with_unsaved_changes_asks_first_and_not_after_saving(
     page.wait_for_url(f"**/participants/{visit.participant_id}/")
     assert asked == ["beforeunload"] * 2
     assert VasPain.objects.get(visit=visit).score_mm == 35
+
+
+def test_a_log_entry_saved_again_unchanged_with_yes_no_answers_is_not_a_change(
+    client, coordinator, arm_a
+):
+    ae = safety_services.report_adverse_event(participant=arm_a, data=ae_answers(), by=coordinator)
+    assert ae.ongoing is True  # a yes/no answer stored as True, shown and posted as "yes"
+    client.force_login(coordinator)
+    url = form_url("adverse_event", participant=arm_a, number=ae.number)
+    response = client.post(url, ae_post(version=1), follow=True)
+    assert "Nothing was changed." in response.content.decode()
+    assert AdverseEvent.objects.get(pk=ae.pk).version == 1

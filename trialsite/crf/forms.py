@@ -43,6 +43,10 @@ class YesNoField(forms.TypedChoiceField):
             return "no"
         return value
 
+    def has_changed(self, initial, data) -> bool:
+        """A stored True is the answer "yes" (not the text "True")."""
+        return super().has_changed(self.prepare_value(initial), data)
+
 
 def crf_formfield(model_field, **kwargs):
     """Form fields for CRF model fields: booleans become yes/no questions."""
