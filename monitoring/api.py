@@ -18,7 +18,16 @@ from enrollment.models import Participant
 from monitoring import analysis, documents, entry, exports
 from monitoring import queries as query_rules
 from monitoring.models import DataQuery, Document
-from trialsite.api import PAGE_LIMIT, Code, Problem, TokenAuth, answers, in_zone, page_of
+from trialsite.api import (
+    PAGE_LIMIT,
+    Code,
+    Problem,
+    TokenAuth,
+    answers,
+    in_zone,
+    links,
+    page_of,
+)
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import CrfConflict
@@ -264,10 +273,22 @@ def _posted(value) -> str | list:
     return str(value)
 
 
+def _record_out(definition, record, user, request) -> dict:
+    request.api_records = 1
+    return {i.name: exports.cell(i.value(record)) for i in _items(definition, user)}
+
+
 @router.post(
     "/{form}/records",
     response={**answers(dict), 400: Refused, 409: Refused},
     summary="Save a form's record: at a visit, the participant's own, or a log entry",
+    openapi_extra=links(
+        200,
+        ReadBack=(
+            "monitoring_api_records",
+            {"form": "$request.path.form", "participant": "$response.body#/participant_id"},
+        ),
+    ),
 )
 def save_record(request, form: Code, body: RecordIn):
     """With a read-write token, through the same form and service as the form page: the page's
@@ -311,6 +332,8 @@ def save_record(request, form: Code, body: RecordIn):
         posted, participant=participant, visit=visit, user=user, instance=record
     )
     if entered.is_valid():
+        if record is not None and not entered.changes_data():  # as the page: nothing to save
+            return Status(200, _record_out(definition, record, user, request))
         try:
             saved = entry.save_entered(definition, entered, participant, visit, record, user)
         except CrfConflict as conflict:
@@ -320,9 +343,7 @@ def save_record(request, form: Code, body: RecordIn):
         except ValidationError as error:
             add_service_errors(entered, error)
         else:
-            request.api_records = 1
-            items = _items(definition, user)
-            return Status(200, {i.name: exports.cell(i.value(saved)) for i in items})
+            return Status(200, _record_out(definition, saved, user, request))
     errors = {name: [str(m) for m in found] for name, found in entered.errors.items()}
     return Status(400, {"detail": "Not saved: see each item's errors.", "errors": errors})
 
@@ -407,6 +428,11 @@ def _own_export(user, export_id: int) -> Document:
     response={**answers(ExportOut), 202: ExportOut},
     auth=TokenAuth(changes_data=False),
     summary="Start an export (made in the background; a read-only token may)",
+    openapi_extra=links(
+        202,
+        Progress=("monitoring_api_export_status", {"export_id": "$response.body#/id"}),
+        File=("monitoring_api_export_file", {"export_id": "$response.body#/id"}),
+    ),
 )
 def start_export(request, body: ExportIn):
     """The export is made by a worker, of your sites and with what you may see, as the export

@@ -159,6 +159,22 @@ def answers(ok) -> dict:
     }
 
 
+def links(status: int, **targets: tuple[str, dict]) -> dict:
+    """An operation's OpenAPI links from its `status` response: for each name, the operation
+    (its operationId) that the response leads to, and that operation's parameters, as
+    expressions on this request and response ("$response.body#/id")."""
+    return {
+        "responses": {
+            status: {
+                "links": {
+                    name: {"operationId": operation, "parameters": parameters}
+                    for name, (operation, parameters) in targets.items()
+                }
+            }
+        }
+    }
+
+
 def in_zone(moment: datetime) -> datetime:
     """A time sent, in UTC: one without a zone is the site's time, as the pages read times. (A
     time in any zone is sent to the database in UTC: PostgreSQL reads offsets to ±15:59 only.)"""

@@ -154,10 +154,13 @@ def test_a_log_entry_is_added_and_changed_through_the_api_with_the_services_own_
         "worse",
         True,
     )
-    assert (
-        api_post("/forms/adverse-event/records", secret, {**changed, "number": 9}).status_code
-        == 404
-    )
+    # Sent again unchanged: nothing saved, as on the page (no new version, no audit row).
+    again = {**changed, "version": 2, "reason_for_change": "again"}
+    unchanged = api_post("/forms/adverse-event/records", secret, again)
+    assert unchanged.status_code == 200 and unchanged.json()["version"] == 2
+    assert AuditEvent.objects.filter(table_name=ae._meta.db_table).latest("id") == row
+    none = api_post("/forms/adverse-event/records", secret, {**changed, "number": 9})
+    assert none.status_code == 404
     read_only = api_post("/forms/adverse-event/records", api_token(coordinator), changed)
     assert read_only.status_code == 403
 
