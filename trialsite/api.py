@@ -82,7 +82,8 @@ def over_rate(token_pk: int) -> bool:
     return count > settings.API_REQUESTS_PER_MINUTE
 
 
-DESCRIPTION = """Read the study's data from a program (R, Python, a laboratory's system).
+DESCRIPTION = """Read the study's data from a program (R, Python, a laboratory's system), save
+records with a read-write token, and have exports made in the background.
 
 Make a personal token on your account page (user menu, "API tokens") and send it with every
 request: `Authorization: Bearer <token>`. The API acts as you: your sites, your role, what you
