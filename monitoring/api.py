@@ -28,6 +28,7 @@ from trialsite.api import (
     links,
     page_of,
 )
+from trialsite.audit.selectors import changed_since
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 from trialsite.crf.services import CrfConflict
@@ -197,11 +198,13 @@ def data_queries(
     site: Code | None = None,
     participant: Code | None = None,
     form: Code | None = None,
+    modified_since: datetime | None = None,
     cursor: Code | None = None,
     limit: int = PAGE_LIMIT,
 ):
     """The queries the user may see, as on the query list: none on an item that reveals the arm
-    to a user who may not see it."""
+    to a user who may not see it. `modified_since`: the queries opened, answered, closed or
+    reopened at that time or later (a time without a zone is the site's)."""
     rows = query_rules.visible_queries(request.user).select_related("participant__site")
     if state:
         rows = rows.filter(state=state)
@@ -212,6 +215,8 @@ def data_queries(
     if form:
         definition = _form_named(form, request.user)
         rows = rows.filter(table_name=definition.table) if definition else rows.none()
+    if modified_since is not None:
+        rows = rows.filter(changed_since(DataQuery, in_zone(modified_since)))
     found, following = page_of(request, rows, cursor, limit)
     lines = {row.query.pk: row for row in query_rules.query_rows(found, timezone.now())}
     return {

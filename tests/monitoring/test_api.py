@@ -12,13 +12,15 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from enrollment.models import EndOfStudy
-from monitoring import documents
+from monitoring import documents, queries
 from monitoring.models import Document, ExportLog
 from safety.models import AdverseEvent
 from tests import factories
 from tests.helpers import (
+    add_vas,
     ae_post,
     api_data,
     api_get,
@@ -182,3 +184,17 @@ def test_the_participants_own_form_is_saved_through_the_api_and_a_visit_form_nee
     assert no_visit.status_code == 404 and "entered at a visit" in no_visit.json()["detail"]
     stranger = api_post("/forms/vas-pain/records", secret, {"participant_id": "X-1", "data": {}})
     assert stranger.status_code == 404
+
+
+def test_queries_modified_since_a_time_are_those_opened_or_changed_since(
+    coordinator, monitor, arm_a
+):
+    vas = add_vas(arm_a, "M0", 40, coordinator)
+    older = queries.raise_query(crf=vas, field="score_mm", question="Ruler?", by=monitor)
+    untouched = queries.raise_query(crf=vas, field="knee", question="Which knee?", by=monitor)
+    between = timezone.now()
+    queries.answer_query(query=older, text="Checked: 40 mm.", by=coordinator)
+    secret = api_token(monitor)
+    since = api_get("/queries", secret, modified_since=between.isoformat()).json()["items"]
+    assert [(q["id"], q["state"]) for q in since] == [(older.pk, "answered")]
+    assert {q["id"] for q in api_get("/queries", secret).json()["items"]} == {older.pk, untouched.pk}
