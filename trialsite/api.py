@@ -87,8 +87,8 @@ records with a read-write token, and have exports made in the background.
 
 Make a personal token on your account page (user menu, "API tokens") and send it with every
 request: `Authorization: Bearer <token>`. The API acts as you: your sites, your role, what you
-may see. A read-only token may not change anything. Each token may make {rate} requests a
-minute; every request is logged with the token.
+may see. A read-only token may not change anything (it may have exports made). Each token
+may make {rate} requests a minute; every request is logged with the token.
 
 Lists come a page at a time: `limit` rows (at most {most}), and `next_cursor` to send back as
 `cursor` for the next page (null on the last). Items are named as in the export's data
