@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
@@ -423,9 +423,14 @@ def _export_out(document: Document, stale: bool) -> dict:
 
 
 def _own_export(user, export_id: int) -> Document:
-    if not Document.objects.filter(pk=export_id, kind__in=MEDIA_TYPES).exists():
+    """The user's export `export_id` (not another's, nor a PDF)."""
+    try:
+        document = documents.own_document_or_404(user, export_id)
+    except Http404:
+        document = None
+    if document is None or document.kind not in MEDIA_TYPES:
         raise HttpError(404, "No export of yours with this number.")
-    return documents.own_document_or_404(user, export_id)
+    return document
 
 
 @exports_router.post(

@@ -119,7 +119,9 @@ def test_exports_are_for_roles_that_export_and_only_their_requester_reads_them(
     assert api_get(f"/exports/{export['id']}", other).status_code == 404
     assert file_of(f"/exports/{export['id']}/file", other)[0].status_code == 404
     assert api_get("/exports", other).json()["items"] == []
-    # A document that is not an export (a casebook) is not one of the API's exports.
+    # A document of theirs that is not an export (a blank CRF) is not one of the API's exports.
+    blank = documents.request_document(kind="blank_crf", data={"form": "womac"}, by=monitor)
+    assert api_get(f"/exports/{blank.pk}", api_token(monitor)).status_code == 404
     assert api_get("/exports/999999", api_token(monitor)).status_code == 404
 
 
