@@ -310,13 +310,17 @@ def forms_not_entered(
     """(visit, form) for each per-visit form entered on its page that is due at one of
     `visits` and has no record there (with `complete`, no complete record), found in the
     database: the first `limit` (None: all) by `order` (paths from the visit), then the form's
-    order, and how many there are in all; one query, and one for the visits listed."""
+    order, and how many there are in all; one query, and one for the visits listed. Only visits
+    not known to have every form complete are read."""
     forms = [
         f
         for f in registry.visible_forms(user, Kind.PER_VISIT)
         if not f.visit_record and f.entered_here
     ]
     keys = {f"sort_{i}": F(path) for i, path in enumerate(order)}
+    # Visits whose forms were all complete at the last save are left out (Visit.forms_complete,
+    # False whenever unsure), read from its partial index.
+    visits = visits.filter(forms_complete=False)
     parts = []
     for index, definition in enumerate(forms):
         records = definition.model.objects.filter(visit=OuterRef("pk"))

@@ -29,7 +29,7 @@ from monitoring import documents
 from monitoring.demo import injection_answers, prgf_answers
 from monitoring.demo import medication_answers as demo_medication_answers
 from outcomes import biomarkers, imaging
-from outcomes.models import Mri, VasPain, Womac, Xray
+from outcomes.models import Mri, VasPain, Xray
 from outcomes.services import record_biomarkers, record_womac
 from outcomes.womac import CODES as WOMAC_CODES
 from safety import grading
@@ -37,10 +37,11 @@ from safety import services as safety_services
 from safety.models import RescueAnalgesia
 from tests import factories
 from tests.factories import PASSWORD
+from trialsite import roles
 from trialsite.accounts.models import ApiToken, User
 from trialsite.accounts.services import create_api_token
 from trialsite.crf import registry
-from trialsite.crf.services import save_crf
+from trialsite.crf.services import note_forms_complete, save_crf
 from trialsite.spread import job
 from visits import services as visit_services
 from visits.models import Visit
@@ -594,11 +595,20 @@ def clone(template, rows: list[dict]) -> list:
     return model.objects.bulk_create([model(**{**values, **row}) for row in rows], batch_size=500)
 
 
-def synthetic_study(site, by, count: int) -> None:
-    """`count` participants with the visit schedule and VAS and WOMAC at each visit, copied
-    in bulk from one participant entered through the services."""
+def synthetic_study(site, by, count: int, *, backlog_every: int = 50) -> None:
+    """`count` participants with the visit schedule and every form due at their visits, copied
+    in bulk from one participant whose forms of the first month were entered through the
+    services (the first record of each form stands for the others); every `backlog_every`-th
+    participant's last rescue analgesia is left to enter, as a site's backlog. The visits say
+    whether their forms are complete, as saves keep it."""
+    investigator = factories.UserFactory(
+        username=f"{site.code.lower()}-synthetic-investigator",
+        role=roles.INVESTIGATOR,
+        sites=[site],
+    )
+    lot = factories.released_lot(by=by, releaser=investigator, lot_number=f"{site.code}-SYN")
     template = factories.participant_with_visits(site=site, arm="A", by=by)
-    enter_forms(template, by)
+    enter_every_form(template, by=by, investigator=investigator, lot=lot)
     screenings = clone(
         template.screening,
         [{"screening_number": f"{site.code}-S{n:05d}"} for n in range(count - 1)],
@@ -615,7 +625,7 @@ def synthetic_study(site, by, count: int) -> None:
         ],
     )
     visits = list(Visit.objects.filter(participant=template))
-    new_visits = clone(
+    clone(
         visits[0],
         [
             {
@@ -629,16 +639,27 @@ def synthetic_study(site, by, count: int) -> None:
             for v in visits
         ],
     )
-    by_key = {(v.participant_id, v.code): v.pk for v in new_visits}
-    for model in (VasPain, Womac):
-        for crf in model.objects.filter(participant=template):
-            clone(
-                crf,
-                [
-                    {"participant_id": p.pk, "visit_id": by_key[(p.pk, crf.visit.code)]}
-                    for p in participants
-                ],
-            )
+    every = [template, *participants]
+    left = {p.pk for p in every[backlog_every - 1 :: backlog_every]} if backlog_every else set()
+    at_site = Visit.objects.filter(participant__site=site)
+    for definition in registry.forms(registry.Kind.PER_VISIT):
+        if not definition.entered_here:
+            continue
+        source = definition.model.objects.filter(participant=template).first()
+        if source is None:  # a form of the other arm
+            continue
+        entered = set(definition.model.objects.filter(visit__in=at_site).values_list("visit_id"))
+        backlog = definition.name == "rescue_analgesia"
+        clone(
+            source,
+            [
+                {"participant_id": v.participant_id, "visit_id": v.pk}
+                for v in at_site.filter(definition.due_where()).order_by("participant_id", "pk")
+                if (v.pk,) not in entered
+                and not (backlog and v.code == "M12" and v.participant_id in left)
+            ],
+        )
+    note_forms_complete(at_site)
 
 
 # --- The API -------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ class Visit(Audited):
     )
     missed_reason = BoundedTextField("reason the visit was missed", blank=True)
     unscheduled_reason = BoundedTextField("reason for the unscheduled visit", blank=True)
+    # Whether every form due at the visit had a complete record when one of them was last saved
+    # (trialsite/crf/services.save_crf). False until then and whenever unsure, so the lists of
+    # outstanding forms read only visits where it is False (monitoring/overview.py). Derived:
+    # kept out of the audit trail, and written only by that one UPDATE.
+    forms_complete = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         # Scheduled visits by target date, unscheduled ones by the date they took place.
@@ -46,6 +51,13 @@ class Visit(Audited):
                 condition=models.Q(visit_date__isnull=True) | models.Q(missed_reason=""),
                 name="visits_visit_done_or_missed",
             ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["participant"],
+                condition=models.Q(forms_complete=False, visit_date__isnull=False),
+                name="visits_visit_forms_outstanding",
+            )
         ]
 
     def __str__(self) -> str:

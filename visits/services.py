@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from trialsite import protocol
 from trialsite.audit import context as audit
+from trialsite.crf import registry
 from trialsite.crf.locking import ensure_unlocked
 from trialsite.crf.services import save_crf
 from visits import dosing, schedule
@@ -64,6 +65,7 @@ def create_visit_schedule(*, participant, by) -> list[Visit]:
     for visit in visits:
         if visit.code == "SCR":  # screening took place before randomization
             visit.visit_date = participant.screening.screening_date
+        visit.forms_complete = not registry.visit_forms(visit)  # a safety call: none due
     return Visit.objects.bulk_create(visits)
 
 

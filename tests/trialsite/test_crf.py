@@ -8,12 +8,14 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from outcomes.models import VasPain
+from tests import factories, helpers
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
 from trialsite.audit.models import AuditEvent
 from trialsite.crf.forms import NUMBER_PATTERN
 from trialsite.crf.models import CrfStatus
-from trialsite.crf.services import CrfConflict, ReasonRequired, save_crf
+from trialsite.crf.services import CrfConflict, ReasonRequired, note_forms_complete, save_crf
+from visits.models import PrgfPreparation, Visit
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +254,60 @@ def test_number_inputs_are_text_with_the_checks_pattern():
     html = str(ScreeningForm()["weight_kg"])
     assert 'type="text"' in html and 'inputmode="decimal"' in html
     assert f'pattern="{NUMBER_PATTERN}"' in html.replace("&quot;", '"')
+
+
+def test_a_visit_knows_whether_its_forms_are_all_complete_as_each_is_saved(coordinator, arm_a):
+    m1 = helpers.visit(arm_a, "M1")  # VAS pain, WOMAC and rescue analgesia are due
+    assert helpers.visit(arm_a, "W1").forms_complete  # a safety call: no form of its own
+    assert not m1.forms_complete
+    vas = helpers.add_vas(arm_a, "M1", 40, coordinator)
+    helpers.add_womac(arm_a, "M1", 2, coordinator)
+    trail = AuditEvent.objects.filter(table_name="visits_visit", row_pk=str(m1.pk)).count()
+    m1.refresh_from_db()
+    assert not m1.forms_complete  # rescue analgesia is still to enter
+    helpers.add_rescue_analgesia(arm_a, "M1", 4, coordinator)
+    m1.refresh_from_db()
+    assert m1.forms_complete
+    save_crf(
+        crf_class=VasPain,
+        visit=m1,
+        data={**DATA, "score_mm": 41},
+        version=vas.version,
+        complete=False,
+        reason="To check with the participant",
+        by=coordinator,
+    )
+    m1.refresh_from_db()
+    assert not m1.forms_complete  # a form back in progress
+    # Derived, so kept out of the audit trail.
+    assert AuditEvent.objects.filter(table_name="visits_visit", row_pk=str(m1.pk)).count() == trail
+
+    # Set in bulk as saves set it (after records loaded without their services).
+    visits = Visit.objects.filter(participant=arm_a)
+    visits.update(forms_complete=True)
+    note_forms_complete(visits)
+    found = dict(visits.values_list("code", "forms_complete"))
+    assert (found["M1"], found["M3"], found["W1"]) == (False, False, True)  # W1: none due
+    save_crf(
+        crf_class=VasPain,
+        visit=m1,
+        data={**DATA, "score_mm": 41},
+        version=vas.version + 1,
+        complete=True,
+        by=coordinator,
+    )
+    visits.update(forms_complete=False)
+    note_forms_complete(visits)
+    assert visits.get(code="M1").forms_complete
+
+
+def test_the_forms_of_the_other_arm_count_only_for_it(coordinator, investigator, lahore):
+    lot = factories.released_lot(by=coordinator, releaser=investigator)
+    for arm in ("A", "B"):
+        participant = factories.participant_with_visits(site=lahore, arm=arm, by=coordinator)
+        helpers.enter_every_form(participant, by=coordinator, investigator=investigator, lot=lot)
+        m0 = helpers.visit(participant, "M0")
+        # Every form of M0 entered; PRGF preparation only in arm B, the arm it is due in.
+        prgf = PrgfPreparation.objects.filter(visit=m0).exists()
+        assert (m0.forms_complete, prgf) == (True, arm == "B")
+        assert helpers.visit(participant, "M3").forms_complete is False  # nothing entered

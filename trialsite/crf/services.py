@@ -11,7 +11,8 @@ then calls one of these.
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Exists, ExpressionWrapper, OuterRef, Q, Value
 from psycopg.errors import UniqueViolation
 
 from trialsite.audit import context as audit
@@ -58,7 +59,7 @@ def save_crf(
     """
     try:
         with transaction.atomic(), audit.acting(by=by, reason=reason.strip()):
-            current = crf_class.objects.select_for_update().filter(visit=visit).first()
+            current = _current_with_visit_locked(crf_class, visit)
             ensure_unlocked(participant=visit.participant, visit=visit, record=current)
             if (current.version if current else 0) != version:
                 if current is None:  # a page of a form no longer there, or a forged post
@@ -78,6 +79,7 @@ def save_crf(
             # (or the caller's savepoint) back and is told below.
             crf.full_clean(exclude=SET_HERE, validate_unique=False)
             crf.save()
+            _note_forms_complete(visit)
     except IntegrityError as error:
         if (constraint := _constraint_of(crf_class, error)) is not None:
             raise _refused(constraint) from None
@@ -86,6 +88,57 @@ def save_crf(
             raise CrfConflict(crf_class.objects.get(visit=visit)) from None
         raise
     return crf
+
+
+def _current_with_visit_locked(crf_class: type[Crf], visit) -> Crf | None:
+    """The visit's record of `crf_class` (None if there is none yet), read by the statement that
+    locks the visit's row: the saves of a visit's forms take turns, so that each one's account
+    of whether the visit's forms are all complete (_note_forms_complete) sees the others'."""
+    quote = connection.ops.quote_name
+    sql = (  # table names of our models, quoted; the visit's id a parameter
+        f"SELECT c.* FROM {quote(type(visit)._meta.db_table)} v "  # noqa: S608
+        f"LEFT JOIN {quote(crf_class._meta.db_table)} c ON c.visit_id = v.id "
+        "WHERE v.id = %s FOR UPDATE OF v"
+    )
+    found = next(iter(crf_class.objects.raw(sql, [visit.pk])), None)
+    return found if found is not None and found.pk is not None else None
+
+
+def _visit_forms() -> list:
+    """The forms whose records make a visit's forms complete: those entered at visits."""
+    from trialsite.crf import registry  # the registry names this module's services
+
+    return [d for d in registry.forms(registry.Kind.PER_VISIT) if not d.visit_record]
+
+
+def _complete_record(definition) -> Exists:
+    records = definition.model.objects.filter(visit=OuterRef("pk"), status=CrfStatus.COMPLETE)
+    return Exists(records)
+
+
+def _note_forms_complete(visit) -> None:
+    """Keep on the visit whether every form due at it has a complete record (Visit.
+    forms_complete, read by the lists of outstanding forms), in one UPDATE whose subqueries see
+    every save committed before this one's lock."""
+    complete = Q()
+    for definition in _visit_forms():
+        if definition.due_at(visit):
+            complete &= Q(_complete_record(definition))
+    type(visit).objects.filter(pk=visit.pk).update(
+        forms_complete=ExpressionWrapper(complete, output_field=models.BooleanField())
+        if complete
+        else Value(True)
+    )
+
+
+def note_forms_complete(visits: models.QuerySet) -> None:
+    """Visit.forms_complete of many visits at once, as each save keeps it for its visit: after
+    records were loaded in bulk, without their services (synthetic studies)."""
+    complete = Q()
+    for definition in _visit_forms():
+        complete &= ~definition.due_where() | Q(_complete_record(definition))
+    visits.filter(complete).update(forms_complete=True)
+    visits.exclude(complete).update(forms_complete=False)
 
 
 def _constraint_of(model, error: IntegrityError):
