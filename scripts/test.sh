@@ -29,4 +29,5 @@ echo "== makemigrations --check"; "$VENV/bin/python" manage.py makemigrations --
 echo "== collectstatic (production storage)"
 STATICFILES_STORAGE=whitenoise.storage.CompressedManifestStaticFilesStorage \
   STATIC_ROOT="$RUN/staticfiles" "$VENV/bin/python" manage.py collectstatic --no-input -v 0
-echo "== pytest"; "$VENV/bin/python" -m pytest "$@"
+# The slowest tests are listed at the end, to keep the suite well under its time limit.
+echo "== pytest"; "$VENV/bin/python" -m pytest --durations=15 "$@"

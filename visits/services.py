@@ -204,6 +204,7 @@ def add_unscheduled_visit(*, participant, visit_date: date, reason: str, by) -> 
             visit_date=visit_date,
             unscheduled_reason=reason.strip(),
         )
+        visit.forms_complete = not registry.visit_forms(visit)
         visit.full_clean()  # the date's range, and not before consent
         visit.save()
         return visit

@@ -120,10 +120,11 @@ def _note_forms_complete(visit) -> None:
     """Keep on the visit whether every form due at it has a complete record (Visit.
     forms_complete, read by the lists of outstanding forms), in one UPDATE whose subqueries see
     every save committed before this one's lock."""
+    from trialsite.crf import registry  # the registry names this module's services
+
     complete = Q()
-    for definition in _visit_forms():
-        if definition.due_at(visit):
-            complete &= Q(_complete_record(definition))
+    for definition in registry.visit_forms(visit):
+        complete &= Q(_complete_record(definition))
     type(visit).objects.filter(pk=visit.pk).update(
         forms_complete=ExpressionWrapper(complete, output_field=models.BooleanField())
         if complete
