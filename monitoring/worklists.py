@@ -297,7 +297,8 @@ def _ready_to_sign(user):
         )
         settled = signed | Q(locked)
         done = Q(status=CrfStatus.COMPLETE) | settled | Q(verified)
-        visits = visits.filter(~due | Exists(records.filter(done)))
+        # A visit whose forms are all complete (Visit.forms_complete) needs no look at each.
+        visits = visits.filter(Q(forms_complete=True) | ~due | Exists(records.filter(done)))
         unsettled |= due & Exists(records.exclude(settled))
         collects_none &= ~due
     return visits.filter(collects_none | unsettled)
