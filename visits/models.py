@@ -55,7 +55,7 @@ class Visit(Audited):
         indexes = [
             models.Index(
                 fields=["participant"],
-                condition=models.Q(forms_complete=False, visit_date__isnull=False),
+                condition=models.Q(forms_complete=False),
                 name="visits_visit_forms_outstanding",
             )
         ]

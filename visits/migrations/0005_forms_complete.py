@@ -1,6 +1,6 @@
 """Visits say whether every form due at them was complete at the last save of one of them
 (Visit.forms_complete), kept out of the audit trail (derived, rewritten at each save), with a
-partial index on the visits held whose forms may be outstanding. Existing visits start at False
+partial index on the visits whose forms may be outstanding. Existing visits start at False
 ("not known to be complete"), which lists of outstanding forms read as candidates: nothing is
 missed, and each visit's flag is set at the next save of one of its forms."""
 
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="visit",
             index=models.Index(
-                condition=models.Q(("forms_complete", False), ("visit_date__isnull", False)),
+                condition=models.Q(("forms_complete", False)),
                 fields=["participant"],
                 name="visits_visit_forms_outstanding",
             ),
