@@ -69,8 +69,8 @@ MAX_PAGE_KB = 200
 
 # --- The studies ---------------------------------------------------------------------------------
 def make_site(code: str, count: int):
-    """A site with `count` participants (VAS and WOMAC at their visits), an adverse event, an
-    open query and a coordinator."""
+    """A site with `count` participants (every form due at their visits, a small backlog), an
+    adverse event, an open query and a coordinator."""
     site = factories.SiteFactory(code=code, name=f"Benchmark site {code}")
     coordinator = factories.UserFactory(
         username=f"{code.lower()}-coordinator", role=roles.COORDINATOR, sites=[site]
