@@ -80,7 +80,7 @@ def make_site(code: str, count: int):
     )
     for role, name in ((roles.INVESTIGATOR, "investigator"), (roles.DATA_MANAGER, "data-manager")):
         factories.UserFactory(username=f"{code.lower()}-{name}", role=role, sites=[site])
-    helpers.synthetic_study(site, coordinator, count)
+    helpers.synthetic_study(site, coordinator, count, every_form=True)
     participant = Participant.objects.filter(site=site).first()
     safety_services.report_adverse_event(
         participant=participant, data=helpers.ae_answers(), by=coordinator

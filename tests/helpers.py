@@ -595,20 +595,26 @@ def clone(template, rows: list[dict]) -> list:
     return model.objects.bulk_create([model(**{**values, **row}) for row in rows], batch_size=500)
 
 
-def synthetic_study(site, by, count: int, *, backlog_every: int = 50) -> None:
-    """`count` participants with the visit schedule and every form due at their visits, copied
-    in bulk from one participant whose forms of the first month were entered through the
-    services (the first record of each form stands for the others); every `backlog_every`-th
-    participant's last rescue analgesia is left to enter, as a site's backlog. The visits say
-    whether their forms are complete, as saves keep it."""
-    investigator = factories.UserFactory(
-        username=f"{site.code.lower()}-synthetic-investigator",
-        role=roles.INVESTIGATOR,
-        sites=[site],
-    )
-    lot = factories.released_lot(by=by, releaser=investigator, lot_number=f"{site.code}-SYN")
+def synthetic_study(
+    site, by, count: int, *, every_form: bool = False, backlog_every: int = 50
+) -> None:
+    """`count` participants with the visit schedule, copied in bulk from one participant entered
+    through the services (the first record of each form stands for the others): VAS and WOMAC at
+    every visit that collects them, or with `every_form` every form due, from a first month
+    entered in full, leaving every `backlog_every`-th participant's last rescue analgesia to
+    enter, as a site's backlog. The visits say whether their forms are complete, as saves keep
+    it."""
     template = factories.participant_with_visits(site=site, arm="A", by=by)
-    enter_every_form(template, by=by, investigator=investigator, lot=lot)
+    if every_form:
+        investigator = factories.UserFactory(
+            username=f"{site.code.lower()}-synthetic-investigator",
+            role=roles.INVESTIGATOR,
+            sites=[site],
+        )
+        lot = factories.released_lot(by=by, releaser=investigator, lot_number=f"{site.code}-SYN")
+        enter_every_form(template, by=by, investigator=investigator, lot=lot)
+    else:
+        enter_forms(template, by)
     screenings = clone(
         template.screening,
         [{"screening_number": f"{site.code}-S{n:05d}"} for n in range(count - 1)],

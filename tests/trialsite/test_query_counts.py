@@ -59,8 +59,8 @@ def staff(lahore, islamabad):
 
 
 def grow(site, staff, count: int):
-    """`count` participants at `site` with every form due at their visits, one of them with an
-    adverse event and an open query; and one with nothing entered yet, for the CRF save."""
+    """`count` participants at `site` with VAS and WOMAC, one of them with an adverse event and
+    an open query; and one with nothing entered yet, for the CRF save."""
     coordinator = staff["coordinator"]
     helpers.synthetic_study(site, coordinator, count)
     entered = VasPain.objects.filter(participant__site=site).select_related("visit").first()
