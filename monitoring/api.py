@@ -401,7 +401,7 @@ class ExportPage(Schema):
 
 
 def _export_out(document: Document, stale: bool) -> dict:
-    asked = document.params.get("name") or ("csv" if document.kind == "csv_export" else "odm")
+    asked = next(n for n, (k, p) in EXPORTS.items() if (k, p) == (document.kind, document.params))
     ready = document.status == Document.Status.READY
     return {
         "id": document.pk,
