@@ -51,13 +51,25 @@ class Visit(Audited):
                 condition=models.Q(visit_date__isnull=True) | models.Q(missed_reason=""),
                 name="visits_visit_done_or_missed",
             ),
+            models.CheckConstraint(
+                condition=models.Q(window_opens__lte=models.F("window_closes")),
+                name="visits_visit_window_in_order",
+            ),
         ]
         indexes = [
             models.Index(
                 fields=["participant"],
                 condition=models.Q(forms_complete=False),
                 name="visits_visit_forms_outstanding",
-            )
+            ),
+            # Visits neither held nor missed, by the day their window opens: the due lists
+            # (visits/selectors.due_visits) read those whose window has opened or opens soon,
+            # however many visits the study has held or has yet to hold.
+            models.Index(
+                fields=["window_opens"],
+                condition=models.Q(visit_date__isnull=True, missed_reason=""),
+                name="visits_visit_pending",
+            ),
         ]
 
     def __str__(self) -> str:

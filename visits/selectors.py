@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from trialsite import protocol
 from visits import services
@@ -11,12 +12,16 @@ from visits.models import Visit
 
 def in_follow_up(path: str = "") -> Q:
     """Participants (reached by `path`, e.g. "participant__") still in follow-up: consent not
-    withdrawn and no end of study. Visits, reminders and due lists stop at either."""
-    return Q(
-        **{
-            f"{path}screening__consent__withdrawn_on__isnull": True,
-            f"{path}end_of_study__isnull": True,
-        }
+    withdrawn and no end of study. Visits, reminders and due lists stop at either.
+
+    Said with NOT EXISTS rather than outer joins, so that PostgreSQL weighs them as anti-joins:
+    an outer join filtered on NULL was taken to leave a handful of a site's participants, and
+    their visits were then read participant by participant. (Enrollment is a layer above:
+    its models are named, not imported.)"""
+    EndOfStudy = apps.get_model("enrollment", "EndOfStudy")  # noqa: N806
+    Consent = apps.get_model("enrollment", "Consent")  # noqa: N806
+    return ~Exists(EndOfStudy.objects.filter(participant=OuterRef(f"{path}pk"))) & ~Exists(
+        Consent.objects.filter(screening=OuterRef(f"{path}screening"), withdrawn_on__isnull=False)
     )
 
 
@@ -40,7 +45,9 @@ def due_visits(user, days: int = protocol.UPCOMING_VISIT_DAYS) -> tuple[QuerySet
         .select_related("participant", "participant__site")
         .order_by(*DUE_ORDER)
     )
-    overdue = visits.filter(window_closes__lt=today)
+    # A window opens before it closes (a CHECK): the first condition lets the index of pending
+    # visits (visits_visit_pending) read only those whose window has opened.
+    overdue = visits.filter(window_opens__lt=today, window_closes__lt=today)
     upcoming = visits.filter(
         window_closes__gte=today, window_opens__lte=today + timedelta(days=days)
     )

@@ -90,6 +90,7 @@ def test_every_number_of_a_registered_form_has_its_range():
         "UPDATE outcomes_vaspain SET assessed_at = '0001-01-01 00:00+00'",
         "UPDATE outcomes_vaspain SET assessed_at = '2101-01-01 00:00+00'",
         "UPDATE visits_visit SET visit_date = '1899-12-31'",
+        "UPDATE visits_visit SET window_opens = '2026-01-10', window_closes = '2026-01-01'",
         f"UPDATE monitoring_querymessage SET text = repeat('x', {TEXT_MAX + 1})",
     ],
 )
