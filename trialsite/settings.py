@@ -151,6 +151,21 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No parallel query by default: a page's queries read a few hundred rows through indexes, and
+# starting parallel workers for one of them cost more than it saved (the home and data-quality
+# pages of a site of 1,000 participants took 10-25 ms longer with them, on the load
+# benchmark's study), and under load they take the cores other requests are waiting for.
+# DB_PARALLEL_WORKERS gives them back (PostgreSQL's max_parallel_workers_per_gather).
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["options"] = " ".join(
+    filter(
+        None,
+        (
+            _db_options.get("options", ""),
+            f"-c max_parallel_workers_per_gather={env.int('DB_PARALLEL_WORKERS', default=0)}",
+        ),
+    )
+)
 # The role that web and worker processes use; migrations grant it what it needs and no more.
 DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="trialsite_app")
 

@@ -106,3 +106,10 @@ def test_a_write_is_attributed_to_the_user_and_the_connection_is_cleared_after(c
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('trialsite.user_id', true)")
         assert cursor.fetchone()[0] in ("", None)
+
+
+def test_the_pages_connections_start_no_parallel_query_workers():
+    """A page's few index reads are not worth starting workers for (trialsite/settings.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone() == ("0",)
