@@ -174,7 +174,8 @@ def _visit_cell(visit, participant, per_visit, at_visit, statuses, days, form) -
             status = visit_state([], held=False, schedule=schedule)
         label = LABELS.get(status) or VISIT_LABELS[status]
     else:
-        status, label = visit_summary(visit, form_statuses, today, ended=ended)
+        signed = statuses.covers(participant.pk, visit.pk)
+        status, label = visit_summary(visit, form_statuses, today, ended=ended, signed=signed)
     return Cell(
         status,
         f"{visit.code}: {label}",

@@ -98,13 +98,17 @@ ICONS = {
 _ORDER = [NOT_STARTED, IN_PROGRESS, COMPLETE, VERIFIED, SIGNED, LOCKED]
 
 
-def visit_state(form_statuses: list[str], *, held: bool, schedule: str = "") -> str:
+def visit_state(
+    form_statuses: list[str], *, held: bool, schedule: str = "", signed: bool = False
+) -> str:
     """A visit's status from the statuses of the forms due at it (Statuses.of): locked,
     signed, verified or complete when every form is at least that; incomplete when some data
     were entered (a form, or the visit's date: `held`) but not every form is complete; else
-    missed or overdue as its schedule says (visits.schedule.Status), or not started."""
+    missed or overdue as its schedule says (visits.schedule.Status), or not started. A held
+    visit that collects no form is complete, and signed once a signature covers it (`signed`:
+    Statuses.covers)."""
     reached = [_ORDER.index(status) for status in form_statuses]
-    least = min(reached, default=_ORDER.index(COMPLETE) if held else 0)
+    least = min(reached, default=_ORDER.index(SIGNED if signed else COMPLETE) if held else 0)
     if least >= _ORDER.index(COMPLETE):
         return _ORDER[least]
     if held or any(r > 0 for r in reached):
@@ -122,12 +126,15 @@ def forms_done(form_statuses: list[str]) -> str:
     return f"{done} of {len(form_statuses)} form{pluralize(len(form_statuses))} complete"
 
 
-def visit_summary(visit, form_statuses: list[str], today, *, ended=None) -> tuple[str, str]:
+def visit_summary(
+    visit, form_statuses: list[str], today, *, ended=None, signed: bool = False
+) -> tuple[str, str]:
     """(status, words) of a visit from the statuses of its per-visit forms, on the site's
     `today`: what the dashboard and the visit's page both show. A visit with nothing entered
     after the participant's study `ended` (the day) is not expected."""
     schedule = visit.status_on(today).value if today is not None else ""
-    status = visit_state(form_statuses, held=visit.visit_date is not None, schedule=schedule)
+    held = visit.visit_date is not None
+    status = visit_state(form_statuses, held=held, schedule=schedule, signed=signed)
     if ended is not None and status in (NOT_STARTED, OVERDUE) and _after(visit, ended):
         return ENDED, VISIT_LABELS[ENDED]
     return status, f"{VISIT_LABELS[status]} ({forms_done(form_statuses)})"
@@ -138,10 +145,10 @@ def _after(visit, ended) -> bool:
     return visit.window_closes is None or visit.window_closes >= ended
 
 
-def visit_status_of(visit, links: list, today, *, ended=None) -> tuple[str, str]:
+def visit_status_of(visit, links: list, today, *, ended=None, signed=False) -> tuple[str, str]:
     """visit_summary from the visit's form links (visit_links)."""
     statuses = [link.status for link in links if link.definition.kind == Kind.PER_VISIT]
-    return visit_summary(visit, statuses, today, ended=ended)
+    return visit_summary(visit, statuses, today, ended=ended, signed=signed)
 
 
 class Statuses:
@@ -214,6 +221,13 @@ class Statuses:
             ),
             None,
         )
+
+    def covers(self, participant_id: int, visit_id: int) -> bool:
+        """A signature of the visit or of the participant's casebook was made."""
+        return (participant_id, visit_id) in self.signed_at or (
+            participant_id,
+            None,
+        ) in self.signed_at
 
     def casebook_signatures(self, participant_id: int) -> list:
         """The participant's casebook signatures (of no one visit), the latest first."""

@@ -103,6 +103,13 @@ def sign(*, participant, visit=None, password: str, by) -> Signature:
     if not by.check_password(password):
         raise ValidationError({"password": WRONG_PASSWORD})
     with transaction.atomic(), audit.acting(by=by, reason=Signature.MEANING):
+        # First, so that the visits' rows are locked before the data are read: a form saved
+        # meanwhile waits for this signature and then marks its visit again
+        # (trialsite/crf/services.save_crf), one saved before is in the hash.
+        signed = Visit.objects.filter(participant=participant)
+        if visit is not None:
+            signed = signed.filter(pk=visit.pk)
+        signed.update(awaiting_signature=False)
         return Signature.objects.create(
             participant=participant,
             visit=visit,

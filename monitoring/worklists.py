@@ -248,13 +248,19 @@ def _ready_to_sign(user):
     """Visits at the user's sites the dashboard shows as complete or source-verified: every form
     due (that the user may see) has a record that is complete, verified at its version, signed
     since its last change or locked, and at least one is neither signed nor locked; a held
-    visit that collects no form counts as complete. Locked participants and visits are not
-    listed, and nothing while the study is locked."""
+    visit that collects no form counts as complete until a signature covers it. Locked
+    participants and visits are not listed, and nothing while the study is locked. Only visits
+    where something was entered since they were last signed are read (Visit.
+    awaiting_signature, from its partial index)."""
     if Lock.objects.active().filter(scope=Lock.Scope.STUDY).exists():
         return Visit.objects.none()
     forms = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
     visits = (
-        Visit.objects.filter(participant__site_id__in=user.site_ids, code__in=dashboard.SCHEDULE)
+        Visit.objects.filter(
+            participant__site_id__in=user.site_ids,
+            code__in=dashboard.SCHEDULE,
+            awaiting_signature=True,
+        )
         .exclude(Exists(Lock.objects.active().filter(scope=Lock.Scope.VISIT, visit=OuterRef("pk"))))
         .exclude(
             Exists(
@@ -275,7 +281,7 @@ def _ready_to_sign(user):
             )
         )
     )
-    collects_none = Q(visit_date__isnull=False)
+    collects_none = Q(visit_date__isnull=False, last_signed=NEVER)
     unsettled = Q(pk__in=[])
     for definition in forms:
         due = definition.due_where()

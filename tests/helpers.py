@@ -602,8 +602,9 @@ def synthetic_study(
     through the services (the first record of each form stands for the others): VAS and WOMAC at
     every visit that collects them, or with `every_form` every form due, from a first month
     entered in full, leaving every `backlog_every`-th participant's last rescue analgesia to
-    enter, as a site's backlog. The visits say whether their forms are complete, as saves keep
-    it."""
+    enter, as a site's backlog; and each visit signed by the site's investigator but those of
+    another participant in every `backlog_every`, left to sign. The visits say whether their
+    forms are complete and whether they await a signature, as saves and signatures keep it."""
     template = factories.participant_with_visits(site=site, arm="A", by=by)
     if every_form:
         investigator = factories.UserFactory(
@@ -666,6 +667,37 @@ def synthetic_study(
             ],
         )
     note_forms_complete(at_site)
+    if every_form:
+        unsigned = every[backlog_every // 2 :: backlog_every] if backlog_every else []
+        sign_visits(template, investigator, [p for p in participants if p not in unsigned])
+
+
+def sign_visits(template, investigator, participants) -> None:
+    """Every held visit of `template` signed by `investigator`, and the same visits of
+    `participants` too, copied in bulk: the copies keep the template's hashes, so their pages
+    would say the data changed since (the benchmarks time lists, not signature checks)."""
+    from monitoring import signatures
+    from monitoring.models import Signature
+
+    for held in Visit.objects.filter(participant=template, visit_date__isnull=False):
+        signatures.sign(participant=template, visit=held, password=PASSWORD, by=investigator)
+    visit_ids = {
+        (participant_id, code): pk
+        for participant_id, code, pk in Visit.objects.filter(
+            participant__in=participants
+        ).values_list("participant_id", "code", "pk")
+    }
+    for signature in Signature.objects.filter(participant=template).select_related("visit"):
+        clone(
+            signature,
+            [
+                {"participant_id": p.pk, "visit_id": visit_ids[p.pk, signature.visit.code]}
+                for p in participants
+            ],
+        )
+    Visit.objects.filter(participant__in=participants, visit_date__isnull=False).update(
+        awaiting_signature=False
+    )
 
 
 # --- The API -------------------------------------------------------------------------------------

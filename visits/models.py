@@ -39,6 +39,12 @@ class Visit(Audited):
     # outstanding forms read only visits where it is False (monitoring/overview.py). Derived:
     # kept out of the audit trail, and written only by that one UPDATE.
     forms_complete = models.BooleanField(default=False, db_default=False, editable=False)
+    # Whether something was entered at the visit (its date, or a form saved) since a signature
+    # last covered it, as far as is known: set by those saves, cleared when the visit or the
+    # casebook is signed (monitoring/signatures.sign). True whenever unsure, so the list of
+    # visits ready to sign (monitoring/worklists.py) reads only visits where it is True, from a
+    # partial index. Derived: kept out of the audit trail.
+    awaiting_signature = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         # Scheduled visits by target date, unscheduled ones by the date they took place.
@@ -61,6 +67,11 @@ class Visit(Audited):
                 fields=["participant"],
                 condition=models.Q(forms_complete=False),
                 name="visits_visit_forms_outstanding",
+            ),
+            models.Index(
+                fields=["participant"],
+                condition=models.Q(awaiting_signature=True),
+                name="visits_visit_unsigned",
             ),
             # Visits neither held nor missed, by the day their window opens: the due lists
             # (visits/selectors.due_visits) read those whose window has opened or opens soon,

@@ -127,8 +127,9 @@ def record_visit(*, visit: Visit, visit_date: date, by, reason: str = "") -> Vis
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
         visit.visit_date = visit_date
         visit.missed_reason = ""
+        visit.awaiting_signature = True  # held: for the investigator to sign
         visit.full_clean()  # the date's range, and not before consent
-        visit.save(update_fields=["visit_date", "missed_reason"])
+        visit.save(update_fields=["visit_date", "missed_reason", "awaiting_signature"])
         if visit.window and not visit.window.contains(visit_date):
             days = schedule.days_outside(visit.window, visit_date)
             record_detected_deviation(
@@ -205,6 +206,7 @@ def add_unscheduled_visit(*, participant, visit_date: date, reason: str, by) -> 
             unscheduled_reason=reason.strip(),
         )
         visit.forms_complete = not registry.visit_forms(visit)
+        visit.awaiting_signature = True  # held
         visit.full_clean()  # the date's range, and not before consent
         visit.save()
         return visit

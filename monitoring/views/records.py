@@ -69,7 +69,8 @@ def participant_detail(request, pk: int):
     timeline = []
     for visit in Visit.objects.filter(participant=participant).select_related("participant"):
         links = overview.visit_links(visit, participant, user, records, statuses)
-        timeline.append((visit, links, _visit_cell(visit, links, today, ended_on)))
+        signed = statuses.covers(participant.pk, visit.pk)
+        timeline.append((visit, links, _visit_cell(visit, links, today, ended_on, signed)))
     logs = [
         _log(definition, participant, user) for definition in registry.visible_forms(user, Kind.LOG)
     ]
@@ -104,9 +105,9 @@ def _ended_on(participant):
     )
 
 
-def _visit_cell(visit, links, today, ended_on=None) -> Cell:
+def _visit_cell(visit, links, today, ended_on=None, signed=False) -> Cell:
     """The visit's status from its forms, as the dashboard shows it."""
-    status, label = overview.visit_status_of(visit, links, today, ended=ended_on)
+    status, label = overview.visit_status_of(visit, links, today, ended=ended_on, signed=signed)
     return Cell(status, label, None)
 
 
@@ -179,7 +180,13 @@ def visit_detail(request, participant_pk: int, visit_pk: int):
             "participant": participant,
             "visit": visit,
             "forms": links,
-            "visit_cell": _visit_cell(visit, links, today, _ended_on(participant)),
+            "visit_cell": _visit_cell(
+                visit,
+                links,
+                today,
+                _ended_on(participant),
+                statuses.covers(participant.pk, visit.pk),
+            ),
             "date_form": date_form,
             "missed_form": missed_form,
             "lock": covering_lock(participant=participant, visit=visit),

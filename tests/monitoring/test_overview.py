@@ -41,6 +41,18 @@ def test_visit_state(forms, held, schedule, expected):
 
 
 @pytest.mark.parametrize(
+    ("forms", "held", "expected"),
+    [
+        ([], True, "signed"),  # a safety call held, and a signature covers it
+        ([], False, "not_started"),
+        ([C, C], True, "complete"),  # with forms, their own statuses tell
+    ],
+)
+def test_a_visit_that_collects_no_form_is_signed_once_a_signature_covers_it(forms, held, expected):
+    assert visit_state(forms, held=held, signed=True) == expected
+
+
+@pytest.mark.parametrize(
     ("forms", "words"),
     [
         ([], "no forms"),

@@ -13,6 +13,7 @@ from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import add_vas, change_vas, form_url
 from trialsite import protocol
+from trialsite.audit.models import AuditEvent
 from trialsite.crf import locking, registry
 from trialsite.crf.models import Lock
 from visits import services as visit_services
@@ -207,6 +208,50 @@ def test_the_visits_to_sign_are_the_dashboards_complete_and_verified_visits(
 
     locking.lock(scope=Lock.Scope.STUDY, reason="Database lock", by=data_manager)
     assert listed() == dashboard_ready() == []
+
+
+def test_a_visit_awaits_a_signature_from_what_is_entered_until_a_signature_covers_it(
+    client, coordinator, investigator, arm_a
+):
+    """Visit.awaiting_signature, which the list reads its candidates from: set by a form saved
+    or the visit held, cleared by the visit's or the casebook's signature, and kept out of the
+    audit trail. A held visit that collects no form (a safety call) is ready to sign until a
+    signature covers it, and then shows as signed, in the list and on the dashboard alike."""
+    m1, w1 = helpers.visit(arm_a, "M1"), helpers.visit(arm_a, "W1")
+
+    def awaiting() -> tuple[bool, bool]:
+        return tuple(Visit.objects.get(pk=v.pk).awaiting_signature for v in (m1, w1))
+
+    def cells() -> dict[str, str]:
+        (row,) = dashboard.grid([arm_a], investigator)
+        return {cell.title.split(":")[0]: cell.title for cell in row.visits if cell}
+
+    assert awaiting() == (False, False)  # nothing entered yet
+    trail = AuditEvent.objects.filter(table_name="visits_visit").count()
+    add_vas(arm_a, "M1", 30, coordinator)
+    helpers.add_womac(arm_a, "M1", 1, coordinator)
+    helpers.add_rescue_analgesia(arm_a, "M1", 0, coordinator)
+    assert awaiting() == (True, False)
+    assert AuditEvent.objects.filter(table_name="visits_visit").count() == trail  # derived
+    signatures.sign(participant=arm_a, visit=m1, password=factories.PASSWORD, by=investigator)
+    assert awaiting() == (False, False)
+
+    visit_services.record_visit(visit=w1, visit_date=arm_a.site.today(), by=coordinator)
+    assert awaiting() == (False, True)
+    assert texts(lists_of(client, investigator)["visits_to_sign"]) == [
+        f"{arm_a.participant_id} W1: Complete (no forms)"
+    ]
+    signatures.sign(participant=arm_a, password=factories.PASSWORD, by=investigator)  # casebook
+    assert awaiting() == (False, False)
+    assert lists_of(client, investigator)["visits_to_sign"].lines == []
+    assert cells()["W1"] == "W1: Signed (no forms)"
+
+    change_vas(registry.get("vas_pain").model.objects.get(visit=m1), coordinator)
+    assert awaiting() == (True, False)
+    assert texts(lists_of(client, investigator)["visits_to_sign"]) == [
+        f"{arm_a.participant_id} M1: Complete (3 of 3 forms complete)"
+    ]
+    assert cells()["M1"] == "M1: Complete (3 of 3 forms complete)"
 
 
 def test_forms_due_are_those_not_complete_at_visits_held_oldest_first_in_the_arms_collecting_them(

@@ -79,7 +79,7 @@ def save_crf(
             # (or the caller's savepoint) back and is told below.
             crf.full_clean(exclude=SET_HERE, validate_unique=False)
             crf.save()
-            _note_forms_complete(visit)
+            _note_visit_entered(visit)
     except IntegrityError as error:
         if (constraint := _constraint_of(crf_class, error)) is not None:
             raise _refused(constraint) from None
@@ -93,7 +93,7 @@ def save_crf(
 def _current_with_visit_locked(crf_class: type[Crf], visit) -> Crf | None:
     """The visit's record of `crf_class` (None if there is none yet), read by the statement that
     locks the visit's row: the saves of a visit's forms take turns, so that each one's account
-    of whether the visit's forms are all complete (_note_forms_complete) sees the others'."""
+    of whether the visit's forms are all complete (_note_visit_entered) sees the others'."""
     quote = connection.ops.quote_name
     sql = (  # table names of our models, quoted; the visit's id a parameter
         f"SELECT c.* FROM {quote(type(visit)._meta.db_table)} v "  # noqa: S608
@@ -116,10 +116,11 @@ def _complete_record(definition) -> Exists:
     return Exists(records)
 
 
-def _note_forms_complete(visit) -> None:
+def _note_visit_entered(visit) -> None:
     """Keep on the visit whether every form due at it has a complete record (Visit.
     forms_complete, read by the lists of outstanding forms), in one UPDATE whose subqueries see
-    every save committed before this one's lock."""
+    every save committed before this one's lock; and that something was entered since it was
+    last signed (Visit.awaiting_signature, read by the list of visits ready to sign)."""
     from trialsite.crf import registry  # the registry names this module's services
 
     complete = Q()
@@ -128,7 +129,8 @@ def _note_forms_complete(visit) -> None:
     type(visit).objects.filter(pk=visit.pk).update(
         forms_complete=ExpressionWrapper(complete, output_field=models.BooleanField())
         if complete
-        else Value(True)
+        else Value(True),
+        awaiting_signature=True,
     )
 
 
