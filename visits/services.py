@@ -88,7 +88,9 @@ def record_detected_deviation(
     Its severity is the protocol's for the category. Runs inside the caller's transaction.
     Returns the new deviation, or None if it was recorded before."""
     with transaction.atomic():
-        type(participant).objects.select_for_update().get(pk=participant.pk)
+        # The participant's row locked, numbers taken in turn (the row itself is not needed:
+        # a save that finds two deviations would read it twice).
+        list(type(participant).objects.select_for_update().filter(pk=participant.pk).values("pk"))
         found = Deviation.objects.filter(participant=participant, detected_from=detected_from)
         if found.exists():
             return None

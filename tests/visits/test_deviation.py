@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from monitoring.demo import prgf_answers
 from tests import factories, helpers
 from tests.helpers import form_url
 from trialsite import protocol, roles
@@ -52,6 +53,46 @@ def test_a_late_visit_is_recorded_once_with_the_protocols_severity(coordinator, 
             created_by=coordinator,
             modified_by=coordinator,
         )
+
+
+def test_one_save_of_the_injection_page_that_finds_two_deviations_records_both(
+    client, coordinator, investigator, arm_b
+):
+    """A dose off the protocol's and PRGF drawn too long before, found by one save of the
+    page: both recorded. (Each takes the participant's lock; reading the participant's row
+    for it twice in one request was once a server error where N+1 queries raise.)"""
+    lot = factories.released_lot(by=coordinator, releaser=investigator)
+    m0 = helpers.visit(arm_b, "M0")
+    injected = helpers.site_now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    late = timedelta(minutes=protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION + 30)
+    visit_services.record_prgf_preparation(
+        visit=m0,
+        data=prgf_answers(drawn=injected - late, operator=coordinator, checker=investigator),
+        version=0,
+        complete=True,
+        by=coordinator,
+    )
+    client.force_login(coordinator)
+    post = {
+        "version": 0,
+        "injected_at": f"{injected:%Y-%m-%dT%H:%M}",
+        "knee": "R",
+        "ultrasound_guided": "yes",
+        "approach": "superolateral",
+        "needle_gauge": "21",
+        "aspiration_done": "no",
+        "secretome_lot": lot.pk,
+        "secretome_volume_ml": "1.5",
+        "prgf_volume_ml": str(protocol.ARM_B.prgf_ml),
+        "deviation_reason": "The syringe leaked",
+        "mark_complete": "on",
+    }
+    assert client.post(form_url("injection", visit=m0), post).status_code == 302
+    found = Deviation.objects.filter(participant=arm_b).order_by("number")
+    assert [d.detected_from for d in found] == [
+        f"dose_volume:visit {m0.pk}",
+        f"prgf_time:visit {m0.pk}",
+    ]
 
 
 def test_a_coordinator_records_one_and_completes_a_detected_one(client, coordinator, arm_a):
