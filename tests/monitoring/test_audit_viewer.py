@@ -12,6 +12,7 @@ from tests import factories
 from tests.helpers import add_vas, change_vas
 from tests.helpers import vas_post as post_data
 from tests.helpers import vas_url as url
+from trialsite.audit import selectors as audit_selectors
 from trialsite.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -81,11 +82,14 @@ def test_roles_without_the_audit_permission_and_other_sites_are_refused(
     assert client.get(reverse("record_audit", args=["nothing", 1])).status_code == 404
 
 
+@pytest.mark.parametrize("window", [audit_selectors.RECENT_ROWS, 5])
 def test_the_home_page_shows_the_latest_changes_at_the_users_sites_however_old(
-    client, monitor, coordinator, outsider, islamabad
+    client, monitor, coordinator, outsider, islamabad, monkeypatch, window
 ):
-    """Each participant's latest changes are read by index, then the latest of them: the
-    site's changes show when every change since was made at another site."""
+    """Read from the study's latest rows, or, when the site's latest are older than those
+    (`window`: the rows of another site fill it), from each participant's latest changes by
+    index, then the latest of them: the same changes either way."""
+    monkeypatch.setattr(audit_selectors, "RECENT_ROWS", window)
     ours = [factories.participant_with_visits(site=monitor.sites.get(), by=coordinator)]
     ours.append(factories.participant_with_visits(site=monitor.sites.get(), by=coordinator))
     vas = add_vas(ours[0], "M1", 40, coordinator)
