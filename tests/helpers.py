@@ -598,13 +598,14 @@ def clone(template, rows: list[dict]) -> list:
 def synthetic_study(
     site, by, count: int, *, every_form: bool = False, backlog_every: int = 50
 ) -> None:
-    """`count` participants with the visit schedule, copied in bulk from one participant entered
-    through the services (the first record of each form stands for the others): VAS and WOMAC at
-    every visit that collects them, or with `every_form` every form due, from a first month
-    entered in full, leaving every `backlog_every`-th participant's last rescue analgesia to
-    enter, as a site's backlog; and each visit signed by the site's investigator but those of
-    another participant in every `backlog_every`, left to sign. The visits say whether their
-    forms are complete and whether they await a signature, as saves and signatures keep it."""
+    """`count` participants with the visit schedule, each visit held on its planned day, copied
+    in bulk from one participant entered through the services (the first record of each form
+    stands for the others): VAS and WOMAC at every visit that collects them, or with
+    `every_form` every form due, from a first month entered in full, leaving every
+    `backlog_every`-th participant's last rescue analgesia to enter, as a site's backlog; and
+    each visit signed by the site's investigator but those of another participant in every
+    `backlog_every`, left to sign. The visits say whether their forms are complete and whether
+    they await a signature, as saves and signatures keep it."""
     template = factories.participant_with_visits(site=site, arm="A", by=by)
     if every_form:
         investigator = factories.UserFactory(
@@ -640,6 +641,7 @@ def synthetic_study(
                     f: getattr(v, f)
                     for f in ("code", "sequence", "target_date", "window_opens", "window_closes")
                 },
+                "visit_date": v.target_date or v.visit_date,  # held on the day, in its window
                 "participant_id": p.pk,
             }
             for p in participants

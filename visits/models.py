@@ -73,6 +73,13 @@ class Visit(Audited):
                 condition=models.Q(awaiting_signature=True),
                 name="visits_visit_unsigned",
             ),
+            # Visits held outside their window (the data-quality report's check).
+            models.Index(
+                fields=["participant"],
+                condition=models.Q(visit_date__lt=models.F("window_opens"))
+                | models.Q(visit_date__gt=models.F("window_closes")),
+                name="visits_visit_out_of_window",
+            ),
             # Visits neither held nor missed, by the day their window opens: the due lists
             # (visits/selectors.due_visits) read those whose window has opened or opens soon,
             # however many visits the study has held or has yet to hold.

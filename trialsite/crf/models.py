@@ -107,6 +107,15 @@ class Crf(Tracked):
         constraints = [
             models.UniqueConstraint(fields=["visit"], name="%(app_label)s_%(class)s_one_per_visit"),
         ]
+        # The records still in progress, by site: the data-quality report reads those left
+        # unfinished, not every record of the site.
+        indexes = [
+            models.Index(
+                fields=["site"],
+                condition=models.Q(status=CrfStatus.IN_PROGRESS),
+                name="%(class)s_in_progress",
+            )
+        ]
 
     @property
     def is_complete(self) -> bool:
