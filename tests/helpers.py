@@ -669,20 +669,21 @@ def synthetic_study(
             ],
         )
     note_forms_complete(at_site)
+    at_site.update(awaiting_signature=True)  # each visit held, with its forms, none signed yet
     if every_form:
         unsigned = every[backlog_every // 2 :: backlog_every] if backlog_every else []
         sign_visits(template, investigator, [p for p in participants if p not in unsigned])
 
 
 def sign_visits(template, investigator, participants) -> None:
-    """Every held visit of `template` signed by `investigator`, and the same visits of
+    """Every visit of `template` signed by `investigator`, and the same visits of
     `participants` too, copied in bulk: the copies keep the template's hashes, so their pages
     would say the data changed since (the benchmarks time lists, not signature checks)."""
     from monitoring import signatures
     from monitoring.models import Signature
 
-    for held in Visit.objects.filter(participant=template, visit_date__isnull=False):
-        signatures.sign(participant=template, visit=held, password=PASSWORD, by=investigator)
+    for each in Visit.objects.filter(participant=template):
+        signatures.sign(participant=template, visit=each, password=PASSWORD, by=investigator)
     visit_ids = {
         (participant_id, code): pk
         for participant_id, code, pk in Visit.objects.filter(
@@ -697,9 +698,7 @@ def sign_visits(template, investigator, participants) -> None:
                 for p in participants
             ],
         )
-    Visit.objects.filter(participant__in=participants, visit_date__isnull=False).update(
-        awaiting_signature=False
-    )
+    Visit.objects.filter(participant__in=participants).update(awaiting_signature=False)
 
 
 # --- The API -------------------------------------------------------------------------------------
