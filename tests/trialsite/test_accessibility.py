@@ -93,3 +93,26 @@ def test_no_page_has_a_serious_wcag_violation(request, live_server, page, study,
             page.set_viewport_size({"width": 1280, "height": 720})
     assert len(checked) >= 15, checked  # every role opens most page types
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ["coordinator", "investigator", "monitor", "data_manager"])
+def test_the_navigation_fits_the_window_at_every_desktop_width(
+    request, live_server, page, study, role
+):
+    """WCAG 1.4.10 (reflow): no page scrolls sideways because of its navigation bar, folded
+    into its menu button on a tablet, open on a laptop or a full HD screen, with a long name
+    (the registry number and the user's roles beside their name appear only where the line
+    has room)."""
+    user = request.getfixturevalue(role)
+    user.first_name, user.last_name = "Investigator-in-charge", "Surname-Longer"
+    user.save(update_fields=["first_name", "last_name"])
+    helpers.log_in(page, live_server.url, user.username)
+    too_wide = []
+    for width in (768, 1024, 1280, 1366, 1400, 1500, 1600, 1800, 1920):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}{reverse('home')}")
+        scrolled = page.evaluate("document.documentElement.scrollWidth")
+        if scrolled > width:
+            too_wide.append((width, scrolled))
+    assert too_wide == []
+    assert page.get_by_test_id("roles").is_visible()  # at 1,920
