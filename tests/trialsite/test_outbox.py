@@ -23,8 +23,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def redis_stopped(tmp_path_factory):
-    """The test run's Redis, stopped; started again (empty) by `start()` or at the end."""
+    """The test run's Redis, stopped; started again (empty) by `start()` or at the end, with
+    the pid file it had, so that whatever started it (scripts/services.sh) also stops it."""
     port = urlparse(settings.REDIS_URL).port
+    asked = ["redis-cli", "-p", str(port), "config", "get", "pidfile"]
+    pidfile = subprocess.run(asked, capture_output=True, text=True).stdout.split("\n")[1:2]
     subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
 
     def start():
@@ -44,6 +47,7 @@ def redis_stopped(tmp_path_factory):
                     "yes",
                     "--dir",
                     str(tmp_path_factory.mktemp("redis")),
+                    *(["--pidfile", pidfile[0]] if pidfile and pidfile[0] else []),
                 ],
                 check=True,
                 capture_output=True,
