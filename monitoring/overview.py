@@ -145,7 +145,9 @@ def _after(visit, ended) -> bool:
     return visit.window_closes is None or visit.window_closes >= ended
 
 
-def visit_status_of(visit, links: list, today, *, ended=None, signed=False) -> tuple[str, str]:
+def visit_status_of(
+    visit, links: list, today, *, ended=None, signed: bool = False
+) -> tuple[str, str]:
     """visit_summary from the visit's form links (visit_links)."""
     statuses = [link.status for link in links if link.definition.kind == Kind.PER_VISIT]
     return visit_summary(visit, statuses, today, ended=ended, signed=signed)
@@ -224,10 +226,9 @@ class Statuses:
 
     def covers(self, participant_id: int, visit_id: int) -> bool:
         """A signature of the visit or of the participant's casebook was made."""
-        return (participant_id, visit_id) in self.signed_at or (
-            participant_id,
-            None,
-        ) in self.signed_at
+        return any(
+            key in self.signed_at for key in ((participant_id, visit_id), (participant_id, None))
+        )
 
     def casebook_signatures(self, participant_id: int) -> list:
         """The participant's casebook signatures (of no one visit), the latest first."""

@@ -25,9 +25,10 @@ from playwright.sync_api import Page, expect
 
 from enrollment import services as enrollment_services
 from enrollment.randomization import make_list, to_csv
-from monitoring import documents
+from monitoring import documents, signatures
 from monitoring.demo import injection_answers, prgf_answers
 from monitoring.demo import medication_answers as demo_medication_answers
+from monitoring.models import Signature
 from outcomes import biomarkers, imaging
 from outcomes.models import Mri, VasPain, Xray
 from outcomes.services import record_biomarkers, record_womac
@@ -679,9 +680,6 @@ def sign_visits(template, investigator, participants) -> None:
     """Every visit of `template` signed by `investigator`, and the same visits of
     `participants` too, copied in bulk: the copies keep the template's hashes, so their pages
     would say the data changed since (the benchmarks time lists, not signature checks)."""
-    from monitoring import signatures
-    from monitoring.models import Signature
-
     for each in Visit.objects.filter(participant=template):
         signatures.sign(participant=template, visit=each, password=PASSWORD, by=investigator)
     visit_ids = {
