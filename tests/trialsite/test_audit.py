@@ -10,10 +10,12 @@ from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from enrollment.models import Participant
 from outcomes.models import VasPain
 from tests import factories
-from tests.helpers import form_url
+from tests.helpers import add_vas, change_vas, form_url
 from trialsite.audit import context as audit
+from trialsite.audit import selectors
 from trialsite.audit.middleware import AuditContextMiddleware
 from trialsite.audit.models import AuditEvent
 from trialsite.crf.models import Audited
@@ -243,3 +245,26 @@ def test_a_request_names_its_user_only_for_writes_made_outside_a_service(
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('trialsite.user_id', true)")
         assert cursor.fetchone()[0] in ("", None)  # cleared after the request
+
+
+@pytest.mark.parametrize("window", [selectors.RECENT_ROWS, 0])
+def test_the_latest_rows_of_many_participants_are_the_newest_whichever_participants_hold_them(
+    coordinator, monkeypatch, window
+):
+    """With the study's latest rows read first (`window`) or each participant's (0 rows: the
+    fallback), the newest rows are found where one participant holds most of them and the
+    others hold one each."""
+    monkeypatch.setattr(selectors, "RECENT_ROWS", window)
+    site = coordinator.sites.get()
+    busy, *others = [factories.participant_with_visits(site=site, by=coordinator) for _ in range(4)]
+    vas = add_vas(busy, "M1", 40, coordinator)
+    for score in (41, 42, 43):
+        vas = change_vas(vas, coordinator, score=score)
+    for other in others:
+        add_vas(other, "M1", 30, coordinator)
+    participants = Participant.objects.filter(site=site)
+    every = AuditEvent.objects.filter(participant_id__in=participants.values("pk")).order_by("-id")
+
+    for count in (2, 5, 9):
+        found = selectors.recent_events(participants, coordinator, count)
+        assert [e.pk for e in found] == list(every.values_list("pk", flat=True)[:count])
