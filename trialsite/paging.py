@@ -15,7 +15,7 @@ from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, Validation
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # rows a list page shows, as the dashboard's participants
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,7 @@ class QueryFilter(forms.Form):
 @requires()
 def query_list(request):
     """Queries with where they are (participant, visit, form, item), what they ask and their
-    age, filtered by state, site, form and raiser, oldest first, 50 a page."""
+    age, filtered by state, site, form and raiser, oldest first, 25 a page (paging.PAGE_SIZE)."""
     user = request.user
     if not (user.has_perm("accounts.raise_query") or user.has_perm("accounts.answer_query")):
         raise PermissionDenied
