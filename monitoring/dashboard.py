@@ -7,8 +7,6 @@ Filtered by a form, each visit shows that form's status instead of the visit's."
 
 from dataclasses import dataclass
 
-from django.urls import reverse
-
 from monitoring.overview import (
     ICONS,
     LABELS,
@@ -26,6 +24,7 @@ from monitoring.overview import (
 from trialsite import protocol
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
+from trialsite.links import link
 from visits.models import Visit
 
 SCHEDULE = [v.code for v in protocol.VISIT_SCHEDULE]
@@ -154,7 +153,7 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
 
 
 def _participant_url(participant) -> str:
-    return reverse("participant_detail", args=[participant.pk])
+    return link("participant_detail", participant.pk)
 
 
 def _visit_cell(visit, participant, per_visit, at_visit, statuses, days, form) -> Cell | None:
@@ -179,7 +178,7 @@ def _visit_cell(visit, participant, per_visit, at_visit, statuses, days, form) -
     return Cell(
         status,
         f"{visit.code}: {label}",
-        reverse("visit_detail", args=[participant.pk, visit.pk]),
+        link("visit_detail", participant.pk, visit.pk),
         sum(statuses.open_queries(f, r) for f, r in records),
         visit.pk,
     )

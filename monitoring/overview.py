@@ -18,12 +18,12 @@ from django.db.models import (
     Value,
 )
 from django.template.defaultfilters import pluralize
-from django.urls import reverse
 
 from monitoring.models import DataQuery, Signature, SourceVerification
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus, Lock
 from trialsite.crf.registry import FormDef, Kind
+from trialsite.links import link
 from trialsite.paging import first_and_count
 from visits.models import Visit
 
@@ -37,7 +37,7 @@ def form_url(definition: FormDef, participant, *, visit=None, record=None) -> st
             kwargs["visit_pk"] = visit.pk if visit is not None else definition.visit_id_of(record)
         elif definition.kind == Kind.LOG:
             kwargs["number"] = record.number if record is not None else "new"
-        return reverse("form_entry", kwargs=kwargs)
+        return link("form_entry", **kwargs)
     if record is not None and definition.page is not None:
         return definition.page(record)
     return None
@@ -204,12 +204,19 @@ class Statuses:
         }
         # Latest signature time per visit, and per casebook (visit None). The visit's page
         # checks the hash; here a record saved after the signature is simply not "signed".
-        self.signed_at = {}
-        self.signatures = list(
-            Signature.objects.filter(participant_id__in=participant_ids).order_by("signed_at")
+        # Read as rows, and made Signatures only for the casebooks' (a page of the dashboard
+        # has a signature for each of its 225 visits, and needs only their times).
+        names = [field.attname for field in Signature._meta.concrete_fields]
+        participant, visit, at = (
+            names.index(n) for n in ("participant_id", "visit_id", "signed_at")
         )
-        for s in self.signatures:
-            self.signed_at[(s.participant_id, s.visit_id)] = s.signed_at
+        rows = Signature.objects.filter(participant_id__in=participant_ids).order_by("signed_at")
+        self.signed_at = {}
+        self.casebook_signed = []  # Signatures of casebooks, the earliest first
+        for row in rows.values_list(*names):
+            self.signed_at[(row[participant], row[visit])] = row[at]
+            if row[visit] is None:
+                self.casebook_signed.append(Signature.from_db(rows.db, names, row))
 
     def covering_lock(self, participant_id: int) -> Lock | None:
         """As locking.covering_lock(participant=...): the earliest active lock of the study or
@@ -232,11 +239,7 @@ class Statuses:
 
     def casebook_signatures(self, participant_id: int) -> list:
         """The participant's casebook signatures (of no one visit), the latest first."""
-        return [
-            s
-            for s in reversed(self.signatures)
-            if s.participant_id == participant_id and s.visit_id is None
-        ]
+        return [s for s in reversed(self.casebook_signed) if s.participant_id == participant_id]
 
     def of(self, definition, record, participant_id: int, visit_id: int | None) -> str:
         if record is None:
@@ -359,7 +362,7 @@ def forms_not_entered(
 
 def log_url(definition: FormDef, participant) -> str:
     """Where the participant's page lists the entries of a log."""
-    return reverse("participant_detail", args=[participant.pk]) + f"#{definition.slug}"
+    return link("participant_detail", participant.pk) + f"#{definition.slug}"
 
 
 def participant_records(participant, user) -> dict:

@@ -54,8 +54,15 @@ def test_the_user_comes_with_what_django_would_load_one_query_at_a_time(
         assert loaded.role_names == frozenset(fresh.groups.values_list("name", flat=True))
         assert loaded.get_all_permissions() == ModelBackend().get_all_permissions(fresh)
         assert loaded.get_all_permissions()  # every role holds some
+        assert [getattr(loaded, f.attname) for f in User._meta.concrete_fields] == [
+            getattr(fresh, f.attname) for f in User._meta.concrete_fields
+        ]
     inactive = factories.UserFactory(username="gone", role=roles.MONITOR, is_active=False)
     assert RequestUserBackend().get_user(inactive.pk) is None
+    # A session's id as text (as sessions keep it) is the user's; one of no user is nobody.
+    assert RequestUserBackend().get_user(str(coordinator.pk)).pk == coordinator.pk
+    for nobody in (inactive.pk + 1000, "x", None):
+        assert RequestUserBackend().get_user(nobody) is None
 
 
 def test_a_role_change_applies_at_the_users_next_request(client, coordinator, data_manager):
