@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -46,6 +47,9 @@ def test_the_user_comes_with_what_django_would_load_one_query_at_a_time(
     coordinator, investigator, monitor, data_manager, islamabad
 ):
     monitor.sites.add(islamabad)
+    # A permission of the user's own, besides their role's.
+    monitor.user_permissions.add(Permission.objects.get(codename="lock_data"))
+    assert "accounts.lock_data" not in ModelBackend().get_group_permissions(monitor)
     for user in (coordinator, investigator, monitor, data_manager):
         loaded = RequestUserBackend().get_user(user.pk)
         fresh = User.objects.get(pk=user.pk)

@@ -49,5 +49,5 @@ def load_request_user(user_id) -> User | None:
     user.__dict__["time_zone"] = user.request_time_zone
     user.__dict__["role_names"] = frozenset(user.request_roles)
     if not user.is_superuser:  # a superuser holds every permission: Django lists them
-        user._perm_cache = set(user.request_permissions)
+        user._perm_cache = {*user.request_permissions, *user.request_group_permissions}
     return user

@@ -2,10 +2,10 @@
 
 from functools import cached_property
 
-from django.contrib.auth.models import AbstractUser, Permission
+from django.contrib.auth.models import AbstractUser, Group
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
-from django.db.models import F, OuterRef, Q, Subquery, Value
+from django.db.models import F, OuterRef, Subquery, Value
 from django.db.models.functions import Concat
 
 from trialsite.crf.fields import BoundedTextField, PlausibleDateTimeField
@@ -55,19 +55,20 @@ def with_request_data(users):
     (trialsite/accounts/backends.py)."""
     user = OuterRef("pk")
     sites = Site.objects.filter(users=user).order_by("pk")
-    permissions = (
-        Permission.objects.filter(Q(user=user) | Q(group__user=user))
-        .annotate(dotted=Concat(F("content_type__app_label"), Value("."), F("codename")))
-        .values("dotted")
-        .distinct()
-    )
+    # The user's own permissions and their groups', each path read by its index (joining both
+    # to the permissions and filtering on either read every user's groups: 3,000 rows at 100
+    # users).
+    dotted = Concat(F("permission__content_type__app_label"), Value("."), F("permission__codename"))
+    own = User.user_permissions.through.objects.filter(user=user).values_list(dotted)
+    of_groups = Group.permissions.through.objects.filter(group__user=user).values_list(dotted)
     return users.annotate(
         request_site_ids=ArraySubquery(sites.values("pk")),
         request_time_zone=Subquery(sites.values("time_zone")[:1]),
         request_roles=ArraySubquery(
             User.groups.through.objects.filter(user=user).values("group__name")
         ),
-        request_permissions=ArraySubquery(permissions),
+        request_permissions=ArraySubquery(own),
+        request_group_permissions=ArraySubquery(of_groups),
     )
 
 
