@@ -116,6 +116,8 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
     own = own_records(own_forms, participants)
     at_visit = {(head.form, head.visit_id): head for head in record_heads(per_visit, ids)}
     entries = log_counts(logs, ids)
+    # The forms due at a visit, by visit and arm (due_at reads nothing else), for per_visit.
+    due_by = _DueForms(per_visit)
     rows = []
     for participant in participants:
         found = [(f, own.get((f.name, participant.pk))) for f in per_participant]
@@ -131,7 +133,7 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
             _visit_cell(
                 visits.get((participant.pk, code)),
                 participant,
-                per_visit,
+                due_by,
                 at_visit,
                 statuses,
                 (today, ends.get(participant.pk)),
@@ -156,12 +158,27 @@ def _participant_url(participant) -> str:
     return link("participant_detail", participant.pk)
 
 
-def _visit_cell(visit, participant, per_visit, at_visit, statuses, days, form) -> Cell | None:
+class _DueForms:
+    """The forms of `definitions` due at a visit (FormDef.due_at), worked out once per visit
+    code and arm, all that due_at reads: a page has 225 visits of 9 codes."""
+
+    def __init__(self, definitions: list):
+        self.definitions = definitions
+        self.found = {}
+
+    def at(self, visit, participant) -> list:
+        key = (visit.code, participant.arm)
+        if key not in self.found:
+            visit.participant = participant  # for due_at, without a query
+            self.found[key] = [f for f in self.definitions if f.due_at(visit)]
+        return self.found[key]
+
+
+def _visit_cell(visit, participant, due_by, at_visit, statuses, days, form) -> Cell | None:
     today, ended = days
     if visit is None:
         return None
-    visit.participant = participant  # for due_at, without a query
-    due = [f for f in per_visit if f.due_at(visit)]
+    due = due_by.at(visit, participant)
     if form and not due:
         return None  # the form is not collected at this visit
     records = [(f, at_visit.get((f.name, visit.pk))) for f in due]

@@ -55,6 +55,16 @@ def test_a_visit_shows_the_status_of_its_forms_and_a_form_filter_shows_the_form(
     assert cell_of(client, participant, "M1", form="vas_pain").status == "locked"
 
 
+def test_a_form_of_one_arm_is_due_only_at_that_arms_visits(client, coordinator, arm_a, arm_b):
+    """PRGF preparation is collected in arm B only: on the same page, an arm A participant's
+    M0 does not count it and, filtered by it, shows no cell; an arm B participant's does."""
+    client.force_login(coordinator)
+    assert cell_of(client, arm_a, "M0", form="prgf_preparation") is None
+    assert cell_of(client, arm_b, "M0", form="prgf_preparation").status == "not_started"
+    due = [int(cell_of(client, p, "M0").title.split(" of ")[1].split()[0]) for p in (arm_a, arm_b)]
+    assert due[1] == due[0] + 1, due
+
+
 def test_a_visit_is_as_far_as_its_least_advanced_form(client, monitor, coordinator, vas):
     participant = vas.participant
     womac = add_womac(participant, "M1", 2, coordinator)
