@@ -21,7 +21,7 @@ from monitoring.overview import (
     visit_state,
     visit_summary,
 )
-from trialsite import protocol
+from trialsite import compiled, protocol
 from trialsite.crf import registry
 from trialsite.crf.registry import Kind
 from trialsite.links import link
@@ -97,10 +97,7 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
     `today_of(site)` gives a site's today, for overdue visits."""
     ids = [p.pk for p in participants]
     statuses = Statuses(ids)
-    visits = {
-        (v.participant_id, v.code): v
-        for v in Visit.objects.filter(participant_id__in=ids, code__in=SCHEDULE)
-    }
+    visits = {(v.participant_id, v.code): v for v in compiled.objects((_visits,), _visits, ids)}
     own_forms = registry.visible_forms(user, Kind.PER_PARTICIPANT)
     per_participant = [f for f in own_forms if not f.at_end]
     at_end = [f for f in own_forms if f.at_end]
@@ -152,6 +149,10 @@ def grid(participants: list, user, *, form: str = "", today_of=None) -> list[Row
         ]
         rows.append(Row(participant, enrolment, cells, log_cells, endings))
     return rows
+
+
+def _visits(ids):
+    return Visit.objects.filter(participant_id__any=ids, code__in=SCHEDULE)
 
 
 def _participant_url(participant) -> str:

@@ -20,6 +20,7 @@ from django.db.models import (
 from django.template.defaultfilters import pluralize
 
 from monitoring.models import DataQuery, Signature, SourceVerification
+from trialsite import compiled
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus, Lock
 from trialsite.crf.registry import FormDef, Kind
@@ -160,22 +161,9 @@ class Statuses:
     def __init__(self, participant_ids: list[int]):
         # Verifications and open queries in one query: (table, row, version verified or
         # None for a query, when verified).
-        verifications = (
-            SourceVerification.objects.filter(participant_id__in=participant_ids)
-            .order_by()
-            .annotate(at=F("verified_at"), verified=F("version"))
-            .values_list("table_name", "row_pk", "verified", "at")
-        )
-        open_queries = (
-            DataQuery.objects.filter(participant_id__in=participant_ids, state=DataQuery.State.OPEN)
-            .order_by()
-            .annotate(
-                verified=Value(None, output_field=IntegerField()),
-                at=Value(None, output_field=DateTimeField()),
-            )
-            .values_list("table_name", "row_pk", "verified", "at")
-        )
-        rows = list(verifications.union(open_queries, all=True))
+        # (Compiled once per process: trialsite.compiled.)
+        ids = list(participant_ids)
+        rows = compiled.rows((_verifications_and_queries,), _verifications_and_queries, ids)
         self.verified = {
             (table, row): version
             for table, row, version, at in sorted(
@@ -187,8 +175,8 @@ class Statuses:
             Lock.objects.active()
             .filter(
                 Q(scope=Lock.Scope.STUDY)
-                | Q(participant_id__in=participant_ids)
-                | Q(visit__participant_id__in=participant_ids)
+                | Q(participant_id__in=ids)
+                | Q(visit__participant_id__in=ids)
             )
             .select_related("locked_by")
             .order_by("locked_at")
@@ -206,17 +194,17 @@ class Statuses:
         # checks the hash; here a record saved after the signature is simply not "signed".
         # Read as rows, and made Signatures only for the casebooks' (a page of the dashboard
         # has a signature for each of its 225 visits, and needs only their times).
-        names = [field.attname for field in Signature._meta.concrete_fields]
+        signatures = compiled.prepare((_signatures,), _signatures, 1)
+        names = signatures.columns
         participant, visit, at = (
             names.index(n) for n in ("participant_id", "visit_id", "signed_at")
         )
-        rows = Signature.objects.filter(participant_id__in=participant_ids).order_by("signed_at")
         self.signed_at = {}
         self.casebook_signed = []  # Signatures of casebooks, the earliest first
-        for row in rows.values_list(*names):
+        for row in signatures.run((ids,)):
             self.signed_at[(row[participant], row[visit])] = row[at]
             if row[visit] is None:
-                self.casebook_signed.append(Signature.from_db(rows.db, names, row))
+                self.casebook_signed.append(Signature.from_db(signatures.db, names, row))
 
     def covering_lock(self, participant_id: int) -> Lock | None:
         """As locking.covering_lock(participant=...): the earliest active lock of the study or
@@ -269,6 +257,35 @@ class Statuses:
 
     def open_queries(self, definition, record) -> int:
         return self.queries.get((definition.table, str(record.pk)), 0) if record else 0
+
+
+def _verifications_and_queries(ids) -> QuerySet:
+    """Source verifications and open queries of participants, for Statuses: (table, row,
+    version verified or None for a query, when verified)."""
+    verifications = (
+        SourceVerification.objects.filter(participant_id__any=ids)
+        .order_by()
+        .annotate(at=F("verified_at"), verified=F("version"))
+        .values_list("table_name", "row_pk", "verified", "at")
+    )
+    open_queries = (
+        DataQuery.objects.filter(participant_id__any=ids, state=DataQuery.State.OPEN)
+        .order_by()
+        .annotate(
+            verified=Value(None, output_field=IntegerField()),
+            at=Value(None, output_field=DateTimeField()),
+        )
+        .values_list("table_name", "row_pk", "verified", "at")
+    )
+    return verifications.union(open_queries, all=True)
+
+
+def _signatures(ids) -> QuerySet:
+    """Every column of the participants' signatures, the earliest first, for Statuses."""
+    names = [field.attname for field in Signature._meta.concrete_fields]
+    return (
+        Signature.objects.filter(participant_id__any=ids).order_by("signed_at").values_list(*names)
+    )
 
 
 @dataclass(frozen=True)
@@ -397,19 +414,22 @@ def own_records(definitions: list[FormDef], participants: list) -> dict:
 
 def log_counts(definitions: list[FormDef], participant_ids: list[int]) -> dict:
     """How many entries each participant has in each log, by (form name, participant id):
-    every log in one query."""
-    parts = [
-        definition.model.objects.filter(participant_id__in=participant_ids)
-        .order_by()
-        .values("participant_id")
-        .annotate(n=Count("id"), form=Value(definition.name, output_field=CharField()))
-        .values_list("participant_id", "n", "form")
-        for definition in definitions
-    ]
-    if not parts:
+    every log in one query (compiled once per set of logs)."""
+    if not definitions:
         return {}
-    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    return {(form, participant_id): n for participant_id, n, form in query}
+    found = compiled.rows(
+        (log_counts, *(d.name for d in definitions)),
+        lambda ids: _union(
+            definition.model.objects.filter(participant_id__any=ids)
+            .order_by()
+            .values("participant_id")
+            .annotate(n=Count("id"), form=Value(definition.name, output_field=CharField()))
+            .values_list("participant_id", "n", "form")
+            for definition in definitions
+        ),
+        list(participant_ids),
+    )
+    return {(form, participant_id): n for participant_id, n, form in found}
 
 
 def participant_related(user) -> list[str]:
@@ -442,22 +462,33 @@ class RecordHead:
 
 
 def record_heads(definitions: list[FormDef], participant_ids: list[int]) -> list[RecordHead]:
-    """The records of these per-visit forms of these participants, every form in one query."""
-    columns = ("id", "participant_id", "visit_id", "status", "version", "modified_at")
-    parts = [
-        definition.model.objects.filter(participant_id__in=participant_ids)
-        .order_by()
-        .annotate(form=Value(definition.name, output_field=CharField()))
-        .values_list(*columns, "form")
-        for definition in definitions
-    ]
-    if not parts:
+    """The records of these per-visit forms of these participants, every form in one query
+    (compiled once per set of forms)."""
+    if not definitions:
         return []
-    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    found = compiled.rows(
+        (record_heads, *(d.name for d in definitions)),
+        lambda ids: _union(
+            definition.model.objects.filter(participant_id__any=ids)
+            .order_by()
+            .annotate(form=Value(definition.name, output_field=CharField()))
+            .values_list(
+                "id", "participant_id", "visit_id", "status", "version", "modified_at", "form"
+            )
+            for definition in definitions
+        ),
+        list(participant_ids),
+    )
     return [
         RecordHead(form, pk, participant_id, visit_id, status, version, modified_at)
-        for pk, participant_id, visit_id, status, version, modified_at, form in query
+        for pk, participant_id, visit_id, status, version, modified_at, form in found
     ]
+
+
+def _union(querysets) -> QuerySet:
+    """The rows of every queryset (UNION ALL)."""
+    first, *others = querysets
+    return first.union(*others, all=True) if others else first
 
 
 def own_form(definition: FormDef, participant, records: dict, statuses) -> FormLink:

@@ -15,6 +15,7 @@ from monitoring.models import Signature
 from monitoring.queries import open_by_field, queries_for
 from monitoring.signatures import is_valid
 from monitoring.verification import last_verification
+from trialsite import compiled
 from trialsite.access import requires
 from trialsite.audit import selectors as audit_selectors
 from trialsite.crf import registry
@@ -67,7 +68,8 @@ def participant_detail(request, pk: int):
     ended_on = ended.ended_on if ended is not None else None
     today = visit_services.site_today(participant.site)
     timeline = []
-    for visit in Visit.objects.filter(participant=participant).select_related("participant"):
+    for visit in compiled.objects((_visits,), _visits, [participant.pk]):
+        visit.participant = participant
         links = overview.visit_links(visit, participant, user, records, statuses)
         signed = statuses.covers(participant.pk, visit.pk)
         timeline.append((visit, links, _visit_cell(visit, links, today, ended_on, signed)))
@@ -94,6 +96,10 @@ def participant_detail(request, pk: int):
             "today": today,
         },
     )
+
+
+def _visits(ids):
+    return Visit.objects.filter(participant_id__any=ids)
 
 
 def _ended_on(participant):
