@@ -1,7 +1,32 @@
+from html import escape
+
 from django import template
-from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
+
+
+def _icon(cell) -> str:
+    """The HTML of a status icon (status_icon). Its parts are the cell's own strings and
+    numbers, escaped here as Django's escape() does (html.escape), without its lazy-text
+    checks: the dashboard draws 275 icons a page."""
+    status, title, icon = escape(str(cell.status)), escape(str(cell.title)), escape(cell.icon)
+    if cell.url:
+        html = (
+            f'<a class="status-icon status-{status}" href="{escape(str(cell.url))}" '
+            f'title="{title}" aria-label="{title}">{icon}</a>'
+        )
+    else:
+        html = (
+            f'<span class="status-icon status-{status}" title="{title}" role="img" '
+            f'aria-label="{title}">{icon}</span>'
+        )
+    if cell.open_queries:
+        html += (
+            '<span class="badge text-bg-danger query-count" title="open queries">'
+            f"{int(cell.open_queries)}</span>"
+        )
+    return html
 
 
 @register.simple_tag
@@ -10,21 +35,12 @@ def status_icon(cell) -> str:
     a link where the cell has one, and the number of open queries. `cell` has status, title,
     url, open_queries and icon. A tag rather than an included template: the dashboard shows
     275 a page."""
-    if not cell:
-        return ""
-    if cell.url:
-        icon = format_html(
-            '<a class="status-icon status-{}" href="{}" title="{}" aria-label="{}">{}</a>',
-            cell.status, cell.url, cell.title, cell.title, cell.icon,
-        )  # fmt: skip
-    else:
-        icon = format_html(
-            '<span class="status-icon status-{}" title="{}" role="img" aria-label="{}">{}</span>',
-            cell.status, cell.title, cell.title, cell.icon,
-        )  # fmt: skip
-    if not cell.open_queries:
-        return icon
-    return format_html(
-        '{}<span class="badge text-bg-danger query-count" title="open queries">{}</span>',
-        icon, cell.open_queries,
-    )  # fmt: skip
+    return mark_safe(_icon(cell)) if cell else ""  # noqa: S308 (escaped by _icon)
+
+
+@register.simple_tag
+def status_cells(cells) -> str:
+    """A table cell (<td>) with the status icon of each of `cells` (empty for None): a row of
+    the dashboard in one tag rather than a loop of 9 tags."""
+    html = "".join(f"<td>{_icon(cell) if cell else ''}</td>" for cell in cells)
+    return mark_safe(html)  # noqa: S308 (escaped by _icon)
