@@ -345,17 +345,24 @@ def forms_not_entered(
     """(visit, form) for each per-visit form entered on its page that is due at one of
     `visits` and has no record there (with `complete`, no complete record), found in the
     database: the first `limit` (None: all) by `order` (paths from the visit), then the form's
-    order, and how many there are in all; one query, and one for the visits listed. Only visits
-    not known to have every form complete are read."""
+    order, and how many there are in all; in three queries. Only visits not known to have every
+    form complete are read."""
     forms = [
         f
         for f in registry.visible_forms(user, Kind.PER_VISIT)
         if not f.visit_record and f.entered_here
     ]
+    if not forms:
+        return [], 0
     keys = {f"sort_{i}": F(path) for i, path in enumerate(order)}
     # Visits whose forms were all complete at the last save are left out (Visit.forms_complete,
-    # False whenever unsure), read from its partial index.
-    visits = visits.filter(forms_complete=False)
+    # False whenever unsure): the others are found once, from its partial index, and each
+    # form's part looks them up by id. (Each part joining the visits with the sites'
+    # participants read every participant of the sites once per form.)
+    outstanding = list(visits.filter(forms_complete=False).order_by().values_list("pk", flat=True))
+    if not outstanding:
+        return [], 0
+    visits = Visit.objects.filter(pk__any=outstanding)
     parts = []
     for index, definition in enumerate(forms):
         records = definition.model.objects.filter(visit=OuterRef("pk"))
@@ -368,8 +375,6 @@ def forms_not_entered(
             .annotate(**keys, form=Value(index))
             .values_list(*keys, "form", "pk")
         )
-    if not parts:
-        return [], 0
     rows, total = first_and_count(parts[0].union(*parts[1:], all=True), (*keys, "form"), limit)
     found = Visit.objects.select_related("participant", "participant__site").in_bulk(
         [pk for *_, pk in rows]
