@@ -63,6 +63,7 @@ class WorkList:
     lines: list[Line] = field(default_factory=list)
     more_url: str | None = None  # where the whole list is
     total: int = 0
+    at_least: bool = False  # the total was counted only this far: there are more
 
     @property
     def more(self) -> int:
@@ -70,10 +71,17 @@ class WorkList:
 
 
 def _list(
-    key: str, title: str, lines: list[Line], more_url: str | None = None, total: int | None = None
+    key: str,
+    title: str,
+    lines: list[Line],
+    more_url: str | None = None,
+    total: int | None = None,
+    *,
+    at_least: bool = False,
 ) -> WorkList:
     """The first LIMIT of `lines`; `total` when the lines were read only LIMIT at a time."""
-    return WorkList(key, title, lines[:LIMIT], more_url, len(lines) if total is None else total)
+    total = len(lines) if total is None else total
+    return WorkList(key, title, lines[:LIMIT], more_url, total, at_least)
 
 
 def work_lists(user) -> list[WorkList]:
@@ -312,7 +320,7 @@ def _ready_to_sign(user):
 
 # --- Monitors -----------------------------------------------------------------------------------
 def _monitor(user) -> list[WorkList]:
-    items, backlog_count = verification.backlog(user, LIMIT)
+    items, backlog_count, more_than = verification.backlog(user, LIMIT)
     backlog = [
         Line(
             " ".join(filter(None, (_whose(item), item.where, item.definition.title))),
@@ -336,6 +344,7 @@ def _monitor(user) -> list[WorkList]:
             backlog,
             reverse("reverify_list"),
             total=backlog_count,
+            at_least=more_than,
         ),
         _list(
             "my_queries",

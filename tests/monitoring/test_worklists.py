@@ -8,7 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from enrollment.models import Participant
-from monitoring import dashboard, overview, quality, queries, signatures, verification
+from monitoring import (
+    dashboard,
+    overview,
+    quality,
+    queries,
+    signatures,
+    verification,
+    worklists,
+)
 from safety import services as safety_services
 from tests import factories, helpers
 from tests.helpers import add_vas, change_vas, form_url
@@ -149,6 +157,38 @@ def test_a_data_manager_sees_the_data_quality_report_check_by_check(
     missing = lines["Forms missing after their window closed"]
     assert int(missing.note) > 0 and missing.urgent
     assert missing.url == reverse("data_quality") + "#missing"
+
+
+def test_the_backlog_is_counted_up_to_a_limit_and_listed_from_the_first_forms_only(
+    client, monitor, study, monkeypatch
+):
+    """The backlog's lines are its first records, form by form, read until there are enough;
+    its total is counted up to BACKLOG_COUNTED and shown as "at least" beyond."""
+    everything, total, more = verification.backlog(monitor, 1000)
+    assert not more and total == len(everything) > 4
+    for limit in (1, 3, len(everything)):
+        first, counted, more = verification.backlog(monitor, limit)
+        assert [(i.definition, i.record) for i in first] == [
+            (i.definition, i.record) for i in everything[:limit]
+        ]
+        assert (counted, more) == (total, False)
+
+    monkeypatch.setattr(verification, "BACKLOG_COUNTED", 3)
+    assert verification.backlog(monitor, 2)[1:] == (3, True)
+    monkeypatch.setattr(verification, "BACKLOG_COUNTED", total)
+    assert verification.backlog(monitor, 2)[1:] == (total, False)
+    monkeypatch.setattr(verification, "BACKLOG_COUNTED", total - 1)
+    assert verification.backlog(monitor, 2)[1:] == (total - 1, True)
+
+    # On the home page, which lists the first LIMIT.
+    assert total > worklists.LIMIT + 1
+    monkeypatch.setattr(verification, "BACKLOG_COUNTED", total - 1)
+    client.force_login(monitor)
+    page = client.get(reverse("home")).content.decode()
+    sdv = page[page.index('data-testid="work-sdv"') :]
+    sdv = sdv[: sdv.index("</section>")]
+    assert f'<span class="badge text-bg-primary">{total - 1}+</span>' in sdv
+    assert f"{total - 1 - worklists.LIMIT}+ more…" in sdv
 
 
 def test_a_candidate_not_randomized_is_named_by_screening_number(client, monitor, study):
