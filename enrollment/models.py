@@ -200,6 +200,10 @@ class Participant(Audited):
 
     class Meta:
         ordering = ["participant_id"]
+        # A site's participants in their order (participant list, dashboard): read from the
+        # study-wide participant_id index, a site's first page passed over every earlier
+        # site's participants.
+        indexes = [models.Index(fields=["site", "participant_id"], name="participant_register")]
 
     def __str__(self) -> str:
         return self.participant_id
