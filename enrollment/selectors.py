@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
-from django.db.models import CharField, Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import CharField, Count, F, Func, OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from enrollment.eligibility import CRITERIA
@@ -30,22 +32,40 @@ class ConsortCounts:
 
 
 def consort_counts(screenings: QuerySet[Screening]) -> ConsortCounts:
-    """CONSORT enrolment counts over the given screenings, counted in the database (three
+    """CONSORT enrolment counts over the given screenings, counted in the database (two
     queries, whatever the number of screenings). Each screening's participant and consent are
-    looked up by their unique index on the screening, so the work follows the screenings
+    looked up once, by their unique index on the screening, so the work follows the screenings
     counted, not the whole study (joins made PostgreSQL read every participant and consent)."""
     screenings = screenings.order_by()
-    randomized = Exists(Participant.objects.filter(screening=OuterRef("pk")))
-    withdrawn = Exists(Consent.objects.filter(screening=OuterRef("pk"), withdrawn_on__isnull=False))
-    totals = screenings.aggregate(
-        assessed=Count("pk"),
-        not_eligible=Count("pk", filter=Q(eligible=False)),
-        eligible_not_randomized=Count("pk", filter=Q(eligible=True) & ~Q(randomized)),
-        withdrawn=Count("pk", filter=Q(randomized) & Q(withdrawn)),
+    # Each screening's arm (None: not randomized) and whether consent was withdrawn, looked up
+    # once (OFFSET 0 keeps PostgreSQL from copying the lookups into each count), then counted
+    # by arm.
+    # (Scalar lookups: for an EXISTS, PostgreSQL may read every withdrawn consent of the study.)
+    looked_up = screenings.annotate(
+        arm=Subquery(
+            Participant.objects.filter(screening=OuterRef("pk")).order_by().values("arm")[:1]
+        ),
+        withdrawn_on=Subquery(
+            Consent.objects.filter(screening=OuterRef("pk")).order_by().values("withdrawn_on")[:1]
+        ),
+    ).values_list("eligible", "arm", "withdrawn_on")
+    counts = (
+        "arm, COUNT(*), COUNT(*) FILTER (WHERE NOT eligible),"
+        " COUNT(*) FILTER (WHERE eligible AND arm IS NULL),"
+        " COUNT(*) FILTER (WHERE arm IS NOT NULL AND withdrawn_on IS NOT NULL)"
     )
-    arm = Participant.objects.filter(screening=OuterRef("pk")).values("arm")[:1]
-    arms = dict(screenings.annotate(arm=Subquery(arm)).values_list("arm").annotate(n=Count("pk")))
-    arms.pop(None, None)  # not randomized
+    try:
+        sql, params = looked_up.query.sql_with_params()
+    except EmptyResultSet:  # a query known to find nothing (none())
+        by_arm = []
+    else:
+        # The inner SQL is Django's, with its parameters apart.
+        query = f"SELECT {counts} FROM ({sql} OFFSET 0) AS screening GROUP BY arm"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            by_arm = cursor.fetchall()
+    totals = [sum(row[n] for row in by_arm) for n in range(1, 5)]
+    arms = {arm: n for arm, n, *_ in by_arm if arm is not None}
     by_criterion = dict(
         screenings.filter(eligible=False)
         .annotate(
@@ -56,16 +76,17 @@ def consort_counts(screenings: QuerySet[Screening]) -> ConsortCounts:
         .values_list("code")
         .annotate(n=Count("pk"))
     )
+    assessed, not_eligible, eligible_not_randomized, withdrawn = totals
     return ConsortCounts(
-        assessed=totals["assessed"],
+        assessed=assessed,
         excluded_by_criterion=[
             (label, by_criterion[code]) for code, label in CRITERIA.items() if code in by_criterion
         ],
-        not_eligible=totals["not_eligible"],
-        eligible_not_randomized=totals["eligible_not_randomized"],
+        not_eligible=not_eligible,
+        eligible_not_randomized=eligible_not_randomized,
         randomized=sum(arms.values()),
         randomized_by_arm=[(f"Arm {code}", arms.get(code, 0)) for code in Arm.values],
-        withdrawn=totals["withdrawn"],
+        withdrawn=withdrawn,
     )
 
 

@@ -9,7 +9,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from enrollment import selectors
 from enrollment import services as enrollment_services
+from enrollment.models import Screening
 from monitoring import consort
 from tests import factories, helpers
 from trialsite import roles
@@ -92,6 +94,15 @@ def test_every_box_per_arm(monitor, flow_study):
         [("Withdrawal of consent", 1), ("Adverse event", 1)],
     )
     assert (a.analysed, a.not_analysed, b.analysed, b.not_analysed) == (1, 2, 1, 2)
+
+
+def test_the_enrolment_counts_of_the_screening_log(lahore, flow_study):
+    counts = selectors.consort_counts(Screening.objects.filter(site=lahore))
+    assert (counts.assessed, counts.not_eligible, counts.eligible_not_randomized) == (9, 2, 1)
+    assert (counts.randomized, counts.randomized_by_arm) == (6, [("Arm A", 3), ("Arm B", 3)])
+    assert counts.withdrawn == 1  # a3 withdrew consent; b3 ended the study for it
+    assert dict(counts.excluded_by_criterion)["VAS pain too low"] == 2
+    assert selectors.consort_counts(Screening.objects.none()).assessed == 0
 
 
 def test_a_blinded_user_sees_pooled_counts_only(client, lahore, flow_study):
