@@ -14,25 +14,35 @@ NEW = "new"  # the number of a log entry not yet saved
 
 def record_entered(definition, participant, visit, number):
     """The record a form entered here saves over (None for a new one): the form of `visit`, the
-    participant's own, or their log entry `number` (NEW for a new entry). Http404 for what
-    does not exist or is not collected there."""
+    participant's own, or their log entry `number` (NEW for a new entry), with the rows already
+    read that it names and who changed it last. Http404 for what does not exist or is not
+    collected there."""
+    record = _record_entered(definition, participant, visit, number)
+    return record and record.knowing(participant, participant.site, *filter(None, [visit]))
+
+
+def _record_entered(definition, participant, visit, number):
     if definition.kind == Kind.PER_VISIT:
         if visit is None or number is not None:
             raise Http404(f"{definition.title} is entered at a visit.")
         if not definition.due_at(visit):
             raise Http404(f"{definition.title} is not collected at {visit.code}.")
-        return definition.model.objects.filter(visit=visit).first()
+        return definition.model.objects.filter(visit=visit).select_related("modified_by").first()
     if visit is not None:
         raise Http404(f"{definition.title} is not entered at a visit.")
     if definition.kind == Kind.PER_PARTICIPANT:
         if number is not None:
             raise Http404(f"{definition.title} is not a log of entries.")
-        return definition.records_of([participant]).first()
+        return definition.records_of([participant]).select_related("modified_by").first()
     if number is None:
         raise Http404(f"Say which entry of the {definition.title.lower()} log.")
     if number == NEW:
         return None
-    return get_object_or_404(definition.model, participant=participant, number=number)
+    return get_object_or_404(
+        definition.model.objects.select_related("modified_by"),
+        participant=participant,
+        number=number,
+    )
 
 
 def save_entered(definition, form, participant, visit, record, user):

@@ -311,3 +311,16 @@ def test_the_forms_of_the_other_arm_count_only_for_it(coordinator, investigator,
         prgf = PrgfPreparation.objects.filter(visit=m0).exists()
         assert (m0.forms_complete, prgf) == (True, arm == "B")
         assert helpers.visit(participant, "M3").forms_complete is False  # nothing entered
+
+
+def test_a_record_takes_only_the_rows_its_keys_name(coordinator, visit, django_assert_num_queries):
+    save_crf(crf_class=VasPain, visit=visit, data=DATA, version=0, complete=False, by=coordinator)
+    participant = visit.participant
+    other = Visit(pk=visit.pk + 1, participant=participant, code="M1")
+    crf = VasPain.objects.get(visit=visit).knowing(other, visit, participant, participant.site)
+    with django_assert_num_queries(0):
+        assert crf.visit is visit and crf.participant is participant
+        assert crf.site is participant.site
+    crf = VasPain.objects.get(visit=visit).knowing(other)
+    with django_assert_num_queries(1):
+        assert crf.visit == visit  # read: `other` is not the visit it names

@@ -1,6 +1,6 @@
 """Queries per page at 5 and at 500 participants: the same number at both sizes for every page
 type, at most 12 for the participant page, the dashboard and a CRF page, and at most 15 for a
-CRF save, audit included (issue 18, point 2). The study is grown in bulk
+CRF save, new or changed, audit included (issue 18, point 2). The study is grown in bulk
 (helpers.synthetic_study), audit triggers firing, and committed, so that the tables' statistics
 can be brought up to date as autovacuum would (the plans the counts come from are those of a
 study whose statistics describe it; inside a test's transaction they described whatever
@@ -30,6 +30,7 @@ PAGES = {
     "dashboard": ("monitor", 12),
     "crf_get": ("coordinator", 12),
     "crf_save": ("coordinator", 15),
+    "crf_update": ("coordinator", 15),  # the form crf_save saved, changed
     "home_coordinator": ("coordinator", None),
     "home_investigator": ("investigator", None),
     "home_monitor": ("monitor", None),
@@ -85,10 +86,13 @@ def url_of(page: str, entered, fresh) -> tuple[str, dict | None]:
         return reverse("participant_audit", args=[entered.participant_id]), None
     if page == "crf_get":
         return helpers.vas_url(entered.visit), None
-    if page == "crf_save":
+    if page in ("crf_save", "crf_update"):
         now = helpers.site_now() - timedelta(hours=1)
+        new = page == "crf_save"
         return helpers.vas_url(helpers.visit(fresh, "M1")), helpers.vas_post(
-            assessed_at=f"{now:%Y-%m-%dT%H:%M}"
+            assessed_at=f"{now:%Y-%m-%dT%H:%M}",
+            version=0 if new else 1,
+            score_mm="40" if new else "41",
         )
     if page.startswith("home_"):
         return reverse("home"), None
@@ -126,6 +130,8 @@ def test_every_page_type_costs_as_many_queries_at_500_participants_as_at_5(
     small = counts_of_every_page(client, staff, *grown[0])
     large = counts_of_every_page(client, staff, *grown[1])
     assert DataQuery.objects.count() == 2 and Participant.objects.count() == 507
+    changed = [VasPain.objects.get(visit=helpers.visit(fresh, "M1")) for _, fresh in grown]
+    assert [(vas.version, vas.score_mm) for vas in changed] == [(2, 41), (2, 41)]
     grew = {page: (small[page], large[page]) for page in PAGES if large[page] != small[page]}
     assert not grew, f"queries at 5 and at 500 participants: {grew}"
     over = {

@@ -81,6 +81,17 @@ class Tracked(Audited):
     class Meta:
         abstract = True
 
+    def knowing(self, *rows: models.Model):
+        """This record, given `rows` already read that its foreign keys name (its participant,
+        visit, site): validating, showing and saving it read none of them again. A row is
+        taken only by a key that holds its id."""
+        for field in self._meta.concrete_fields:
+            if field.is_relation:
+                for row in rows:
+                    if type(row) is field.related_model and getattr(self, field.attname) == row.pk:
+                        field.set_cached_value(self, row)
+        return self
+
     def stamp_change(self, by) -> None:
         """Record `by` as the author of the change about to be saved, and bump the version."""
         now = timezone.now()

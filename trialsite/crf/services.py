@@ -101,7 +101,9 @@ def _current_with_visit_locked(crf_class: type[Crf], visit) -> Crf | None:
         "WHERE v.id = %s FOR UPDATE OF v"
     )
     found = next(iter(crf_class.objects.raw(sql, [visit.pk])), None)
-    return found if found is not None and found.pk is not None else None
+    if found is None or found.pk is None:
+        return None
+    return found.knowing(visit, visit.participant, visit.participant.site)
 
 
 def _visit_forms() -> list:
