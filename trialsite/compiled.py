@@ -15,8 +15,9 @@ Values are converted as Django converts them (an integer count, a JSON field).""
 
 from dataclasses import dataclass
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Field, ForeignObject, Lookup
+from django.db.models.sql import UpdateQuery
 
 
 class AnyOf(Lookup):
@@ -54,11 +55,19 @@ class Compiled:
     columns: tuple[str, ...]  # attribute names of the columns read
     converters: dict  # column index: (converters, expression), as Django applies them
 
+    def _params(self, values: tuple) -> tuple:
+        return tuple(values[p.index] if isinstance(p, Slot) else p for p in self.params)
+
+    def execute(self, values: tuple) -> int:
+        """Run a statement that returns no rows; the number of rows it changed."""
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(self.sql, self._params(values))
+            return cursor.rowcount
+
     def run(self, values: tuple) -> list[tuple]:
-        params = tuple(values[p.index] if isinstance(p, Slot) else p for p in self.params)
         connection = connections[self.db]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, self._params(values))
             found = cursor.fetchall()
         if not self.converters:
             return found
@@ -102,3 +111,22 @@ def objects(key: tuple, build, *values) -> list:
     nothing related), compiled once per `key`."""
     query = prepare(key, build, len(values))
     return [query.model.from_db(query.db, query.columns, row) for row in query.run(values)]
+
+
+def update(key: tuple, build, *values) -> int:
+    """`queryset.update(**changes)` for `(queryset, changes) = build(*values)`, compiled once
+    per `key`: the number of rows changed. The values go where a lookup takes them whole
+    (`column__any`), not into `changes` (a field prepares its new value as it is compiled).
+    Only for a model of one table (Django's update() of a child model writes its parents'
+    tables too)."""
+    found = _compiled.get(key)
+    if found is None:
+        queryset, changes = build(*(Slot(n) for n in range(len(values))))
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        query.clear_select_clause()
+        db = router.db_for_write(queryset.model)
+        sql, params = query.get_compiler(db).as_sql()
+        found = Compiled(sql, tuple(params), db, queryset.model, (), {})
+        _compiled[key] = found
+    return found.execute(values)

@@ -2,7 +2,7 @@
 for any values they are given."""
 
 import pytest
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 
 from tests import factories
 from trialsite import compiled
@@ -105,3 +105,28 @@ def test_objects_are_the_models_the_queryset_gives(participant_ids):
         ]
         assert all(type(v) is Visit and not v._state.adding for v in found)
         assert all(v._state.db == "default" for v in found)
+
+
+def test_an_update_is_built_once_and_changes_the_rows_each_call_names(participant_ids):
+    built = []
+
+    def flag(ids):
+        built.append(ids)
+        return Visit.objects.filter(participant_id__any=ids, code="M1"), {
+            "missed_reason": "flagged",
+            "forms_complete": Exists(Visit.objects.filter(pk=OuterRef("pk"), code="M1")),
+        }
+
+    first, second, _ = participant_ids
+    others = list(Visit.objects.exclude(code="M1").order_by("pk").values_list())
+    assert compiled.update((flag,), flag, []) == 0
+    assert compiled.update((flag,), flag, [first]) == 1
+    assert Visit.objects.filter(missed_reason="flagged").get().participant_id == first
+    assert compiled.update((flag,), flag, [second, 99_999_999]) == 1
+    assert len(built) == 1
+    changed = Visit.objects.filter(code="M1").order_by("participant_id")
+    assert [(v.participant_id, v.missed_reason, v.forms_complete) for v in changed] == [
+        (first, "flagged", True),
+        (second, "flagged", True),
+    ]
+    assert list(Visit.objects.exclude(code="M1").order_by("pk").values_list()) == others

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, ExpressionWrapper, OuterRef, Q, Value
 from psycopg.errors import UniqueViolation
 
+from trialsite import compiled
 from trialsite.audit import context as audit
 from trialsite.crf.locking import ensure_unlocked
 from trialsite.crf.models import Crf, CrfStatus, LogRecord
@@ -122,18 +123,25 @@ def _note_visit_entered(visit) -> None:
     """Keep on the visit whether every form due at it has a complete record (Visit.
     forms_complete, read by the lists of outstanding forms), in one UPDATE whose subqueries see
     every save committed before this one's lock; and that something was entered since it was
-    last signed (Visit.awaiting_signature, read by the list of visits ready to sign)."""
+    last signed (Visit.awaiting_signature, read by the list of visits ready to sign). The
+    statement is compiled once for each set of forms due (trialsite/compiled.py)."""
     from trialsite.crf import registry  # the registry names this module's services
 
-    complete = Q()
-    for definition in registry.visit_forms(visit):
-        complete &= Q(_complete_record(definition))
-    type(visit).objects.filter(pk=visit.pk).update(
-        forms_complete=ExpressionWrapper(complete, output_field=models.BooleanField())
-        if complete
-        else Value(True),
-        awaiting_signature=True,
-    )
+    due = tuple(registry.visit_forms(visit))
+
+    def build(pk):
+        complete = Q()
+        for definition in due:
+            complete &= Q(_complete_record(definition))
+        return type(visit).objects.filter(pk__any=pk), {
+            "forms_complete": ExpressionWrapper(complete, output_field=models.BooleanField())
+            if complete
+            else Value(True),
+            "awaiting_signature": True,
+        }
+
+    key = (_note_visit_entered, type(visit), *(definition.name for definition in due))
+    compiled.update(key, build, [visit.pk])
 
 
 def note_forms_complete(visits: models.QuerySet) -> None:
