@@ -3,7 +3,8 @@
 Migrations run as the owner of the tables; web and worker processes connect as the app role,
 which owns nothing. It may read and write clinical tables, only read the audit trail and the
 migration history, and cannot alter or drop triggers (only an owner can). It adds links to the
-audit chain and uses of API tokens but cannot change them, changes locks only through the
+audit chain and uses of API tokens but cannot change them, keeps the counts of settled audit
+rows (trialsite/audit/settled.py) but cannot delete them, changes locks only through the
 owner's functions crf_lock/crf_unlock, and may not create temporary tables (PostgreSQL gives
 every role that right by default; a temporary table can shadow a table name in a function
 without a fixed search path).
@@ -32,6 +33,7 @@ def grant_app_role(using: str = DEFAULT_DB_ALIAS) -> None:
                 FROM "{role}";
             REVOKE ALL ON SEQUENCE audit_event_id_seq FROM "{role}";
             REVOKE UPDATE, DELETE, TRUNCATE ON audit_chain FROM "{role}";
+            REVOKE DELETE, TRUNCATE ON audit_settled, audit_settled_mark FROM "{role}";
             REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON monitoring_lock FROM "{role}";
             REVOKE UPDATE, DELETE, TRUNCATE ON monitoring_exportlog FROM "{role}";
             REVOKE UPDATE, DELETE, TRUNCATE ON accounts_apitokenuse FROM "{role}";
