@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from django.db.models import (
     Case,
     CharField,
+    Count,
     Exists,
     F,
     IntegerField,
@@ -25,6 +26,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import Cast, Coalesce
 from django.urls import reverse
@@ -36,11 +38,10 @@ from monitoring import queries as query_rules
 from monitoring.models import DataQuery, Signature, SourceVerification
 from monitoring.overview import form_url, forms_not_entered
 from safety.models import AdverseEvent
-from trialsite import protocol
+from trialsite import compiled, protocol
 from trialsite.crf import registry
 from trialsite.crf.models import CrfStatus, Lock
 from trialsite.crf.registry import Kind
-from trialsite.paging import first_and_count
 from visits import selectors as visit_selectors
 from visits.models import Visit
 
@@ -223,20 +224,32 @@ def _visits_to_sign(user) -> tuple[list[Line], int]:
     """Scheduled visits whose forms are all complete or verified, one of them at least not
     signed since (or held visits that collect no form): the dashboard's "complete" and
     "source-verified" visits, found in the database (_ready_to_sign) and shown as the dashboard
-    shows them (its grid of the participants of the first LIMIT)."""
-    ready = _ready_to_sign(user).annotate(
-        participant_code=F("participant__participant_id"),
-        position=Case(
-            *(When(code=code, then=Value(i)) for i, code in enumerate(dashboard.SCHEDULE)),
-            output_field=IntegerField(),
-        ),
-    )
-    first, total = first_and_count(
-        ready.values_list("participant_code", "position", "pk"),
-        ("participant_code", "position"),
-        LIMIT,
-    )
-    wanted = {pk for *_, pk in first}
+    shows them (its grid of the participants of the first LIMIT). Nothing is ready while the
+    study is locked.
+
+    The query is built and compiled once per set of forms the user may see (40 ms of Python a
+    page: a subquery or three for each form), then run with the user's sites."""
+    if Lock.objects.active().filter(scope=Lock.Scope.STUDY).exists():
+        return [], 0
+    forms = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
+
+    def first(site_ids):
+        return (
+            _ready_to_sign(forms, site_ids)
+            .annotate(
+                participant_code=F("participant__participant_id"),
+                position=Case(
+                    *(When(code=code, then=Value(i)) for i, code in enumerate(dashboard.SCHEDULE)),
+                    output_field=IntegerField(),
+                ),
+                total=Window(Count("pk")),
+            )
+            .order_by("participant_code", "position")
+            .values_list("pk", "total")[:LIMIT]
+        )
+
+    found = compiled.rows((_visits_to_sign, *(f.name for f in forms)), first, list(user.site_ids))
+    wanted = {pk for pk, _ in found}
     participants = list(
         Participant.objects.filter(visits__pk__in=wanted)
         .distinct()
@@ -249,23 +262,19 @@ def _visits_to_sign(user) -> tuple[list[Line], int]:
         for cell in row.visits
         if cell is not None and cell.visit_id in wanted
     ]
-    return lines, total
+    return lines, found[0][1] if found else 0
 
 
-def _ready_to_sign(user):
-    """Visits at the user's sites the dashboard shows as complete or source-verified: every form
-    due (that the user may see) has a record that is complete, verified at its version, signed
-    since its last change or locked, and at least one is neither signed nor locked; a held
-    visit that collects no form counts as complete until a signature covers it. Locked
-    participants and visits are not listed, and nothing while the study is locked. Only visits
-    where something was entered since they were last signed are read (Visit.
-    awaiting_signature, from its partial index)."""
-    if Lock.objects.active().filter(scope=Lock.Scope.STUDY).exists():
-        return Visit.objects.none()
-    forms = [f for f in registry.visible_forms(user, Kind.PER_VISIT) if not f.visit_record]
+def _ready_to_sign(forms, site_ids):
+    """Visits at these sites the dashboard shows as complete or source-verified to a user who
+    sees these forms: every form due has a record that is complete, verified at its version,
+    signed since its last change or locked, and at least one is neither signed nor locked; a
+    held visit that collects no form counts as complete until a signature covers it. Locked
+    participants and visits are not listed. Only visits where something was entered since they
+    were last signed are read (Visit.awaiting_signature, from its partial index)."""
     visits = (
         Visit.objects.filter(
-            participant__site_id__in=user.site_ids,
+            participant__site_id__any=site_ids,
             code__in=dashboard.SCHEDULE,
             awaiting_signature=True,
         )
