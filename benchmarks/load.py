@@ -49,12 +49,15 @@ from django.utils import timezone  # noqa: E402
 from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
 
 from enrollment.models import Participant  # noqa: E402
+from monitoring import documents  # noqa: E402
+from monitoring.models import Document  # noqa: E402
 from monitoring.queries import raise_query  # noqa: E402
 from outcomes.models import VasPain  # noqa: E402
 from safety import services as safety_services  # noqa: E402
 from tests import factories, helpers  # noqa: E402
 from trialsite import roles  # noqa: E402
 from trialsite.accounts.models import User  # noqa: E402
+from trialsite.audit import settled  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 25
@@ -79,8 +82,22 @@ def make_site(code: str, count: int):
     monitor = factories.UserFactory(
         username=f"{code.lower()}-monitor", role=roles.MONITOR, sites=[site]
     )
-    for role, name in ((roles.INVESTIGATOR, "investigator"), (roles.DATA_MANAGER, "data-manager")):
-        factories.UserFactory(username=f"{code.lower()}-{name}", role=role, sites=[site])
+    factories.UserFactory(
+        username=f"{code.lower()}-investigator", role=roles.INVESTIGATOR, sites=[site]
+    )
+    data_manager = factories.UserFactory(
+        username=f"{code.lower()}-data-manager", role=roles.DATA_MANAGER, sites=[site]
+    )
+    # Exports made earlier, on the Downloads page each with whether the data changed since.
+    for kind in (Document.Kind.CSV_EXPORT, Document.Kind.ODM_EXPORT, Document.Kind.CONSORT):
+        Document.objects.create(
+            kind=kind,
+            key=documents._key(kind, {}, data_manager),
+            title=kind.label,
+            requested_by=data_manager,
+            status=Document.Status.READY,
+            data_version="0:0",
+        )
     helpers.synthetic_study(site, coordinator, count, every_form=True)
     participant = Participant.objects.filter(site=site).first()
     safety_services.report_adverse_event(
@@ -94,9 +111,12 @@ def make_site(code: str, count: int):
 def settle() -> None:
     """Vacuum and analyse the study just made, as autovacuum would within minutes of a bulk
     load: the pages are then timed with the statistics of the study they read, and without
-    autovacuum working through the new tables meanwhile (the benchmark runs as the owner)."""
+    autovacuum working through the new tables meanwhile (the benchmark runs as the owner); and
+    count the audit rows of the transactions that have ended, as the audit trail's sealing task
+    does every minute (trialsite/audit/settled.py)."""
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE)")
+    settled.settle()
 
 
 def session_of(user) -> str:
@@ -206,6 +226,7 @@ def every_page(site) -> list[tuple[str, str, str]]:
         ("re-verify list", "monitor", reverse("reverify_list")),
         ("deviation listing", "monitor", reverse("deviation_listing")),
         ("audit trail", "monitor", reverse("participant_audit", args=[participant.pk])),
+        ("downloads", "data-manager", reverse("document_list")),
     ]
 
 
