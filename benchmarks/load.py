@@ -74,7 +74,7 @@ MAX_PAGE_KB = 200
 # --- The studies ---------------------------------------------------------------------------------
 def make_site(code: str, count: int):
     """A site with `count` participants (every form due at their visits, a small backlog), an
-    adverse event, an open query and a coordinator."""
+    adverse event, an open query, its staff and three exports made earlier."""
     site = factories.SiteFactory(code=code, name=f"Benchmark site {code}")
     coordinator = factories.UserFactory(
         username=f"{code.lower()}-coordinator", role=roles.COORDINATOR, sites=[site]
@@ -98,7 +98,12 @@ def make_site(code: str, count: int):
             status=Document.Status.READY,
             data_version="0:0",
         )
-    helpers.synthetic_study(site, coordinator, count, every_form=True)
+    # One participant in 50 left unsigned, with a form left to enter, as a site's backlog; at
+    # least two at a small site, so that its home pages list visits to sign and forms due as
+    # a large site's do (with none, a small site's lists are empty and cheaper to show).
+    helpers.synthetic_study(
+        site, coordinator, count, every_form=True, backlog_every=min(50, count // 2)
+    )
     participant = Participant.objects.filter(site=site).first()
     safety_services.report_adverse_event(
         participant=participant, data=helpers.ae_answers(), by=coordinator
