@@ -1,6 +1,7 @@
 """Form items drawn in Python (trialsite/crf/bootstrap.py) come out as crispy-bootstrap5's
-`as_crispy_field` draws them: every item of every form entered here, blank, with answers,
-refused and read only, compared as HTML (attribute order and white space aside)."""
+`as_crispy_field` draws them: every item of every form entered here and of the screening form,
+blank, with answers, refused and read only, compared as HTML (attribute order and white space
+aside)."""
 
 import pytest
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
@@ -37,7 +38,8 @@ def _states(new_form):
     def make(*args, disabled=False):
         def build():
             form = new_form(*args)
-            form.is_bound and form.is_valid()
+            if form.is_bound:
+                form.is_valid()  # its errors are drawn with the items
             for field in form.fields.values():
                 field.disabled = field.disabled or disabled
             return form
