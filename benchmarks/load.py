@@ -64,8 +64,15 @@ USERS = 25
 SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 SITES = int(os.environ.get("BENCH_LOAD_SITES", "20"))
 PER_SITE = int(os.environ.get("BENCH_LOAD_PER_SITE", "1000"))
-P95_MS = {"CRF GET": 150, "CRF save": 150, "dashboard": 250}
-OVER_BASELINE = {"participant page": 3, "CRF GET": 3, "CRF save": 3, "dashboard": 5}
+# The page a coordinator opens before saving it is a CRF GET too (of their own form).
+P95_MS = {"CRF GET": 150, "CRF GET (before save)": 150, "CRF save": 150, "dashboard": 250}
+OVER_BASELINE = {
+    "participant page": 3,
+    "CRF GET": 3,
+    "CRF GET (before save)": 3,
+    "CRF save": 3,
+    "dashboard": 5,
+}
 THROUGHPUT = {"dashboard": 0.15, "participant": 0.30}
 LARGE_OVER_SMALL = 1.3
 MAX_PAGE_KB = 200
