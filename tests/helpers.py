@@ -344,6 +344,14 @@ def site_now() -> datetime:
     return timezone.localtime(timezone.now(), ZoneInfo("Asia/Karachi"))
 
 
+def earlier_today(hours: int = 1) -> datetime:
+    """`hours` ago at the test sites, to the minute, but not before their midnight: a time a
+    form entered now may carry for a participant randomized today (an hour before 00:30 is
+    yesterday, before the M0 window opens)."""
+    now = site_now().replace(second=0, microsecond=0)
+    return max(now - timedelta(hours=hours), now.replace(hour=0, minute=0))
+
+
 def ae_answers(**overrides) -> dict:
     """An adverse event that started three days ago (so that the site became aware of it
     after its onset, whenever in the last day a test says it did)."""

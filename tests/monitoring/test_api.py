@@ -8,7 +8,6 @@ import hashlib
 import io
 import re
 import zipfile
-from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -27,8 +26,8 @@ from tests.helpers import (
     api_post,
     api_token,
     as_post,
+    earlier_today,
     end_of_study_answers,
-    site_now,
 )
 from trialsite import roles
 from trialsite.accounts.models import ApiToken
@@ -133,7 +132,7 @@ def test_a_log_entry_is_added_and_changed_through_the_api_with_the_services_own_
     first = api_post("/forms/adverse-event/records", secret, {**who, "data": api_data(ae_post())})
     assert first.status_code == 200, first.content
     assert (first.json()["number"], first.json()["verbatim_term"]) == (1, "Knee swelling")
-    aware = f"{site_now() - timedelta(hours=2):%Y-%m-%dT%H:%M}"
+    aware = f"{earlier_today(hours=2):%Y-%m-%dT%H:%M}"
     serious = ae_post(serious="yes", hospitalisation="on", grade="3", awareness_at=aware)
     second = api_post("/forms/adverse-event/records", secret, {**who, "data": api_data(serious)})
     assert second.status_code == 200, second.content

@@ -240,7 +240,7 @@ def test_a_read_write_token_saves_a_record_through_the_form_and_its_service(
     participant = factories.participant_with_visits(site=lahore, by=coordinator)
     m0 = helpers.visit(participant, "M0")
     secret = make_token(coordinator, scope=ApiToken.Scope.READ_WRITE)
-    at = f"{helpers.site_now() - timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    at = f"{helpers.earlier_today():%Y-%m-%dT%H:%M}"
     body = {
         "participant_id": participant.participant_id,
         "visit": "M0",
@@ -293,7 +293,7 @@ def test_a_locked_visit_refuses_a_save_from_the_api_as_from_the_page(
     participant = factories.participant_with_visits(site=lahore, by=coordinator)
     m0 = helpers.visit(participant, "M0")
     locking.lock(scope=Lock.Scope.VISIT, reason="Reviewed", by=data_manager, visit=m0)
-    at = f"{helpers.site_now() - timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    at = f"{helpers.earlier_today():%Y-%m-%dT%H:%M}"
     refused = post(
         "/forms/vas-pain/records",
         make_token(coordinator, scope=ApiToken.Scope.READ_WRITE),

@@ -87,7 +87,7 @@ def url_of(page: str, entered, fresh) -> tuple[str, dict | None]:
     if page == "crf_get":
         return helpers.vas_url(entered.visit), None
     if page in ("crf_save", "crf_update"):
-        now = helpers.site_now() - timedelta(hours=1)
+        now = helpers.earlier_today()
         new = page == "crf_save"
         return helpers.vas_url(helpers.visit(fresh, "M1")), helpers.vas_post(
             assessed_at=f"{now:%Y-%m-%dT%H:%M}",

@@ -63,7 +63,7 @@ def test_one_save_of_the_injection_page_that_finds_two_deviations_records_both(
     for it twice in one request was once a server error where N+1 queries raise.)"""
     lot = factories.released_lot(by=coordinator, releaser=investigator)
     m0 = helpers.visit(arm_b, "M0")
-    injected = helpers.site_now().replace(second=0, microsecond=0) - timedelta(hours=1)
+    injected = helpers.earlier_today()
     late = timedelta(minutes=protocol.PRGF_MAX_MINUTES_DRAW_TO_INJECTION + 30)
     visit_services.record_prgf_preparation(
         visit=m0,
