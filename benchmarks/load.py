@@ -1,9 +1,11 @@
-"""Load benchmark (issue 18, points 1, 4 and 5): gunicorn with 3 workers serving a small study
-(25 participants) and then a large one (BENCH_LOAD_SITES sites × BENCH_LOAD_PER_SITE
-participants, 20 × 1,000 by default, made in bulk with the audit triggers firing), in the same
-run; Locust headless with 25 simulated coordinators thinking 1-3 s between pages, on a mix of
-dashboard, participant page, CRF GET and save, AE listing and query list
-(benchmarks/load/locustfile.py), for BENCH_LOAD_SECONDS (60) each.
+"""Load benchmark (issue 18, points 1, 4 and 5): a small study (25 participants) and a large one
+(BENCH_LOAD_SITES sites × BENCH_LOAD_PER_SITE participants, 20 × 1,000 by default, made in bulk
+with the audit triggers firing), each served by gunicorn with 3 workers from its own database
+(the small one's a copy made before the large one), and timed in turns in the same run, so
+that a slower minute of the machine slows both; Locust headless with 25 simulated coordinators
+thinking 1-3 s between pages, on a mix of dashboard, participant page, CRF GET and save, AE
+listing and query list (benchmarks/load/locustfile.py), for BENCH_LOAD_SECONDS (60) each, in
+ROUNDS turns.
 
 Printed for each study: p50/p95 per page, errors, the largest page, and each page's median
 over the baseline page's median (a signed-in page of fixed content: the password page); the
@@ -32,12 +34,15 @@ import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trialsite.settings")
 
 import django  # noqa: E402
+import psycopg  # noqa: E402
 import requests  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 django.setup()
 
@@ -75,6 +80,7 @@ OVER_BASELINE = {
 }
 THROUGHPUT = {"dashboard": 0.15, "participant": 0.30}
 LARGE_OVER_SMALL = 1.3
+ROUNDS = 3  # the mix's turns per study, of SECONDS / ROUNDS each
 MAX_PAGE_KB = 200
 
 
@@ -176,12 +182,52 @@ def write_plan(sites: list, path: Path) -> None:
     path.write_text(json.dumps({"baseline": reverse("password_change"), "users": users}))
 
 
+def prepare(label: str, sites: list, folder: Path) -> dict:
+    """What the load asks the study for, made in its database before it is served: the plan
+    of the simulated coordinators, and the pages of the last site made with its staff's
+    sessions. (The last site's participants come last in study-wide orders, participant IDs,
+    where a query reading a study-wide index passes over every other site's.)"""
+    plan = folder / f"plan-{label}.json"
+    write_plan(sites, plan)
+    site = sites[-1][0]
+    return {"plan": plan, "pages": every_page(site), "sessions": page_sessions(site)}
+
+
+def _administer(*statements) -> None:
+    db = settings.DATABASES["default"]
+    connection.close()  # CREATE DATABASE … TEMPLATE needs the template to itself
+    with psycopg.connect(
+        dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
+        port=db["PORT"] or None, autocommit=True,
+    ) as admin:  # fmt: skip
+        for statement in statements:
+            admin.execute(statement)
+
+
+def copy_database(name: str) -> str:
+    """A copy, named `name`, of the benchmark's database as it is now (the small study, with
+    its plan and sessions): it serves the small study while the large one is made and served
+    from the original, so that the two are timed in turns in the same minutes, and a slower
+    minute of the machine slows both. Returns the application's URL of the copy."""
+    _administer(
+        sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)),
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(settings.DATABASES["default"]["NAME"])
+        ),
+    )
+    return urlunsplit(urlsplit(os.environ["APP_DATABASE_URL"])._replace(path=f"/{name}"))
+
+
+def drop_database(name: str) -> None:
+    _administer(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
 # --- Serving and loading -------------------------------------------------------------------------
-def serve(port: int) -> subprocess.Popen:
+def serve(port: int, database: str) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "trialsite.wsgi", "--workers", "3",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": os.environ["APP_DATABASE_URL"]},
+        cwd=ROOT, env={**os.environ, "DATABASE_URL": database},
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -194,16 +240,19 @@ def serve(port: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-def run_locust(port: int, plan: Path, folder: Path, *, users: int, seconds: int, page=""):
-    """Locust's statistics per request name: (requests, failures, p50, p95, largest response
-    in KB, requests per second)."""
+def run_locust(
+    port: int, plan: Path, folder: Path, *, users: int, seconds: int, page="", times=None
+):
+    """Locust's statistics per request name: (requests, failures, p50, p95, average response
+    in KB, requests per second); with `times`, each request is added to that file too."""
     prefix = folder / f"stats-{page or 'mix'}"
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "benchmarks/load/locustfile.py"),
          "--headless", "--users", str(users), "--spawn-rate", str(users),
          "--run-time", f"{seconds}s", "--host", f"http://127.0.0.1:{port}",
          "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR"],
-        cwd=ROOT, env={**os.environ, "BENCH_LOAD_PLAN": str(plan), "BENCH_LOAD_PAGE": page},
+        cwd=ROOT, env={**os.environ, "BENCH_LOAD_PLAN": str(plan), "BENCH_LOAD_PAGE": page,
+                       "BENCH_LOAD_TIMES": str(times or "")},
         check=True, stdout=subprocess.DEVNULL, stderr=(folder / "locust.log").open("a"),
     )  # fmt: skip
     with open(f"{prefix}_stats.csv") as file:
@@ -242,51 +291,104 @@ def every_page(site) -> list[tuple[str, str, str]]:
     ]
 
 
-def time_every_page(port: int, site, rounds: int = 21) -> dict:
-    """Each page asked for once a round, the pages in turn, for `rounds` rounds after two that
-    warm the workers up (a moment of noise on the machine then slows one request of several
-    pages, not several requests of one page): (median ms, KB)."""
-    sessions = {}
-    for role in ("coordinator", "investigator", "monitor", "data-manager"):
-        user = User.objects.get(username=f"{site.code.lower()}-{role}")
-        sessions[role] = requests.Session()
-        sessions[role].cookies.set("sessionid", session_of(user))
-    pages = every_page(site)
-    times: dict[str, list[float]] = {name: [] for name, _, _ in pages}
-    sizes = {}
-    for _ in range(rounds + 2):
-        for name, role, url in pages:
-            start = time.perf_counter()
-            response = sessions[role].get(f"http://127.0.0.1:{port}{url}", timeout=60)
-            times[name].append(time.perf_counter() - start)
-            sizes[name] = len(response.content) / 1024
-            if response.status_code != 200 or "/accounts/login/" in response.url:
-                raise RuntimeError(f"{name}: {response.status_code} at {response.url}")
-    return {name: (statistics.median(times[name][2:]) * 1000, sizes[name]) for name in times}
-
-
-def measure(label: str, sites: list, folder: Path) -> dict:
-    plan = folder / f"plan-{label}.json"
-    write_plan(sites, plan)
-    port = helpers.free_port()
-    server = serve(port)
-    try:
-        run_locust(port, plan, folder, users=USERS, seconds=10)  # warm-up: not counted
-        mix = run_locust(port, plan, folder, users=USERS, seconds=SECONDS)
-        rates = {
-            page: run_locust(port, plan, folder, users=8, seconds=10, page=page)
-            for page in ("baseline", *THROUGHPUT)
-        }
-        # The last site made: its participants come last in study-wide orders (participant
-        # IDs), where a query reading a study-wide index passes over every other site's.
-        pages = time_every_page(port, sites[-1][0])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def page_sessions(site) -> dict:
+    """A session for each of the site's roles that `every_page` signs in as."""
     return {
-        "mix": mix,
-        "rates": {page: sum(r[5] for r in s.values()) for page, s in rates.items()},
-        "pages": pages,
+        role: session_of(User.objects.get(username=f"{site.code.lower()}-{role}"))
+        for role in ("coordinator", "investigator", "monitor", "data-manager")
+    }
+
+
+def time_every_page(servers: dict, rounds: int = 21) -> dict:
+    """Each page of each study asked for once a round, a page of one study and then the same
+    page of the other (in turn first), for `rounds` rounds after two that warm the workers up:
+    a moment of noise on the machine then slows one request of several pages, and a slower
+    minute slows both studies alike. {study: {page: (median ms, KB)}}."""
+    clients = {}
+    for label, server in servers.items():
+        for role, session in server["sessions"].items():
+            clients[label, role] = requests.Session()
+            clients[label, role].cookies.set("sessionid", session)
+    times: dict = {(label, name): [] for label in servers for name, _, _ in servers[label]["pages"]}
+    sizes = {}
+    for n in range(rounds + 2):
+        labels = list(servers) if n % 2 else list(servers)[::-1]
+        for index in range(len(next(iter(servers.values()))["pages"])):
+            for label in labels:
+                name, role, url = servers[label]["pages"][index]
+                start = time.perf_counter()
+                response = clients[label, role].get(
+                    f"http://127.0.0.1:{servers[label]['port']}{url}", timeout=60
+                )
+                times[label, name].append(time.perf_counter() - start)
+                sizes[label, name] = len(response.content) / 1024
+                if response.status_code != 200 or "/accounts/login/" in response.url:
+                    raise RuntimeError(f"{label} {name}: {response.status_code} at {response.url}")
+    return {
+        label: {
+            name: (statistics.median(times[label, name][2:]) * 1000, sizes[label, name])
+            for name, _, _ in servers[label]["pages"]
+        }
+        for label in servers
+    }
+
+
+def mix_statistics(path: Path) -> dict:
+    """Per request name, from each request Locust made (benchmarks/load/locustfile.py writes
+    them): (requests, failures, p50, p95, largest response in KB)."""
+    rows: dict[str, list] = {}
+    for line in path.read_text().splitlines():
+        name, ms, size, failed = json.loads(line)
+        rows.setdefault(name, []).append((ms, size, failed))
+    result = {}
+    for name, requests_ in rows.items():
+        ms = sorted(row[0] for row in requests_)
+        result[name] = (
+            len(requests_),
+            sum(row[2] for row in requests_),
+            statistics.median(ms),
+            ms[min(len(ms) - 1, int(len(ms) * 0.95))],
+            max(row[1] for row in requests_) / 1024,
+        )
+    return result
+
+
+def measure(studies: dict, folder: Path) -> dict:
+    """Both studies served at once, each by its own gunicorn from its own database, and timed
+    in turns: the mix in ROUNDS turns of SECONDS / ROUNDS each, each page's throughput, and
+    every page one request at a time (`time_every_page`)."""
+    servers = {}
+    try:
+        for label, study in studies.items():
+            port = helpers.free_port()
+            servers[label] = {**study, "port": port, "process": serve(port, study["database"])}
+        for server in servers.values():  # warm-up: not counted
+            run_locust(server["port"], server["plan"], folder, users=USERS, seconds=10)
+        for n in range(ROUNDS):
+            for label in list(servers) if n % 2 == 0 else list(servers)[::-1]:
+                run_locust(
+                    servers[label]["port"], servers[label]["plan"], folder, users=USERS,
+                    seconds=SECONDS // ROUNDS, times=folder / f"times-{label}.jsonl",
+                )  # fmt: skip
+        rates: dict = {label: {} for label in servers}
+        for page in ("baseline", *THROUGHPUT):
+            for label, server in servers.items():
+                stats = run_locust(
+                    server["port"], server["plan"], folder, users=8, seconds=10, page=page
+                )
+                rates[label][page] = sum(row[5] for row in stats.values())
+        pages = time_every_page(servers)
+    finally:
+        for server in servers.values():
+            server["process"].terminate()
+            server["process"].wait(timeout=30)
+    return {
+        label: {
+            "mix": mix_statistics(folder / f"times-{label}.jsonl"),
+            "rates": rates[label],
+            "pages": pages[label],
+        }
+        for label in servers
     }
 
 
@@ -296,8 +398,8 @@ def report(label: str, result: dict, checks: list) -> None:
     base = mix["baseline"][2]
     print(f"\n{label} study, {USERS} coordinators for {SECONDS} s:")
     print(f"  {'page':24} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'KB':>6} {'÷ baseline p50':>15}")  # fmt: skip
-    for name, (n, failed, p50, p95, kb, _) in sorted(mix.items()):
+          f"{'max KB':>6} {'÷ baseline p50':>15}")  # fmt: skip
+    for name, (n, failed, p50, p95, kb) in sorted(mix.items()):
         print(f"  {name:24} {n:8d} {failed:6d} {p50:7.0f} {p95:7.0f} {kb:6.1f} {p50 / base:15.1f}")
         checks.append((f"{label}: {name} without errors", failed == 0))
         checks.append((f"{label}: {name} ≤ {MAX_PAGE_KB} KB", kb <= MAX_PAGE_KB))
@@ -316,19 +418,27 @@ def report(label: str, result: dict, checks: list) -> None:
 
 def main() -> int:
     checks: list[tuple[str, bool]] = []
+    small_database = f"{settings.DATABASES['default']['NAME']}_small"
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         start = time.perf_counter()
         small = [make_site("SML", 25)]
         settle()
+        studies = {"small": prepare("small", small, folder)}
         print(f"(small study: 25 participants made in {time.perf_counter() - start:.1f} s)")
-        small_result = measure("small", small, folder)
-        start = time.perf_counter()
-        large = [make_site(f"L{n:02d}", PER_SITE) for n in range(SITES)]
-        settle()
-        print(f"(large study: {SITES} × {PER_SITE} participants made in "
-              f"{time.perf_counter() - start:.0f} s)")  # fmt: skip
-        large_result = measure("large", large, folder)
+        studies["small"]["database"] = copy_database(small_database)
+        try:
+            start = time.perf_counter()
+            large = [make_site(f"L{n:02d}", PER_SITE) for n in range(SITES)]
+            settle()
+            studies["large"] = prepare("large", large, folder)
+            studies["large"]["database"] = os.environ["APP_DATABASE_URL"]
+            print(f"(large study: {SITES} × {PER_SITE} participants made in "
+                  f"{time.perf_counter() - start:.0f} s)")  # fmt: skip
+            results = measure(studies, folder)
+        finally:
+            drop_database(small_database)
+    small_result, large_result = results["small"], results["large"]
     report("small", small_result, checks)
     report("large", large_result, checks)
     print("\nlarge study's median ÷ small study's, per page:")

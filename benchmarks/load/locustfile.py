@@ -1,7 +1,9 @@
 """Simulated study coordinators for benchmarks/load.py: each signs in with a session made for
 them (the plan file, BENCH_LOAD_PLAN), thinks 1-3 s between pages, and reads and saves forms in
-the mix a coordinator's day has. With BENCH_LOAD_PAGE set, every user asks for that one page
-only, without thinking (throughput of one page)."""
+the mix a coordinator's day has, the first page after a moment's thought too (not all at once).
+With BENCH_LOAD_PAGE set, every user asks for that one page only, without thinking (throughput
+of one page). With BENCH_LOAD_TIMES set, each request is added to that file as a JSON line:
+[name, ms, bytes, failed]."""
 
 import json
 import os
@@ -9,13 +11,29 @@ import random
 import re
 from itertools import count
 
-from locust import HttpUser, between, constant, task
+import gevent
+from locust import HttpUser, between, constant, events, task
 
 PLAN = json.loads(open(os.environ["BENCH_LOAD_PLAN"]).read())  # noqa: SIM115
 ONLY = os.environ.get("BENCH_LOAD_PAGE", "")
 _next = count()
 _VERSION = re.compile(r'name="version" value="(\d+)"')
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_TIMES_PATH = os.environ.get("BENCH_LOAD_TIMES", "")
+_TIMES = open(_TIMES_PATH, "a") if _TIMES_PATH else None  # noqa: SIM115
+
+
+@events.request.add_listener
+def _record(name, response_time, response_length, exception, **_):
+    if _TIMES:
+        _TIMES.write(json.dumps([name, response_time, response_length, exception is not None]))
+        _TIMES.write("\n")
+
+
+@events.quitting.add_listener
+def _close(**_):
+    if _TIMES:
+        _TIMES.close()
 
 
 class Coordinator(HttpUser):
@@ -24,6 +42,8 @@ class Coordinator(HttpUser):
     def on_start(self):
         self.me = PLAN["users"][next(_next) % len(PLAN["users"])]
         self.client.cookies.set("sessionid", self.me["session"])
+        if not ONLY:
+            gevent.sleep(random.uniform(0, 3))
 
     def get(self, url: str, name: str):
         with self.client.get(url, name=name, catch_response=True) as response:
