@@ -63,6 +63,7 @@ from tests import factories, helpers  # noqa: E402
 from trialsite import roles  # noqa: E402
 from trialsite.accounts.models import User  # noqa: E402
 from trialsite.audit import settled  # noqa: E402
+from visits.models import SecretomeLot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 25
@@ -149,14 +150,24 @@ def session_of(user) -> str:
 
 def write_plan(sites: list, path: Path) -> None:
     """For each simulated coordinator: a session, pages of their site to read, and a VAS
-    form of their own to save."""
+    form of their own to save, of a participant of their own. Those participants' IDs sort
+    after the site's others, and their pages are not among those read: the small study's
+    first pages (the dashboard's 25 participants) show the study's 25 participants with
+    their forms, as a large site's show 25 of its thousand, and not 25 with none."""
     users = []
     for n in range(USERS):
         site, coordinator = sites[n % len(sites)]
         fresh = factories.participant_with_visits(
-            site=site, by=coordinator, randomized_at=timezone.now() - timedelta(days=30)
+            site=site,
+            by=coordinator,
+            randomized_at=timezone.now() - timedelta(days=30),
+            participant_id=f"{site.code}-Z{n:02d}",
         )  # M1 (day 30 ± 7) is in its window today
-        ids = list(Participant.objects.filter(site=site).values_list("pk", flat=True)[:500])
+        ids = list(
+            Participant.objects.filter(site=site)
+            .exclude(participant_id__contains="-Z")
+            .values_list("pk", flat=True)[:500]
+        )
         forms = VasPain.objects.filter(participant__site=site).select_related("visit")[:500]
         now = timezone.localtime(timezone.now(), site.zone) - timedelta(hours=1)
         users.append(
@@ -273,6 +284,7 @@ def run_locust(
 def every_page(site) -> list[tuple[str, str, str]]:
     """(page, role, URL): each page type of the site's users, lists and home pages included."""
     participant = Participant.objects.filter(site=site).order_by("pk").first()
+    lot = SecretomeLot.objects.get(lot_number=f"{site.code}-SYN")  # given to every participant
     return [
         ("baseline", "coordinator", reverse("password_change")),
         ("home (coordinator)", "coordinator", reverse("home")),
@@ -283,6 +295,8 @@ def every_page(site) -> list[tuple[str, str, str]]:
         ("screening log", "coordinator", reverse("screening_log")),
         ("participant list", "coordinator", reverse("participant_list")),
         ("calendar", "coordinator", reverse("visit_calendar")),
+        ("lot register", "coordinator", reverse("lot_list")),
+        ("lot page", "coordinator", reverse("lot_detail", args=[lot.pk])),
         ("AE review queue", "investigator", reverse("review_queue")),
         ("re-verify list", "monitor", reverse("reverify_list")),
         ("deviation listing", "monitor", reverse("deviation_listing")),
