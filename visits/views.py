@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from trialsite import protocol
 from trialsite.access import requires
 from trialsite.crf.views import add_service_errors
+from trialsite.links import link
 from trialsite.paging import keyset_page
 from visits import selectors, services
 from visits.forms import (
@@ -37,9 +38,30 @@ def calendar(request):
 # --- Secretome lots ---------------------------------------------------------------------------
 @requires("visits.view_secretomelot")
 def lot_list(request):
-    return render(
-        request, "visits/lot_list.html", {"lots": SecretomeLot.objects.select_related("decided_by")}
-    )
+    """The lots received, latest made first, a page at a time: a lot is one batch of
+    secretome, and a study a thousand times this one receives thousands."""
+    page = keyset_page(request, SecretomeLot.objects.all(), LOT_ORDER)
+    rows = [_lot_row(lot) for lot in page.rows]
+    return render(request, "visits/lot_list.html", {"page": page, "rows": rows})
+
+
+LOT_ORDER = ("-manufactured_on", "lot_number")
+_BADGE = {SecretomeLot.Status.RELEASED: "success", SecretomeLot.Status.REJECTED: "danger"}
+
+
+def _lot_row(lot: SecretomeLot) -> dict:
+    """A row of the register, its values ready to show (a template's url tag and date filter
+    cost more than the rest of the row)."""
+    return {
+        "url": link("lot_detail", lot.pk),
+        "lot_number": lot.lot_number,
+        "cell_source": lot.get_cell_source_display(),
+        "manufactured_on": lot.manufactured_on.isoformat(),
+        "expires_on": lot.expires_on.isoformat(),
+        "status": lot.get_status_display(),
+        "badge": _BADGE.get(lot.status, "warning"),
+        "balance_ml": lot.balance_ml,
+    }
 
 
 @requires("visits.add_secretomelot")

@@ -303,6 +303,38 @@ def test_the_lot_page_lists_every_participant_who_received_it(client, coordinato
     assert response.context["lot"].balance_ml == Decimal("16.0")
 
 
+def test_the_lot_register_lists_the_latest_made_lots_a_page_at_a_time(
+    client, monitor, coordinator, investigator
+):
+    today = timezone.localdate()
+    for number in range(26):  # made a day apart, the first lot the latest made
+        received = {
+            "lot_number": f"SEC-{number:03d}",
+            "manufactured_on": today - timedelta(days=10 + number),
+        }
+        if number == 1:
+            factories.released_lot(by=coordinator, releaser=investigator, **received)
+        else:
+            factories.lot(by=coordinator, **received)
+    released = SecretomeLot.objects.get(lot_number="SEC-001")
+    client.force_login(monitor)
+
+    first = client.get(reverse("lot_list"))
+    numbers = [row["lot_number"] for row in first.context["rows"]]
+    assert numbers == [f"SEC-{number:03d}" for number in range(25)]
+    html = first.content.decode()
+    made = (today - timedelta(days=11)).isoformat()
+    assert (
+        f'<a href="{reverse("lot_detail", args=[released.pk])}">SEC-001</a>' in html
+        and f"<td>{made}</td>" in html
+        and '<span class="badge text-bg-success">Released</span>' in html
+        and '<span class="badge text-bg-warning">Quarantine (not released)</span>' in html
+    )
+    second = client.get(f"{reverse('lot_list')}?{first.context['page'].next_query}")
+    assert [row["lot_number"] for row in second.context["rows"]] == ["SEC-025"]
+    assert second.context["page"].next_query is None
+
+
 def test_lot_pages_check_permissions(client, monitor, coordinator, lot):
     client.force_login(monitor)
     assert client.get(reverse("lot_detail", args=[lot.pk])).status_code == 200
