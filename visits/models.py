@@ -432,6 +432,14 @@ class Injection(Crf):
                 name="visits_injection_ultrasound_required",
             ),
         ]
+        # A lot's recipients at the viewer's sites in the lot page's order: a page is read from
+        # the index, not every recipient of the lot sorted (2,000 of them: 8 ms).
+        indexes = [
+            *Crf.Meta.indexes,
+            models.Index(
+                fields=["secretome_lot", "site", "injected_at", "id"], name="lot_recipients"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Injection {self.visit}"
