@@ -51,6 +51,11 @@ LOT_ORDER = ("-manufactured_on", "lot_number")
 _BADGE = {SecretomeLot.Status.RELEASED: "success", SecretomeLot.Status.REJECTED: "danger"}
 
 
+def _badge(lot: SecretomeLot) -> str:
+    """The colour of the lot's status, on the register and the lot page."""
+    return _BADGE.get(lot.status, "warning")
+
+
 def _lot_row(lot: SecretomeLot) -> dict:
     """A row of the register, its values ready to show (a template's url tag and date filter
     cost more than the rest of the row)."""
@@ -61,7 +66,7 @@ def _lot_row(lot: SecretomeLot) -> dict:
         "manufactured_on": lot.manufactured_on.isoformat(),
         "expires_on": lot.expires_on.isoformat(),
         "status": lot.get_status_display(),
-        "badge": _BADGE.get(lot.status, "warning"),
+        "badge": _badge(lot),
         "balance_ml": lot.balance_ml,
     }
 
@@ -114,6 +119,7 @@ def lot_detail(request, pk: int):
         "visits/lot_detail.html",
         {
             "lot": lot,
+            "status_badge": _badge(lot),
             "tests": [(t, _named(t.recorded_by, request.user)) for t in tests],
             "decided_by": _named(lot.decided_by, request.user),
             "ledger": _ledger(ledger, request.user),
